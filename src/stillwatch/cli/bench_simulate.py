@@ -1,0 +1,1 @@
+"""Placeholder until its command lands: registers nothing yet."""
