@@ -51,5 +51,7 @@ def main() -> None:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        typer.echo("interrupted: the store keeps every file that finished; rerun to go on", err=True)
+        typer.echo(
+            "interrupted: the store keeps every file that finished; rerun to go on", err=True
+        )
         sys.exit(130)

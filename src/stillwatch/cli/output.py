@@ -6,14 +6,14 @@ import json
 import sys
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     table = "table"
     json = "json"
 
@@ -36,7 +36,9 @@ def emit_json(payload: Any) -> None:
     sys.stdout.write(json.dumps(_jsonable(payload), indent=2, ensure_ascii=False) + "\n")
 
 
-def rows_table(title: str, rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None) -> Table:
+def rows_table(
+    title: str, rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None
+) -> Table:
     cols = list(columns) if columns is not None else (list(rows[0].keys()) if rows else [])
     table = Table(title=title, title_justify="left")
     for c in cols:

@@ -1,0 +1,117 @@
+"""``stillwatch ingest``: read canonical tables into the store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from stillwatch.cli.app import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, app
+from stillwatch.cli.common import FormatOption, StoreOption, settings, store_from
+from stillwatch.cli.output import Format, console, emit_json, err_console, rows_table
+from stillwatch.ingest import discover, ingest
+from stillwatch.ingest.run import RunReport
+from stillwatch.ingest.sources import SourceFile
+
+
+def _print_run(run: RunReport) -> None:
+    rows = []
+    for f in run.files:
+        rows.append(
+            {
+                "file": Path(f.file).name,
+                "table": f.table,
+                "read": f.rows_read,
+                "accepted": f.accepted,
+                "duplicates": f.duplicates,
+                "conflicts": f.conflicts,
+                "quarantined": f.quarantined,
+            }
+        )
+    console.print(rows_table("ingest", rows))
+    for f in run.files:
+        for note in [f.skipped] if f.skipped else f.warnings:
+            console.print(f"{Path(f.file).name}: {note}", markup=False, highlight=False)
+    t = run.as_dict()["totals"]
+    assert isinstance(t, dict)
+    console.print(
+        f"read {t['rows_read']} = accepted {t['accepted']} + duplicates {t['duplicates']} "
+        f"+ conflicts {t['conflicts']} + quarantined {t['quarantined']}"
+        + (f"  (accounts replaced: {t['replaced']})" if t["replaced"] else "")
+    )
+    for note in run.notes:
+        console.print(f"note: {note}")
+    if any(f.quarantined or f.conflicts for f in run.files):
+        console.print("see the bad rows with: stillwatch quarantine")
+
+
+@app.command("ingest")
+def ingest_command(
+    paths: Annotated[
+        list[str] | None,
+        typer.Argument(help="exchanges files, globs or folders; a data-set folder brings all"),
+    ] = None,
+    accounts: Annotated[
+        list[str] | None, typer.Option("--accounts", help="accounts file(s), globs or folders")
+    ] = None,
+    enforcements: Annotated[
+        list[str] | None,
+        typer.Option("--enforcements", help="enforcements file(s), globs or folders"),
+    ] = None,
+    input_format: Annotated[
+        str | None,
+        typer.Option("--input-format", help="parquet|jsonl|csv when the names do not say"),
+    ] = None,
+    fail_on_quarantine: Annotated[
+        bool, typer.Option(help="exit 1 when any row was quarantined (for pipelines)")
+    ] = False,
+    store: StoreOption = None,
+    batch_rows: Annotated[int | None, typer.Option(help="rows per batch [setting]")] = None,
+    max_text_bytes: Annotated[
+        int | None, typer.Option(help="text size limit in bytes [setting]")
+    ] = None,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Ingest exchanges (and accounts, enforcements) into the store: validated, deduplicated,
+    one transaction per file; bad rows quarantined with their reasons."""
+    resolved = settings(store=store, batch_rows=batch_rows, max_text_bytes=max_text_bytes)
+    sources, notes = discover(paths or [], accounts, enforcements, input_format)
+    with store_from(resolved, create=True) as opened:
+        show = fmt == Format.table and err_console.is_terminal
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeRemainingColumn(),
+            console=err_console,
+            disable=not show,
+            transient=True,
+        ) as bar:
+            tasks: dict[SourceFile, int] = {}
+
+            def progress(source: SourceFile, done: int, total: int) -> None:
+                if source not in tasks:
+                    tasks[source] = bar.add_task(Path(source.path).name, total=total or None)
+                bar.update(tasks[source], completed=done)
+
+            run = ingest(
+                opened,
+                sources,
+                batch_rows=resolved.batch_rows,
+                max_text_bytes=resolved.max_text_bytes,
+                progress=progress,
+            )
+    run.notes += notes
+    if fmt == Format.json:
+        emit_json(run.as_dict())
+    else:
+        _print_run(run)
+    for error in run.errors:
+        err_console.print(f"error: {error}", markup=False, highlight=False)
+    if run.errors:
+        raise typer.Exit(EXIT_USAGE)
+    if fail_on_quarantine and any(f.quarantined or f.conflicts for f in run.files):
+        raise typer.Exit(EXIT_FINDINGS)
+    raise typer.Exit(EXIT_OK)

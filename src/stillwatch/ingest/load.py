@@ -1,0 +1,341 @@
+"""Load one file into the store: validate each batch in SQL, sort its rows into accepted,
+duplicate, conflict and quarantined, and write them, all in one transaction per file.
+
+Duplicates are found by joining each batch against the stored keys inside DuckDB, which
+builds its hash table on the batch (the smaller side) and spills to disk past its memory
+limit: memory follows the batch, not the store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from stillwatch.engine.store import Store
+from stillwatch.ingest.readers import RAW_LIMIT, Batch
+from stillwatch.ingest.sources import SourceFile
+from stillwatch.ingest.validate import (
+    column_checks,
+    naive_timestamp,
+    raw_expression,
+    row_hash,
+    text_limit,
+)
+from stillwatch.ipnet import is_ip_or_prefix
+from stillwatch.schema import CANONICAL, Table
+
+
+@dataclass
+class FileReport:
+    file: str
+    table: str
+    format: str
+    rows_read: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    conflicts: int = 0
+    quarantined: int = 0
+    replaced: int = 0
+    truncated: int = 0
+    naive_timestamps: int = 0
+    unknown_columns: list[str] = field(default_factory=list)
+    skipped: str = ""  # why the file was not read (already ingested)
+    seconds: float = 0.0
+
+    @property
+    def warnings(self) -> list[str]:
+        notes = []
+        if self.unknown_columns:
+            notes.append("ignored unknown column(s): " + ", ".join(self.unknown_columns))
+        if self.naive_timestamps:
+            notes.append(
+                f"{self.naive_timestamps} row(s) had a timestamp without time zone: read as UTC"
+            )
+        if self.truncated:
+            notes.append(
+                f"{self.truncated} row(s) had text over the size limit: truncated, flagged"
+            )
+        return notes
+
+    def add_up(self) -> bool:
+        return self.rows_read == self.accepted + self.duplicates + self.conflicts + self.quarantined
+
+
+def file_sha256(path: Any) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(8 * 1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _truncate_utf8(text: str, max_bytes: int) -> str:
+    return text.encode("utf-8")[:max_bytes].decode("utf-8", "ignore")
+
+
+def register_functions(store: Store) -> None:
+    """The Python helpers the validation SQL calls (on rare rows only)."""
+    con = store.con
+    for name in ("sw_is_ip", "sw_truncate"):
+        with contextlib.suppress(Exception):
+            con.remove_function(name)
+    con.create_function("sw_is_ip", is_ip_or_prefix, ["VARCHAR"], "BOOLEAN")
+    con.create_function("sw_truncate", _truncate_utf8, ["VARCHAR", "BIGINT"], "VARCHAR")
+
+
+class FileLoader:
+    """Writes the batches of one file; the caller holds the transaction."""
+
+    def __init__(
+        self, store: Store, source: SourceFile, ingest_id: int, max_text_bytes: int
+    ) -> None:
+        self.store = store
+        self.source = source
+        self.table: Table = CANONICAL[source.table]
+        self.ingest_id = ingest_id
+        self.max_text_bytes = max_text_bytes
+        self.report = FileReport(str(source.path), source.table, source.format)
+        self._unknown: set[str] = set()
+        self.parsed_rows = 0  # rows the file's format could parse (JSON objects)
+
+    # -- sources ---------------------------------------------------------------------------
+    def _source(self) -> tuple[str, dict[str, tuple[str, str]], str]:
+        """(SQL of the source rows, column -> (expression, DuckDB type), raw-text SQL)."""
+        if self.source.format == "jsonl":
+            paths = ", ".join(f"'$.\"{c}\"'" for c in self.table.names)
+            sql = f"""
+                SELECT *, CASE WHEN _pre IS NULL THEN json_extract(_text, [{paths}]) END AS _v
+                FROM (SELECT _line, _text,
+                        CASE WHEN NOT json_valid(_text) THEN 'line is not valid JSON'
+                             WHEN json_type(_text) <> 'OBJECT' THEN 'line is not a JSON object'
+                        END AS _pre
+                      FROM batch_rows)"""
+            cols = {c: (f"_v[{i + 1}]", "JSON") for i, c in enumerate(self.table.names)}
+            return sql, cols, "b._text"
+        described = self.store.con.execute("DESCRIBE SELECT * FROM batch_rows").fetchall()
+        types = {row[0]: row[1] for row in described}
+        cols = {c: (f'"{c}"', types[c]) for c in self.table.names if c in types}
+        raw = raw_expression({c: f"b.{expr}" for c, (expr, _) in cols.items()})
+        return "SELECT *, CAST(NULL AS VARCHAR) AS _pre FROM batch_rows", cols, raw
+
+    def _note_json_keys(self) -> None:
+        rows = self.store.sql(
+            """SELECT DISTINCT k FROM (
+                 SELECT unnest(CASE WHEN json_valid(_text) THEN
+                        CASE WHEN json_type(_text) = 'OBJECT' THEN json_keys(_text) END END) AS k
+                 FROM batch_rows)"""
+        )
+        self._unknown.update(k for (k,) in rows if k not in self.table.names)
+
+    # -- one batch -------------------------------------------------------------------------
+    def load(self, batch: Batch) -> None:
+        self._quarantine_rejected(batch)
+        if batch.rows.num_rows == 0:
+            return
+        con = self.store.con
+        con.register("batch_rows", batch.rows)
+        try:
+            if self.source.format == "jsonl":
+                self._note_json_keys()
+            raw = self._stage()
+            read, bad, naive, truncated, objects = self.store.sql(
+                """SELECT count(*), count(*) FILTER (_reason IS NOT NULL),
+                          coalesce(sum(_naive) FILTER (_reason IS NULL), 0),
+                          count(*) FILTER (_truncated IS NOT NULL AND _reason IS NULL),
+                          count(*) FILTER (_pre IS NULL)
+                   FROM stage"""
+            )[0]
+            r = self.report
+            r.rows_read += int(read)
+            r.quarantined += int(bad)
+            r.naive_timestamps += int(naive)
+            r.truncated += int(truncated)
+            self.parsed_rows += int(objects)
+            if bad:
+                self._quarantine_invalid(raw)
+            {"exchanges": self._write_keyed, "accounts": self._write_snapshot}.get(
+                self.table.name, self._write_events
+            )()
+        finally:
+            with contextlib.suppress(Exception):  # fails only in an aborted transaction
+                con.unregister("batch_rows")
+
+    def _quarantine_rejected(self, batch: Batch) -> None:
+        if not batch.rejected:
+            return
+        self.store.con.executemany(
+            "INSERT INTO quarantine VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                [self.ingest_id, self.table.name, self.report.file, x.line, x.reason, x.raw]
+                for x in batch.rejected
+            ],
+        )
+        self.report.rows_read += len(batch.rejected)
+        self.report.quarantined += len(batch.rejected)
+
+    def _stage(self) -> str:
+        """Validate the batch into the temp table ``stage``; returns the raw-text SQL."""
+        src_sql, cols, raw = self._source()
+        checked, final, errors, naive, truncs = [], [], [], [], []
+        for col in self.table.columns:
+            expr, typ = cols.get(col.name, (None, None))
+            value, error = column_checks(col, expr, typ)
+            checked.append(f'{value} AS "{col.name}", {error} AS "_e_{col.name}"')
+            errors.append(f'"_e_{col.name}"')
+            if col.kind == "timestamp" and expr is not None and typ is not None:
+                checked.append(f'{naive_timestamp(col, expr, typ)} AS "_n_{col.name}"')
+                naive.append(f'coalesce("_n_{col.name}", false)')
+            limited, flag = text_limit(col, f'"{col.name}"', self.max_text_bytes)
+            final.append(f'{limited} AS "{col.name}"')
+            if flag != "false":
+                truncs.append((col.name, flag))
+        any_trunc = " OR ".join(f for _, f in truncs)
+        listed = ", ".join(f"CASE WHEN {f} THEN '{n}' END" for n, f in truncs)
+        hash_sql = row_hash(self.table, {c: f'"{c}"' for c in self.table.names})
+        self.store.con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE stage AS
+            SELECT *, CASE WHEN _reason IS NULL THEN {hash_sql} END AS _row_hash FROM (
+              SELECT _line, _pre, {", ".join(final)},
+                     coalesce(_pre, nullif(concat_ws('; ', {", ".join(errors)}), '')) AS _reason,
+                     CASE WHEN {any_trunc} THEN list_filter([{listed}], lambda x: x IS NOT NULL)
+                     END AS _truncated,
+                     CAST(({" OR ".join(naive) or "false"}) AS INTEGER) AS _naive
+              FROM (SELECT _line, _pre, {", ".join(checked)} FROM ({src_sql})))"""
+        )
+        return raw
+
+    def _quarantine_invalid(self, raw: str) -> None:
+        self.store.con.execute(
+            f"""INSERT INTO quarantine
+                SELECT ?, ?, ?, s._line, s._reason, left(CAST({raw} AS VARCHAR), {RAW_LIMIT})
+                FROM stage s JOIN batch_rows b ON b._line = s._line
+                WHERE s._reason IS NOT NULL ORDER BY s._line""",
+            [self.ingest_id, self.table.name, self.report.file],
+        )
+
+    # -- writing ---------------------------------------------------------------------------
+    def _columns(self, prefix: str = "") -> str:
+        return ", ".join(f'{prefix}"{c}"' for c in self.table.names)
+
+    def _quarantine_conflicts(self, where: str, other_hash: str) -> None:
+        raw = raw_expression({c: f'"{c}"' for c in self.table.names})
+        self.store.con.execute(
+            f"""INSERT INTO quarantine
+                SELECT ?, ?, ?, _line,
+                       'conflict: ' || {self._key_label()} || ' was seen before with other '
+                       || 'content (kept: ' || {other_hash} || ', this row: ' || _row_hash || ')',
+                       left(CAST({raw} AS VARCHAR), {RAW_LIMIT})
+                FROM judged WHERE {where} ORDER BY _line""",
+            [self.ingest_id, self.table.name, self.report.file],
+        )
+
+    def _key_label(self) -> str:
+        key = self.table.key[0]
+        return f"'{key} ' || \"{key}\""
+
+    def _write_keyed(self) -> None:
+        """Exchanges: an id seen again is a duplicate (same content) or a conflict (other)."""
+        con = self.store.con
+        con.execute(
+            """CREATE OR REPLACE TEMP TABLE judged AS
+            SELECT s.*, e._row_hash AS _stored_hash,
+                   row_number() OVER w AS _nth, first_value(s._row_hash) OVER w AS _first_hash
+            FROM (SELECT * FROM stage WHERE _reason IS NULL) s
+            LEFT JOIN (SELECT event_id, _row_hash FROM exchanges) e ON e.event_id = s.event_id
+            WINDOW w AS (PARTITION BY s.event_id ORDER BY s._line)"""
+        )
+        con.execute(
+            f"""INSERT INTO exchanges
+                SELECT {self._columns()}, {self.ingest_id}, _row_hash, _truncated FROM judged
+                WHERE _stored_hash IS NULL AND _nth = 1 ORDER BY _line"""
+        )
+        conflict_stored = "_stored_hash IS NOT NULL AND _stored_hash <> _row_hash"
+        conflict_batch = "_stored_hash IS NULL AND _nth > 1 AND _row_hash <> _first_hash"
+        new, dup, conflicts = self.store.sql(
+            f"""SELECT count(*) FILTER (_stored_hash IS NULL AND _nth = 1),
+                       count(*) FILTER ((_stored_hash IS NOT NULL AND _stored_hash = _row_hash)
+                                     OR (_stored_hash IS NULL AND _nth > 1
+                                         AND _row_hash = _first_hash)),
+                       count(*) FILTER (({conflict_stored}) OR ({conflict_batch}))
+                FROM judged"""
+        )[0]
+        if conflicts:
+            self._quarantine_conflicts(f"({conflict_stored})", "_stored_hash")
+            self._quarantine_conflicts(f"({conflict_batch})", "_first_hash")
+        self._count(new, dup, conflicts)
+
+    def _write_snapshot(self) -> None:
+        """Accounts: a new version replaces the stored row; the old one goes to history."""
+        con = self.store.con
+        con.execute(
+            """CREATE OR REPLACE TEMP TABLE judged AS
+            SELECT s.*, e._row_hash AS _stored_hash,
+                   coalesce(lag(s._row_hash) OVER w, e._row_hash) AS _previous_hash,
+                   row_number() OVER (PARTITION BY s.account_id ORDER BY s._line DESC) AS _from_end
+            FROM (SELECT * FROM stage WHERE _reason IS NULL) s
+            LEFT JOIN (SELECT account_id, _row_hash FROM accounts) e
+              ON e.account_id = s.account_id
+            WINDOW w AS (PARTITION BY s.account_id ORDER BY s._line)"""
+        )
+        con.execute(
+            """CREATE OR REPLACE TEMP TABLE changes AS
+            SELECT *, row_number() OVER (PARTITION BY account_id ORDER BY _line DESC) AS _rank
+            FROM judged WHERE _previous_hash IS NULL OR _previous_hash <> _row_hash"""
+        )
+        cols = self._columns()
+        now = datetime.now(UTC).replace(tzinfo=None)
+        con.execute(
+            f"""INSERT INTO accounts_history
+                SELECT {cols}, _ingest_id, _row_hash, ?, {self.ingest_id} FROM accounts
+                WHERE account_id IN (SELECT account_id FROM changes)""",
+            [now],
+        )
+        con.execute(
+            f"""INSERT INTO accounts_history
+                SELECT {cols}, {self.ingest_id}, _row_hash, ?, {self.ingest_id} FROM changes
+                WHERE _rank > 1 ORDER BY _line""",
+            [now],
+        )
+        replaced = self.store.scalar(
+            "SELECT count(*) FROM changes WHERE _stored_hash IS NOT NULL AND _rank = 1"
+        )
+        con.execute("DELETE FROM accounts WHERE account_id IN (SELECT account_id FROM changes)")
+        con.execute(
+            f"""INSERT INTO accounts SELECT {cols}, {self.ingest_id}, _row_hash FROM changes
+                WHERE _rank = 1 ORDER BY _line"""
+        )
+        changed, total = self.store.sql(
+            "SELECT (SELECT count(*) FROM changes), (SELECT count(*) FROM judged)"
+        )[0]
+        self.report.replaced += int(replaced)
+        self._count(changed, total - changed, 0)
+
+    def _write_events(self) -> None:
+        """Enforcements: no id; the same row again is a duplicate."""
+        con = self.store.con
+        con.execute(
+            """CREATE OR REPLACE TEMP TABLE judged AS
+            SELECT s.*, row_number() OVER (PARTITION BY s._row_hash ORDER BY s._line) AS _nth,
+                   e._row_hash IS NOT NULL AS _stored
+            FROM (SELECT * FROM stage WHERE _reason IS NULL) s
+            LEFT JOIN (SELECT DISTINCT _row_hash FROM enforcements) e ON e._row_hash = s._row_hash"""
+        )
+        con.execute(
+            f"""INSERT INTO enforcements SELECT {self._columns()}, {self.ingest_id}, _row_hash
+                FROM judged WHERE NOT _stored AND _nth = 1 ORDER BY _line"""
+        )
+        new, total = self.store.sql(
+            "SELECT count(*) FILTER (NOT _stored AND _nth = 1), count(*) FROM judged"
+        )[0]
+        self._count(new, total - new, 0)
+
+    def _count(self, accepted: int, duplicates: int, conflicts: int) -> None:
+        self.report.accepted += int(accepted)
+        self.report.duplicates += int(duplicates)
+        self.report.conflicts += int(conflicts)
+
+    def finish(self) -> None:
+        self.report.unknown_columns = sorted(self._unknown)

@@ -1,0 +1,314 @@
+"""Readers turn one file into batches of rows numbered by their place in the file.
+
+They check only what a file must be as a whole (its format, its header); rows are judged
+later, in SQL, by :mod:`stillwatch.ingest.validate`. A row the reader itself cannot parse (a
+JSON line that is not UTF-8, a CSV record with the wrong number of fields) is handed on as a
+rejected row with its line and reason, never dropped.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import tempfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from stillwatch.errors import InputError
+from stillwatch.ingest.sources import SourceFile
+from stillwatch.schema import Table
+
+RAW_LIMIT = 2000  # characters of a bad row's raw text kept in the quarantine
+_CHUNK_BYTES = 32 * 1024 * 1024
+
+
+@dataclass
+class Rejected:
+    line: int | None
+    reason: str
+    raw: str
+
+
+@dataclass
+class Batch:
+    """Rows of one file: ``_line`` (1-based line or row) and the file's columns, as read."""
+
+    rows: pa.Table
+    rejected: list[Rejected] = field(default_factory=list)
+    progress: int = 0  # bytes (or rows, for Parquet) of the file done after this batch
+
+
+def _describe_error(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+
+
+class _Progress:
+    """A raw file whose position tells how far reading has gone, gzip or not."""
+
+    def __init__(self, source: SourceFile) -> None:
+        self.raw = open(source.path, "rb")  # noqa: SIM115 - closed by close()
+        self.stream: IO[bytes] = gzip.GzipFile(fileobj=self.raw) if source.gzip else self.raw
+
+    @property
+    def done(self) -> int:
+        return self.raw.tell()
+
+    def close(self) -> None:
+        self.stream.close()
+        self.raw.close()
+
+
+def total_units(source: SourceFile) -> int:
+    """What progress counts up to: bytes on disk, or rows for Parquet."""
+    if source.format == "parquet" and not source.gzip:
+        try:
+            return int(pq.ParquetFile(source.path).metadata.num_rows)
+        except Exception:
+            return 0
+    return source.path.stat().st_size
+
+
+class ParquetReader:
+    def __init__(self, source: SourceFile, table: Table, batch_rows: int) -> None:
+        self.source, self.table, self.batch_rows = source, table, batch_rows
+        self._tmp: Any = None
+        path: Path = source.path
+        if source.gzip:
+            self._tmp = tempfile.NamedTemporaryFile(suffix=".parquet")  # noqa: SIM115
+            try:
+                with gzip.open(source.path, "rb") as fin:
+                    while chunk := fin.read(_CHUNK_BYTES):
+                        self._tmp.write(chunk)
+            except (OSError, EOFError, zlib.error) as exc:
+                raise InputError(str(source.path), f"not readable gzip: {_describe_error(exc)}") from None
+            self._tmp.flush()
+            path = Path(self._tmp.name)
+        try:
+            self.file = pq.ParquetFile(path)
+        except Exception as exc:
+            raise InputError(
+                str(source.path), f"not a Parquet file: {_describe_error(exc)}", "Parquet"
+            ) from None
+        self.columns = list(self.file.schema_arrow.names)
+
+    def batches(self) -> Iterator[Batch]:
+        wanted = [c for c in self.columns if c in self.table.names]
+        line = 0
+        try:
+            for rb in self.file.iter_batches(batch_size=self.batch_rows, columns=wanted):
+                rows = pa.Table.from_batches([rb])
+                numbers = pa.array(np.arange(line + 1, line + 1 + rows.num_rows, dtype=np.int64))
+                line += rows.num_rows
+                yield Batch(rows.add_column(0, "_line", numbers), progress=line)
+        except (pa.ArrowException, OSError) as exc:
+            raise InputError(
+                str(self.source.path), f"unreadable Parquet data: {_describe_error(exc)}"
+            ) from None
+        finally:
+            if self._tmp is not None:
+                self._tmp.close()
+
+
+class JsonLinesReader:
+    """JSON Lines, split into lines by Arrow; each line is parsed later, in SQL."""
+
+    columns: list[str] | None = None
+
+    def __init__(self, source: SourceFile, table: Table, batch_rows: int) -> None:
+        self.source, self.table, self.batch_rows = source, table, batch_rows
+
+    def batches(self) -> Iterator[Batch]:
+        reader = _Progress(self.source)
+        try:
+            yield from self._batches(reader)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise InputError(
+                str(self.source.path), f"unreadable: {_describe_error(exc)}", "JSON Lines"
+            ) from None
+        finally:
+            reader.close()
+
+    def _batches(self, reader: _Progress) -> Iterator[Batch]:
+        carry = b""
+        next_line = 1
+        pending: list[pa.Table] = []
+        pending_rows = 0
+        rejected: list[Rejected] = []
+        while True:
+            chunk = reader.stream.read(_CHUNK_BYTES)
+            data = carry + chunk
+            if not chunk:
+                carry, complete = b"", data
+            else:
+                cut = data.rfind(b"\n")
+                carry, complete = (data, b"") if cut < 0 else (data[cut + 1 :], data[: cut + 1])
+            if complete:
+                table, bad, next_line = _split_lines(complete, next_line)
+                rejected += bad
+                if table.num_rows:
+                    pending.append(table)
+                    pending_rows += table.num_rows
+            if pending_rows >= self.batch_rows or (not chunk and (pending or rejected)):
+                rows = pa.concat_tables(pending) if pending else _empty_lines()
+                yield Batch(rows, rejected, reader.done)
+                pending, pending_rows, rejected = [], 0, []
+            if not chunk:
+                return
+
+
+def _empty_lines() -> pa.Table:
+    return pa.table({"_line": pa.array([], pa.int64()), "_text": pa.array([], pa.string())})
+
+
+def _split_lines(data: bytes, first_line: int) -> tuple[pa.Table, list[Rejected], int]:
+    """Non-blank lines of ``data`` with their numbers; lines that are not UTF-8 are rejected."""
+    parts = pc.split_pattern(pa.array([data], pa.binary()), pattern=b"\n").values
+    if data.endswith(b"\n"):
+        parts = parts.slice(0, len(parts) - 1)
+    count = len(parts)
+    numbers = pa.array(np.arange(first_line, first_line + count, dtype=np.int64))
+    rejected: list[Rejected] = []
+    try:
+        text = parts.cast(pa.string())
+    except pa.ArrowInvalid:
+        # Rare: find the lines that are not UTF-8 one by one, keep the rest.
+        good: list[str | None] = []
+        for i, raw in enumerate(parts.to_pylist()):
+            try:
+                good.append(raw.decode("utf-8"))
+            except UnicodeDecodeError:
+                good.append(None)
+                rejected.append(
+                    Rejected(
+                        first_line + i,
+                        "line is not valid UTF-8",
+                        raw.decode("utf-8", "replace")[:RAW_LIMIT],
+                    )
+                )
+        text = pa.array(good, pa.string())
+    text = pc.utf8_rtrim(text, characters="\r")
+    keep = pc.and_(pc.is_valid(text), pc.not_equal(pc.utf8_trim_whitespace(text), ""))
+    table = pa.table({"_line": numbers, "_text": text}).filter(keep)
+    return table, rejected, first_line + count
+
+
+class CsvReader:
+    def __init__(self, source: SourceFile, table: Table, batch_rows: int) -> None:
+        self.source, self.table, self.batch_rows = source, table, batch_rows
+        self.columns = self._header()
+
+    def _header(self) -> list[str]:
+        reader = _Progress(self.source)
+        try:
+            head = reader.stream.read(1024 * 1024)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise InputError(str(self.source.path), f"unreadable: {_describe_error(exc)}") from None
+        finally:
+            reader.close()
+        if not head.strip():
+            raise InputError(str(self.source.path), "empty file", "a CSV header line")
+        try:
+            first = head.decode("utf-8").splitlines()[0]
+        except UnicodeDecodeError:
+            raise InputError(str(self.source.path), "header is not UTF-8 text", "CSV") from None
+        names = next(csv.reader(io.StringIO(first)))
+        names = [n.strip() for n in names]
+        if len(set(names)) != len(names) or "" in names:
+            raise InputError(
+                str(self.source.path),
+                f"header has empty or repeated column names: {first[:200]!r}",
+                "a CSV header naming each column once",
+            )
+        return names
+
+    def batches(self) -> Iterator[Batch]:
+        reader = _Progress(self.source)
+        rejected: list[Rejected] = []
+
+        def on_invalid(row: Any) -> str:
+            rejected.append(
+                Rejected(
+                    row.number,
+                    f"CSV record has {row.actual_columns} fields, the header {row.expected_columns}",
+                    str(row.text)[:RAW_LIMIT],
+                )
+            )
+            return "skip"
+
+        try:
+            stream = pacsv.open_csv(
+                reader.stream,
+                read_options=pacsv.ReadOptions(
+                    use_threads=False,
+                    block_size=16 * 1024 * 1024,
+                    column_names=self.columns,
+                    skip_rows=1,
+                ),
+                parse_options=pacsv.ParseOptions(
+                    newlines_in_values=True, invalid_row_handler=on_invalid
+                ),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={c: pa.string() for c in self.columns},
+                    include_columns=[c for c in self.columns if c in self.table.names],
+                    null_values=[""],
+                    strings_can_be_null=True,
+                    quoted_strings_can_be_null=True,
+                ),
+            )
+            good_before = 0  # good records already numbered
+            skipped_lines: list[int] = []
+            pending: list[pa.RecordBatch] = []
+            pending_rows = 0
+            exhausted = False
+            while not exhausted:
+                try:
+                    rb = stream.read_next_batch()
+                    pending.append(rb)
+                    pending_rows += rb.num_rows
+                except StopIteration:
+                    exhausted = True
+                if pending_rows < self.batch_rows and not exhausted:
+                    continue
+                rows = pa.Table.from_batches(pending, schema=stream.schema)
+                skipped_lines += [r.line for r in rejected if r.line is not None]
+                numbers = _record_numbers(good_before, rows.num_rows, skipped_lines)
+                good_before += rows.num_rows
+                yield Batch(rows.add_column(0, "_line", numbers), rejected, reader.done)
+                rejected = []
+                pending, pending_rows = [], 0
+        except pa.ArrowInvalid as exc:
+            raise InputError(
+                str(self.source.path), f"not readable as CSV: {_describe_error(exc)}", "CSV"
+            ) from None
+        except (OSError, EOFError, zlib.error) as exc:
+            raise InputError(str(self.source.path), f"unreadable: {_describe_error(exc)}") from None
+        finally:
+            reader.close()
+
+
+def _record_numbers(good_before: int, count: int, skipped: list[int]) -> pa.Array:
+    """Line numbers of good records ``good_before ..`` given the lines of skipped records.
+
+    Records start on line 2 (line 1 is the header). Exact while no value spans lines.
+    """
+    k = np.arange(good_before, good_before + count, dtype=np.int64)
+    s = np.sort(np.asarray(skipped, dtype=np.int64))
+    gaps = s - 2 - np.arange(len(s))  # good records before each skipped one
+    return pa.array(k + 2 + np.searchsorted(gaps, k, side="right"))
+
+
+def open_reader(source: SourceFile, table: Table, batch_rows: int) -> Any:
+    if source.path.stat().st_size == 0:
+        raise InputError(str(source.path), "empty file")
+    readers = {"parquet": ParquetReader, "jsonl": JsonLinesReader, "csv": CsvReader}
+    return readers[source.format](source, table, batch_rows)
