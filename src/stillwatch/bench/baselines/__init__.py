@@ -1,0 +1,1 @@
+"""Baseline methods stillwatch is compared with: each a strong published idea, written here."""
