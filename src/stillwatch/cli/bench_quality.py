@@ -1,1 +1,93 @@
-"""Placeholder until its command lands: registers nothing yet."""
+"""``stillwatch bench quality``: every method scored side by side on simulated scenarios."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from stillwatch.bench.methods import METHODS
+from stillwatch.bench.quality import DEFAULT_SEEDS, SCALES, SCENARIOS, QualityBench
+from stillwatch.bench.report import scenario_rows, scenario_title
+from stillwatch.cli.app import bench_app
+from stillwatch.cli.output import Format, console, emit, err_console, rows_table
+from stillwatch.errors import UsageError
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``1000-1002``, ``1,5,9`` or a mix: ``1-3,7``."""
+    seeds: list[int] = []
+    try:
+        for part in text.split(","):
+            part = part.strip()
+            if "-" in part:
+                low, high = (int(x) for x in part.split("-", 1))
+                if high < low:
+                    raise ValueError
+                seeds.extend(range(low, high + 1))
+            elif part:
+                seeds.append(int(part))
+    except ValueError:
+        raise UsageError(
+            f"--seeds: expected seeds like 1000-1002 or 1,5,9 (non-negative integers); got {text!r}"
+        ) from None
+    if not seeds or min(seeds) < 0:
+        raise UsageError(f"--seeds: expected at least one non-negative seed; got {text!r}")
+    return sorted(set(seeds))
+
+
+def _choices(flag: str, given: list[str] | None, allowed: tuple[str, ...]) -> list[str]:
+    names = [n.strip() for g in (given or []) for n in g.split(",") if n.strip()]
+    if not names or names == ["all"]:
+        return list(allowed)
+    unknown = [n for n in names if n not in allowed]
+    if unknown:
+        raise UsageError(f"{flag}: unknown {', '.join(unknown)}; choose from {', '.join(allowed)}")
+    return list(dict.fromkeys(names))
+
+
+@bench_app.command("quality")
+def quality(
+    scenario: list[str] | None = typer.Option(
+        None, "--scenario", help="Scenario(s), repeatable or comma-separated; default all."
+    ),
+    scale: str = typer.Option("small", "--scale", help=f"One of {', '.join(SCALES)}."),
+    seeds: str = typer.Option(
+        f"{DEFAULT_SEEDS[0]}-{DEFAULT_SEEDS[-1]}",
+        "--seeds",
+        help="Seeds, e.g. 1000-1002 or 1,5,9. Reported figures use 1000 and up.",
+    ),
+    methods: list[str] | None = typer.Option(
+        None, "--methods", help=f"Methods, comma-separated; default all: {', '.join(METHODS)}."
+    ),
+    data_dir: Path = typer.Option(
+        Path("bench-data/quality"), "--data-dir", help="Where simulated data sets are kept."
+    ),
+    in_process: bool = typer.Option(
+        False, "--in-process", help="Run methods in this process (faster; no memory figure)."
+    ),
+    fmt: Format = typer.Option(Format.table, "--format", help="table or json."),
+) -> None:
+    """Simulate (or reuse) each scenario, run every method, print the figures METRICS.md
+    defines (worst of the seeds), wall time and peak memory."""
+    if scale not in SCALES:
+        raise UsageError(f"--scale: choose from {', '.join(SCALES)}; got {scale!r}")
+    bench = QualityBench(
+        scenarios=_choices("--scenario", scenario, SCENARIOS),
+        scale=scale,
+        seeds=parse_seeds(seeds),
+        methods=_choices("--methods", methods, tuple(METHODS)),
+        data_root=data_dir,
+        isolate=not in_process,
+        progress=lambda line: err_console.print(f"[dim]{line}[/dim]"),
+    )
+    payload = bench.run()
+
+    def render(p: dict) -> None:
+        names = list(p["settings"]["methods"])
+        for result in p["scenarios"]:
+            console.print(
+                rows_table(scenario_title(result), scenario_rows(result, names), ["figure", *names])
+            )
+
+    emit(payload, fmt, render)

@@ -1,0 +1,58 @@
+"""Run one method on one data-set folder and measure its wall time and peak memory.
+
+Each run happens in a fresh process, so its peak resident memory is its own: the figure is
+the high-water mark of resident memory above what the process held before the run began
+(interpreter and libraries excluded; the data the method reads included).
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+
+from stillwatch.bench.dataset import Dataset
+from stillwatch.bench.method import MethodResult
+from stillwatch.bench.methods import make_method
+
+
+@dataclass(frozen=True)
+class MethodRun:
+    method: str
+    result: MethodResult
+    wall_seconds: float
+    peak_memory_mb: float | None
+
+
+def _max_rss_mb() -> float:
+    # Linux reports kilobytes, macOS bytes.
+    scale = 1 / 1024 / 1024 if sys.platform == "darwin" else 1 / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
+
+
+def run_here(method: str, folder: Path) -> MethodRun:
+    """Run in this process (no memory figure: the high-water mark is not this run's own)."""
+    start = time.perf_counter()
+    dataset = Dataset.from_folder(folder)
+    try:
+        result = make_method(method).run(dataset)
+    finally:
+        dataset.close()
+    return MethodRun(method, result, time.perf_counter() - start, None)
+
+
+def _run_measured(method: str, folder: Path) -> MethodRun:
+    before = _max_rss_mb()
+    run = run_here(method, folder)
+    return MethodRun(method, run.result, run.wall_seconds, max(_max_rss_mb() - before, 0.0))
+
+
+def run_isolated(method: str, folder: Path) -> MethodRun:
+    """Run in a fresh process and measure its own peak memory."""
+    context = get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        return pool.submit(_run_measured, method, folder).result()

@@ -1,0 +1,153 @@
+"""bench quality end to end on a tiny data-set folder written here (no simulator needed)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from planted_traffic import accounts, at, exchanges
+from typer.testing import CliRunner
+
+from stillwatch.bench.dataset import Dataset
+from stillwatch.bench.quality import QualityBench, dataset_folder
+from stillwatch.bench.truth import Truth
+from stillwatch.cli.app import app
+from stillwatch.cli.bench_quality import parse_seeds
+from stillwatch.errors import UsageError
+
+
+def write_dataset(folder: Path, seed: int) -> None:
+    """Six hydra accounts (one campaign) in sync on one /24, forty ordinary users."""
+    rng = np.random.default_rng(seed)
+    rows, labels_exchanges = [], []
+    for k in range(6):
+        for hour in range(12):
+            rows.append({"event_id": f"h{k}-{hour}", "account_id": f"hydra{k}",
+                         "ts": at(24 * 3 + hour + rng.uniform(0, 0.9)),
+                         "ip": f"203.0.113.{k}", "tls_fingerprint": "fp-bot"})  # fmt: skip
+            labels_exchanges.append({"event_id": f"h{k}-{hour}", "campaign_id": "C1"})
+    for k in range(40):
+        for j, hour in enumerate(rng.choice(24 * 5, size=6, replace=False)):
+            rows.append({"event_id": f"u{k}-{j}", "account_id": f"user{k}", "ts": at(float(hour)),
+                         "ip": f"10.{k}.0.1", "tls_fingerprint": "fp-sdk"})  # fmt: skip
+    folder.mkdir(parents=True)
+    table = exchanges(rows)
+    (folder / "exchanges").mkdir()  # a table as a folder of parts
+    pq.write_table(table.slice(0, 100), folder / "exchanges" / "part-0.parquet")
+    pq.write_table(table.slice(100), folder / "exchanges" / "part-1.parquet")
+    pq.write_table(
+        accounts([{"account_id": f"hydra{k}", "created_at": at(k)} for k in range(6)]),
+        folder / "accounts.parquet",
+    )
+    labels = [("hydra", 6, "OP1", "C1", "campaign"), ("user", 40, None, None, "benign:shared-nat")]
+    pq.write_table(
+        pa.table(
+            {
+                "account_id": [f"{p}{k}" for p, n, *_ in labels for k in range(n)],
+                "operator_id": pa.array(
+                    [o for _, n, o, _, _ in labels for _ in range(n)], pa.string()
+                ),
+                "campaign_id": pa.array(
+                    [c for _, n, _, c, _ in labels for _ in range(n)], pa.string()
+                ),
+                "kind": [kind for _, n, _, _, kind in labels for _ in range(n)],
+            }
+        ),
+        folder / "labels_accounts.parquet",
+    )
+    pq.write_table(pa.Table.from_pylist(labels_exchanges), folder / "labels_exchanges.parquet")
+    (folder / "manifest.json").write_text(json.dumps({"scenario_version": 2, "seed": seed}))
+
+
+@pytest.fixture
+def data_root(tmp_path: Path) -> Path:
+    for seed in (1000, 1001):
+        write_dataset(dataset_folder(tmp_path, "hydra-loud", "small", seed), seed)
+    return tmp_path
+
+
+def test_loader_reads_parts_and_fills_missing_columns(data_root):
+    dataset = Dataset.from_folder(dataset_folder(data_root, "hydra-loud", "small", 1000))
+    counts = dataset.query(
+        "SELECT count(*) AS n, count(prompt) AS prompts, min(ts) AS first FROM exchanges"
+    ).to_pylist()[0]
+    assert counts["n"] == 6 * 12 + 40 * 6
+    assert counts["prompts"] == 0  # not in the files: present, and NULL
+    assert str(counts["first"].tzinfo) == "UTC"
+    assert dataset.query("SELECT count(*) AS n FROM enforcements").column("n")[0].as_py() == 0
+    # The labels are not among the views a method can read.
+    with pytest.raises(Exception, match="labels_accounts"):
+        dataset.query("SELECT * FROM labels_accounts")
+
+
+def test_truth_from_folder(data_root):
+    truth = Truth.from_folder(dataset_folder(data_root, "hydra-loud", "small", 1000))
+    assert int(truth.in_campaign.sum()) == 6
+    c1 = truth.campaigns["C1"]
+    assert (c1.accounts, c1.exchanges, c1.operator_id) == (6, 72, "OP1")
+    assert c1.first_day == c1.last_day == at(72).date()
+
+
+def test_bench_scores_each_method_on_each_seed(data_root):
+    payload = QualityBench(
+        scenarios=["hydra-loud"],
+        scale="small",
+        seeds=[1000, 1001],
+        methods=["synchrotrap", "fraudar"],
+        data_root=data_root,
+        isolate=False,
+    ).run()
+    (scenario,) = payload["scenarios"]
+    assert scenario["scenario_version"] == "2"
+    assert len(scenario["runs"]) == 4
+    worst = scenario["worst"]["synchrotrap"]
+    assert worst["recall"] == pytest.approx(1.0)
+    assert worst["precision"] == pytest.approx(1.0)
+    assert worst["bcubed_f1"] == pytest.approx(1.0)
+    assert worst["exchanges_relative_error"] == pytest.approx(0.0)
+    assert worst["interval_coverage"] == pytest.approx(1.0)
+    assert worst["false_positives:shared-nat"] == 0
+    assert payload["settings"]["methods"]["synchrotrap"]["params"]["bucket_minutes"] == 60
+
+
+def test_isolated_run_measures_memory(data_root):
+    payload = QualityBench(
+        ["hydra-loud"], "small", [1000], ["synchrotrap"], data_root, isolate=True
+    ).run()
+    run = payload["scenarios"][0]["runs"][0]
+    assert run["peak_memory_mb"] is not None and run["peak_memory_mb"] >= 0
+    assert run["wall_seconds"] > 0
+
+
+def test_cli_prints_a_table_and_json(data_root):
+    args = ["bench", "quality", "--scenario", "hydra-loud", "--seeds", "1000-1001",
+            "--methods", "synchrotrap,content-knn", "--data-dir", str(data_root), "--in-process"]  # fmt: skip
+    runner = CliRunner()
+    table = runner.invoke(app, args)
+    assert table.exit_code == 0, table.output
+    assert "B-cubed F1" in table.output and "content-knn" in table.output
+    as_json = runner.invoke(app, [*args, "--format", "json"])
+    assert as_json.exit_code == 0
+    payload = json.loads(as_json.stdout)
+    assert payload["settings"]["seeds"] == [1000, 1001]
+
+
+def test_cli_rejects_unknown_choices(data_root):
+    result = CliRunner().invoke(app, ["bench", "quality", "--scale", "huge"])
+    assert isinstance(result.exception, UsageError)
+    assert "--scale" in str(result.exception) and "huge" in str(result.exception)
+    result = CliRunner().invoke(app, ["bench", "quality", "--methods", "oracle"])
+    assert isinstance(result.exception, UsageError) and "oracle" in str(result.exception)
+
+
+def test_parse_seeds():
+    assert parse_seeds("1000-1002") == [1000, 1001, 1002]
+    assert parse_seeds("1-3,7,2") == [1, 2, 3, 7]
+    with pytest.raises(UsageError, match="--seeds"):
+        parse_seeds("x")
+    with pytest.raises(UsageError, match="--seeds"):
+        parse_seeds("5-1")
