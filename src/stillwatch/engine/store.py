@@ -23,7 +23,7 @@ SCHEMA_VERSION = "1"
 
 # Bookkeeping columns every canonical table carries beside the schema's own.
 BOOKKEEPING = {
-    "exchanges": "_ingest_id BIGINT, _row_hash VARCHAR, _truncated VARCHAR[]",
+    "exchanges": "_ingest_id BIGINT, _truncated VARCHAR[]",
     "accounts": "_ingest_id BIGINT, _row_hash VARCHAR",
     "enforcements": "_ingest_id BIGINT, _row_hash VARCHAR",
 }

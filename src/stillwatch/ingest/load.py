@@ -114,11 +114,11 @@ class FileLoader:
                         END AS _pre
                       FROM batch_rows)"""
             cols = {c: (f"_v[{i + 1}]", "JSON") for i, c in enumerate(self.table.names)}
-            return sql, cols, "b._text"
+            return sql, cols, "_text"
         described = self.store.con.execute("DESCRIBE SELECT * FROM batch_rows").fetchall()
         types = {row[0]: row[1] for row in described}
         cols = {c: (f'"{c}"', types[c]) for c in self.table.names if c in types}
-        raw = raw_expression({c: f"b.{expr}" for c, (expr, _) in cols.items()})
+        raw = raw_expression({c: expr for c, (expr, _) in cols.items()})
         return "SELECT *, CAST(NULL AS VARCHAR) AS _pre FROM batch_rows", cols, raw
 
     def _note_json_keys(self) -> None:
@@ -133,14 +133,17 @@ class FileLoader:
     # -- one batch -------------------------------------------------------------------------
     def load(self, batch: Batch) -> None:
         self._quarantine_rejected(batch)
-        if batch.rows.num_rows == 0:
+        if batch.empty:
             return
         con = self.store.con
-        con.register("batch_rows", batch.rows)
+        if batch.rows is not None:
+            con.register("batch_rows", batch.rows)
+        else:
+            con.execute(f"CREATE OR REPLACE TEMP VIEW batch_rows AS {batch.sql}")
         try:
             if self.source.format == "jsonl":
                 self._note_json_keys()
-            raw = self._stage()
+            self._stage()
             read, bad, naive, truncated, objects = self.store.sql(
                 """SELECT count(*), count(*) FILTER (_reason IS NOT NULL),
                           coalesce(sum(_naive) FILTER (_reason IS NULL), 0),
@@ -155,13 +158,16 @@ class FileLoader:
             r.truncated += int(truncated)
             self.parsed_rows += int(objects)
             if bad:
-                self._quarantine_invalid(raw)
+                self._quarantine_invalid()
             {"exchanges": self._write_keyed, "accounts": self._write_snapshot}.get(
                 self.table.name, self._write_events
             )()
         finally:
             with contextlib.suppress(Exception):  # fails only in an aborted transaction
-                con.unregister("batch_rows")
+                if batch.rows is not None:
+                    con.unregister("batch_rows")
+                else:
+                    con.execute("DROP VIEW IF EXISTS batch_rows")
 
     def _quarantine_rejected(self, batch: Batch) -> None:
         if not batch.rejected:
@@ -176,43 +182,52 @@ class FileLoader:
         self.report.rows_read += len(batch.rejected)
         self.report.quarantined += len(batch.rejected)
 
-    def _stage(self) -> str:
-        """Validate the batch into the temp table ``stage``; returns the raw-text SQL."""
+    def _stage(self) -> None:
+        """Validate the batch into the temp table ``stage``, one SQL statement in three layers:
+        checked values and errors beside the source columns, then the joined reason, then the
+        raw text of bad rows (computed for those rows only)."""
         src_sql, cols, raw = self._source()
         checked, final, errors, naive, truncs = [], [], [], [], []
         for col in self.table.columns:
             expr, typ = cols.get(col.name, (None, None))
             value, error = column_checks(col, expr, typ)
-            checked.append(f'{value} AS "{col.name}", {error} AS "_e_{col.name}"')
+            checked.append(f'{value} AS "_ok_{col.name}", {error} AS "_e_{col.name}"')
             errors.append(f'"_e_{col.name}"')
             if col.kind == "timestamp" and expr is not None and typ is not None:
                 checked.append(f'{naive_timestamp(col, expr, typ)} AS "_n_{col.name}"')
                 naive.append(f'coalesce("_n_{col.name}", false)')
-            limited, flag = text_limit(col, f'"{col.name}"', self.max_text_bytes)
-            final.append(f'{limited} AS "{col.name}"')
+            limited, flag = text_limit(col, f'"_ok_{col.name}"', self.max_text_bytes)
+            final.append(f'{limited} AS "_final_{col.name}"')
             if flag != "false":
                 truncs.append((col.name, flag))
         any_trunc = " OR ".join(f for _, f in truncs)
         listed = ", ".join(f"CASE WHEN {f} THEN '{n}' END" for n, f in truncs)
-        hash_sql = row_hash(self.table, {c: f'"{c}"' for c in self.table.names})
+        hash_sql = (  # exchanges hash only the rows whose id was seen before (_write_keyed)
+            "NULL"
+            if self.table.name == "exchanges"
+            else row_hash(self.table, {c: f'"_final_{c}"' for c in self.table.names})
+        )
+        # Source columns may share the canonical names: the checked ones carry a prefix.
+        names = ", ".join(f'"_final_{c}" AS "{c}"' for c in self.table.names)
         self.store.con.execute(
             f"""CREATE OR REPLACE TEMP TABLE stage AS
-            SELECT *, CASE WHEN _reason IS NULL THEN {hash_sql} END AS _row_hash FROM (
-              SELECT _line, _pre, {", ".join(final)},
+            SELECT _line, _pre, {names}, _reason, _truncated, _naive,
+                   CASE WHEN _reason IS NULL THEN {hash_sql} END AS _row_hash,
+                   CASE WHEN _reason IS NOT NULL
+                        THEN left(CAST({raw} AS VARCHAR), {RAW_LIMIT}) END AS _raw
+            FROM (
+              SELECT *, {", ".join(final)},
                      coalesce(_pre, nullif(concat_ws('; ', {", ".join(errors)}), '')) AS _reason,
                      CASE WHEN {any_trunc} THEN list_filter([{listed}], lambda x: x IS NOT NULL)
                      END AS _truncated,
                      CAST(({" OR ".join(naive) or "false"}) AS INTEGER) AS _naive
-              FROM (SELECT _line, _pre, {", ".join(checked)} FROM ({src_sql})))"""
+              FROM (SELECT *, {", ".join(checked)} FROM ({src_sql})))"""
         )
-        return raw
 
-    def _quarantine_invalid(self, raw: str) -> None:
+    def _quarantine_invalid(self) -> None:
         self.store.con.execute(
-            f"""INSERT INTO quarantine
-                SELECT ?, ?, ?, s._line, s._reason, left(CAST({raw} AS VARCHAR), {RAW_LIMIT})
-                FROM stage s JOIN batch_rows b ON b._line = s._line
-                WHERE s._reason IS NOT NULL ORDER BY s._line""",
+            """INSERT INTO quarantine SELECT ?, ?, ?, _line, _reason, _raw
+               FROM stage WHERE _reason IS NOT NULL ORDER BY _line""",
             [self.ingest_id, self.table.name, self.report.file],
         )
 
@@ -237,20 +252,50 @@ class FileLoader:
         return f"'{key} ' || \"{key}\""
 
     def _write_keyed(self) -> None:
-        """Exchanges: an id seen again is a duplicate (same content) or a conflict (other)."""
+        """Exchanges: an id seen again is a duplicate (same content) or a conflict (other).
+
+        The bulk of a batch holds new ids and is inserted as it is; only ids seen before (in
+        the store, or earlier in the batch) are compared, by content hash, row by row.
+        """
         con = self.store.con
         con.execute(
-            """CREATE OR REPLACE TEMP TABLE judged AS
-            SELECT s.*, e._row_hash AS _stored_hash,
+            """CREATE OR REPLACE TEMP TABLE again AS
+            SELECT event_id FROM stage WHERE _reason IS NULL
+            GROUP BY event_id HAVING count(*) > 1
+            UNION
+            SELECT event_id FROM exchanges
+            WHERE event_id IN (SELECT event_id FROM stage WHERE _reason IS NULL)"""
+        )
+        con.execute(
+            f"""INSERT INTO exchanges
+                SELECT {self._columns()}, {self.ingest_id}, _truncated FROM stage
+                WHERE _reason IS NULL AND event_id NOT IN (SELECT event_id FROM again)"""
+        )
+        fresh = int(
+            self.store.scalar(
+                """SELECT count(*) FROM stage WHERE _reason IS NULL
+                   AND event_id NOT IN (SELECT event_id FROM again)"""
+            )
+        )
+        if not self.store.scalar("SELECT count(*) FROM again"):
+            self._count(fresh, 0, 0)
+            return
+        hash_sql = row_hash(self.table, {c: f'"{c}"' for c in self.table.names})
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE judged AS
+            SELECT s.*, e._stored_hash,
                    row_number() OVER w AS _nth, first_value(s._row_hash) OVER w AS _first_hash
-            FROM (SELECT * FROM stage WHERE _reason IS NULL) s
-            LEFT JOIN (SELECT event_id, _row_hash FROM exchanges) e ON e.event_id = s.event_id
+            FROM (SELECT * REPLACE ({hash_sql} AS _row_hash) FROM stage WHERE _reason IS NULL
+                  AND event_id IN (SELECT event_id FROM again)) s
+            LEFT JOIN (SELECT event_id, {hash_sql} AS _stored_hash FROM exchanges
+                       WHERE event_id IN (SELECT event_id FROM again)) e
+              ON e.event_id = s.event_id
             WINDOW w AS (PARTITION BY s.event_id ORDER BY s._line)"""
         )
         con.execute(
             f"""INSERT INTO exchanges
-                SELECT {self._columns()}, {self.ingest_id}, _row_hash, _truncated FROM judged
-                WHERE _stored_hash IS NULL AND _nth = 1 ORDER BY _line"""
+                SELECT {self._columns()}, {self.ingest_id}, _truncated FROM judged
+                WHERE _stored_hash IS NULL AND _nth = 1"""
         )
         conflict_stored = "_stored_hash IS NOT NULL AND _stored_hash <> _row_hash"
         conflict_batch = "_stored_hash IS NULL AND _nth > 1 AND _row_hash <> _first_hash"
@@ -265,7 +310,7 @@ class FileLoader:
         if conflicts:
             self._quarantine_conflicts(f"({conflict_stored})", "_stored_hash")
             self._quarantine_conflicts(f"({conflict_batch})", "_first_hash")
-        self._count(new, dup, conflicts)
+        self._count(fresh + new, dup, conflicts)
 
     def _write_snapshot(self) -> None:
         """Accounts: a new version replaces the stored row; the old one goes to history."""

@@ -41,11 +41,19 @@ class Rejected:
 
 @dataclass
 class Batch:
-    """Rows of one file: ``_line`` (1-based line or row) and the file's columns, as read."""
+    """Rows of one file: ``_line`` (1-based line or row) and the file's columns, as read.
 
-    rows: pa.Table
+    The rows are an Arrow table, or (Parquet) a SQL query DuckDB runs on the file itself.
+    """
+
+    rows: pa.Table | None = None
+    sql: str = ""
     rejected: list[Rejected] = field(default_factory=list)
     progress: int = 0  # bytes (or rows, for Parquet) of the file done after this batch
+
+    @property
+    def empty(self) -> bool:
+        return not self.sql and (self.rows is None or self.rows.num_rows == 0)
 
 
 def _describe_error(exc: BaseException) -> str:
@@ -95,6 +103,7 @@ class ParquetReader:
             path = Path(self._tmp.name)
         try:
             self.file = pq.ParquetFile(path)
+            self._path = path
         except Exception as exc:
             raise InputError(
                 str(source.path), f"not a Parquet file: {_describe_error(exc)}", "Parquet"
@@ -102,18 +111,19 @@ class ParquetReader:
         self.columns = list(self.file.schema_arrow.names)
 
     def batches(self) -> Iterator[Batch]:
-        wanted = [c for c in self.columns if c in self.table.names]
-        line = 0
+        """Row ranges read by DuckDB itself (parallel; the range filter prunes row groups)."""
+        wanted = ", ".join(f'"{c}"' for c in self.columns if c in self.table.names)
+        path = str(self._path).replace("'", "''")
+        total = int(self.file.metadata.num_rows)
         try:
-            for rb in self.file.iter_batches(batch_size=self.batch_rows, columns=wanted):
-                rows = pa.Table.from_batches([rb])
-                numbers = pa.array(np.arange(line + 1, line + 1 + rows.num_rows, dtype=np.int64))
-                line += rows.num_rows
-                yield Batch(rows.add_column(0, "_line", numbers), progress=line)
-        except (pa.ArrowException, OSError) as exc:
-            raise InputError(
-                str(self.source.path), f"unreadable Parquet data: {_describe_error(exc)}"
-            ) from None
+            for start in range(0, total, self.batch_rows):
+                end = min(total, start + self.batch_rows)
+                yield Batch(
+                    sql=f"""SELECT file_row_number + 1 AS _line, {wanted}
+                            FROM read_parquet('{path}', file_row_number = true)
+                            WHERE file_row_number >= {start} AND file_row_number < {end}""",
+                    progress=end,
+                )
         finally:
             if self._tmp is not None:
                 self._tmp.close()
@@ -160,7 +170,7 @@ class JsonLinesReader:
                     pending_rows += table.num_rows
             if pending_rows >= self.batch_rows or (not chunk and (pending or rejected)):
                 rows = pa.concat_tables(pending) if pending else _empty_lines()
-                yield Batch(rows, rejected, reader.done)
+                yield Batch(rows, rejected=rejected, progress=reader.done)
                 pending, pending_rows, rejected = [], 0, []
             if not chunk:
                 return
@@ -283,7 +293,9 @@ class CsvReader:
                 skipped_lines += [r.line for r in rejected if r.line is not None]
                 numbers = _record_numbers(good_before, rows.num_rows, skipped_lines)
                 good_before += rows.num_rows
-                yield Batch(rows.add_column(0, "_line", numbers), rejected, reader.done)
+                yield Batch(
+                    rows.add_column(0, "_line", numbers), rejected=rejected, progress=reader.done
+                )
                 rejected = []
                 pending, pending_rows = [], 0
         except pa.ArrowInvalid as exc:
