@@ -1,0 +1,519 @@
+"""Legitimate accounts: ordinary users, and the look-alikes that resemble campaigns.
+
+Ordinary users are many and mostly small (a heavy tail of activity), live in time zones with
+a human daily and weekly rhythm, and reach the API from home ISPs, phones behind CGNAT, campus
+and office NAT, or the cloud their app runs in. Look-alike kinds (labelled
+``benign:<kind>``) each match campaigns on some evidence:
+
+- ``coding-fleet``: many accounts of one org, one card, one egress range, one system prompt,
+  agent sessions around the clock;
+- ``eval-harness``: bursts of templated benchmark prompts that say "think step by step",
+  retried at several temperatures, the same frames across labs;
+- ``app``: one system prompt and template, thousands of end users, server or serverless egress;
+- ``router``: resellers forwarding many end users' traffic through few accounts;
+- ``synthetic-data-vendor``: templated generation requests around the clock, shared card;
+- ``power-user``: heavy individuals, long sessions, reasoning models, odd hours;
+- ``shared-nat``: students and staff behind one campus or office NAT, whole classes
+  registering the same afternoon through the education path;
+- ``cgnat``: phone users behind carrier NAT shared by thousands.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from stillwatch.sim import clients
+from stillwatch.sim.cast import (
+    AGENT,
+    APP,
+    BURST,
+    CHAT,
+    CODING,
+    DAY_MS,
+    EVAL,
+    FLAT,
+    HOUR_MS,
+    HUMAN,
+    OSS,
+    PER_REQUEST,
+    PER_SESSION,
+    ROUTER,
+    VENDOR,
+    WORKDAY,
+    Cast,
+    opaque_ids,
+)
+from stillwatch.sim.network import COUNTRY_CODES, COUNTRY_SHARE, COUNTRY_TZ, COUNTRY_ZH, AddressBook
+from stillwatch.sim.prompts import app_design, org_name
+from stillwatch.sim.registration import (
+    UNIVERSITIES,
+    company_domain,
+    legit_created,
+    legit_verified,
+    payment_ids,
+    personal_email,
+)
+
+MAX_TOKENS = np.array([1024, 2048, 4096, 8192, 16000, 32000])
+MAX_TOKENS_P = np.array([0.22, 0.1, 0.3, 0.2, 0.12, 0.06])
+TEMPERATURES = np.array([-1.0, 0.0, 0.2, 0.5, 0.7, 1.0])
+TEMPERATURES_P = np.array([0.45, 0.1, 0.08, 0.1, 0.17, 0.1])
+CLOUD_EGRESS = "cloud-egress"  # shared serverless pool: apps and some operators use it
+CLOUD_COUNTRIES = ("US", "US", "US", "DE", "SG", "JP", "GB", "NL")
+
+
+@dataclass
+class Population:
+    """Adds the legitimate accounts of one data set to a :class:`Cast`."""
+
+    rng: np.random.Generator
+    cast: Cast
+    book: AddressBook
+    t0: int
+    t_end: int
+    release_ms: int | None
+    factor: float
+
+    # ---- shared pieces -------------------------------------------------------------------
+    def _country(self) -> str:
+        return str(self.rng.choice(COUNTRY_CODES, p=COUNTRY_SHARE))
+
+    def _tz(self, country: str) -> float:
+        tz = COUNTRY_TZ[country]
+        if country == "US":
+            tz = float(self.rng.choice([-8.0, -7.0, -6.0, -5.0], p=[0.35, 0.1, 0.2, 0.35]))
+        return tz
+
+    def _adoption(self, early: float = 0.08, later: float = 0.3) -> tuple[float, float]:
+        """Days after a release this account switches (inf = never), and how much it moves."""
+        u = self.rng.random()
+        if self.release_ms is None or u > early + later:
+            return np.inf, 0.0
+        delay = self.rng.uniform(0.05, 1.0) if u < early else self.rng.uniform(1.0, 20.0)
+        return float(delay), float(self.rng.uniform(0.4, 1.0))
+
+    def _keys(self, n: int) -> tuple[int, int]:
+        return self.cast.add_keys(opaque_ids(self.rng, n, "key_", 8))
+
+    def _window(self, created: int) -> tuple[int, int]:
+        start = max(self.t0, created + int(self.rng.uniform(0.0, 2.0) * HOUR_MS))
+        return start, self.t_end
+
+    def _server_egress(self, country: str) -> tuple[int, int, int]:
+        """Where a server-side app calls from: fixed cloud/VPS addresses or serverless."""
+        u = self.rng.random()
+        if u < 0.3:
+            lo, hi = self.book.pool(CLOUD_EGRESS, "cloud", CLOUD_COUNTRIES, int(3000 * self.factor))
+            return lo, hi, PER_REQUEST
+        kind = "cloud" if u < 0.75 else "hosting"
+        cc = country if self.book.asns_of(kind, country) else "US"
+        lo, hi = self.book.fixed_block(kind, cc, int(self.rng.integers(1, 4)))
+        return lo, hi, PER_SESSION
+
+    def _common(self, country: str, writes_zh: bool) -> dict:
+        r = self.rng
+        thinking = float(r.choice([0.02, 0.4, 0.85], p=[0.55, 0.28, 0.17]))
+        delay, share = self._adoption()
+        return {
+            "country": country,
+            "tz": self._tz(country),
+            "zh_p": 0.92 if writes_zh else 0.0,
+            "thinking_p": thinking,
+            "max_tokens": int(r.choice(MAX_TOKENS, p=MAX_TOKENS_P)),
+            "temperature": float(r.choice(TEMPERATURES, p=TEMPERATURES_P)),
+            "client": int(clients.draw(r, 1)[0]),
+            "adopt_delay": delay,
+            "adopt_share": share,
+            "weekend": float(r.uniform(0.35, 1.1)),
+            "cot_p": float(r.uniform(0.15, 0.9)) if r.random() < 0.06 else 0.0,
+        }
+
+    def _record(self, country: str, writes_zh: bool, created: int | None = None, **extra: object) -> dict:
+        r = self.rng
+        created = legit_created(r, self.t0, self.t_end) if created is None else created
+        start, end = self._window(created)
+        rec = {
+            "account_id": opaque_ids(r, 1, "acct_")[0],
+            "created_ms": created,
+            "email_domain": personal_email(r, country, writes_zh),
+            "payment_fingerprint": payment_ids(r, 1)[0],
+            "signup_path": str(r.choice(
+                ["self-serve", "education", "startup-program", "research-program"],
+                p=[0.86, 0.06, 0.05, 0.03])),
+            "org_name": org_name(r) if r.random() < 0.25 else None,
+            "verified": legit_verified(r, created, self.t0),
+            "kind": "benign",
+            "start_ms": start,
+            "end_ms": end,
+        }
+        rec.update(extra)
+        return rec
+
+    # ---- ordinary users ------------------------------------------------------------------
+    def ordinary(self, n: int, cgnat_share: float) -> None:
+        r = self.rng
+        family_cards: list[str] = []
+        for _ in range(n):
+            country = self._country()
+            writes_zh = r.random() < COUNTRY_ZH[country]
+            rec = self._record(country, writes_zh)
+            if r.random() < 0.04:  # families and small teams share a card
+                if family_cards and r.random() < 0.5:
+                    rec["payment_fingerprint"] = family_cards[int(r.integers(0, len(family_cards)))]
+                else:
+                    family_cards.append(rec["payment_fingerprint"])
+            if rec["signup_path"] in ("education", "research-program") and r.random() < 0.6:
+                rec["payment_fingerprint"] = None  # credits granted, no card on file
+            common = self._common(country, writes_zh)
+            server_side = r.random() < 0.3
+            home = self.book.home(country)
+            rec["signup_ip"] = self.book.ips[home]
+            behaviour = {
+                "sessions_per_day": float(r.lognormal(np.log(1.1), 0.9)),
+                "active_p": float(r.beta(0.5, 4.0)),
+                "content": int(r.choice([CHAT, CODING, OSS], p=[0.62, 0.33, 0.05])),
+                "frame": int(r.integers(0, 4)),
+                "ip_lo": home,
+                "ip_hi": home + 1,
+                "key_lo": 0,
+            }
+            if server_side:
+                lo, hi, mode = self._server_egress(country)
+                behaviour.update(ip_lo=lo, ip_hi=hi, ip_mode=mode)
+                if r.random() < 0.2:
+                    behaviour["rhythm"] = FLAT
+            elif r.random() < cgnat_share:
+                carrier = self.book.asns_of("mobile", country)
+                lo, hi = self.book.pool(f"cgnat-{carrier[0]}", "mobile", (country,), 40)
+                behaviour.update(ip2_lo=lo, ip2_hi=hi, ip2_p=float(r.uniform(0.6, 1.0)))
+                rec["kind"] = "benign:cgnat"
+            elif r.random() < 0.15:  # phones sometimes, home mostly
+                carrier = self.book.asns_of("mobile", country)
+                lo, hi = self.book.pool(f"cgnat-{carrier[0]}", "mobile", (country,), 40)
+                behaviour.update(ip2_lo=lo, ip2_hi=hi, ip2_p=float(r.uniform(0.1, 0.4)))
+            k = self._keys(int(r.choice([1, 1, 1, 2, 3])))
+            behaviour.update(key_lo=k[0], key_hi=k[1])
+            self.cast.add(**rec, **common, **behaviour)
+
+    def power_users(self, n: int) -> None:
+        r = self.rng
+        for _ in range(n):
+            country = self._country()
+            writes_zh = r.random() < COUNTRY_ZH[country]
+            rec = self._record(country, writes_zh, kind="benign:power-user")
+            rec["verified"] = bool(r.random() < 0.5)
+            home = self.book.home(country)
+            rec["signup_ip"] = self.book.ips[home]
+            common = self._common(country, writes_zh)
+            common["thinking_p"] = float(r.uniform(0.3, 0.95))
+            common["tz"] = common["tz"] + float(r.choice([0.0, 0.0, 3.0, 5.0]))  # night owls
+            common["weekend"] = float(r.uniform(0.7, 1.2))
+            common["max_tokens"] = int(r.choice([8192, 16000, 32000]))
+            lo, hi, mode = (home, home + 1, PER_SESSION)
+            if r.random() < 0.35:
+                lo, hi, mode = self._server_egress(country)
+            k = self._keys(int(r.integers(1, 5)))
+            self.cast.add(
+                **rec,
+                **common,
+                sessions_per_day=float(r.lognormal(np.log(3.0), 0.6)),
+                active_p=float(r.uniform(0.45, 0.95)),
+                content=int(r.choice([CHAT, CODING, AGENT], p=[0.4, 0.4, 0.2])),
+                turns=float(r.uniform(2, 8)),
+                gap_s=float(r.uniform(30, 200)),
+                ip_lo=lo,
+                ip_hi=hi,
+                ip_mode=mode,
+                key_lo=k[0],
+                key_hi=k[1],
+                tools=int(r.choice([0, 0, 4, 12])),
+            )
+
+    # ---- organizations -------------------------------------------------------------------
+    def shared_nat(self, n_campus: int, n_office: int) -> None:
+        """Campuses and offices: accounts behind one NAT, whole cohorts registering at once."""
+        r = self.rng
+        for i in range(n_campus + n_office):
+            campus = i < n_campus
+            country = str(r.choice(["US", "GB", "DE", "HK", "TW", "SG"])) if campus else self._country()
+            kind = "university" if campus else "corporate"
+            cc = country if self.book.asns_of(kind, country) else "US"
+            lo, hi = self.book.fixed_block(kind, cc, int(r.integers(1, 5)))
+            size = int(r.integers(30, 110) if campus else r.integers(8, 40))
+            domain = UNIVERSITIES[int(r.integers(0, len(UNIVERSITIES)))] if campus else company_domain(org_name(r))
+            cohort_at = int(r.uniform(self.t0 - 20 * DAY_MS, self.t_end - 3 * DAY_MS))
+            for _ in range(size):
+                writes_zh = r.random() < COUNTRY_ZH[country] + (0.08 if campus else 0.0)
+                created = None
+                if campus and r.random() < 0.55:  # a course assignment: the class signs up together
+                    created = cohort_at + int(r.uniform(0, 2.5) * HOUR_MS)
+                rec = self._record(country, writes_zh, created=created, kind="benign:shared-nat")
+                rec["email_domain"] = domain if r.random() < 0.85 else rec["email_domain"]
+                rec["signup_ip"] = self.book.ips[int(r.integers(lo, hi))]
+                if campus:
+                    rec["signup_path"] = "education" if r.random() < 0.8 else "self-serve"
+                    if r.random() < 0.7:
+                        rec["payment_fingerprint"] = None
+                    rec["org_name"] = None
+                common = self._common(country, writes_zh)
+                k = self._keys(1)
+                self.cast.add(
+                    **rec,
+                    **common,
+                    sessions_per_day=float(r.lognormal(np.log(1.5), 0.8)),
+                    active_p=float(r.beta(0.8, 3.0)),
+                    content=int(r.choice([CHAT, CODING, OSS], p=[0.5, 0.45, 0.05])),
+                    ip_lo=lo,
+                    ip_hi=hi,
+                    key_lo=k[0],
+                    key_hi=k[1],
+                )
+
+    def _org(self, kind: str, n_accounts: int, path: str) -> dict:
+        """One organization's shared registration: name, domain, card, egress, system prompt."""
+        r = self.rng
+        org = org_name(r)
+        country = str(r.choice(["US", "US", "GB", "DE", "SG", "JP", "CA", "NL"]))
+        created_org = int(self.t0 - r.uniform(60, 800) * DAY_MS)
+        lo, hi = self.book.fixed_block("cloud", country if self.book.asns_of("cloud", country) else "US",
+                                       int(r.integers(2, 12)))
+        return {
+            "org": org,
+            "country": country,
+            "created": created_org,
+            "card": payment_ids(r, 1)[0],
+            "domain": company_domain(org),
+            "ip": (lo, hi),
+            "path": path,
+            "kind": kind,
+        }
+
+    def _org_record(self, org: dict, spread_days: float) -> dict:
+        r = self.rng
+        created = org["created"] + int(r.uniform(0, spread_days) * DAY_MS)
+        created = min(created, self.t_end - DAY_MS)
+        start, end = self._window(created)
+        return {
+            "account_id": opaque_ids(r, 1, "acct_")[0],
+            "created_ms": created,
+            "email_domain": org["domain"],
+            "payment_fingerprint": org["card"] if r.random() < 0.9 else payment_ids(r, 1)[0],
+            "signup_ip": self.book.ips[org["ip"][0]],
+            "country": org["country"],
+            "signup_path": org["path"],
+            "org_name": org["org"],
+            "verified": bool(r.random() < 0.85),
+            "kind": f"benign:{org['kind']}",
+            "start_ms": start,
+            "end_ms": end,
+        }
+
+    def coding_fleets(self, n_orgs: int) -> None:
+        r = self.rng
+        for _ in range(n_orgs):
+            org = self._org("coding-fleet", 0, "enterprise")
+            system = self.cast.add_system(
+                f"You are {org['org']}'s internal coding agent. Follow the repository's "
+                f"CONTRIBUTING.md. Use the tools provided. Never push to main."
+            )
+            client = int(clients.draw(r, 1, ("agent-cli", "python-sdk"))[0])
+            for _ in range(int(r.integers(4, 16))):
+                rec = self._org_record(org, 400)
+                delay, share = self._adoption(0.3, 0.5)
+                k = self._keys(int(r.integers(3, 20)))
+                self.cast.add(
+                    **rec,
+                    tz=COUNTRY_TZ[org["country"]],
+                    sessions_per_day=float(r.lognormal(np.log(4.0), 0.5)),
+                    active_p=float(r.uniform(0.8, 1.0)),
+                    weekend=float(r.uniform(0.3, 0.9)),
+                    rhythm=WORKDAY,
+                    content=AGENT,
+                    turns=float(r.uniform(3, 9)),
+                    gap_s=float(r.uniform(8, 40)),
+                    ip_lo=org["ip"][0],
+                    ip_hi=org["ip"][1],
+                    client=client,
+                    thinking_p=float(r.uniform(0.5, 1.0)),
+                    max_tokens=int(r.choice([8192, 16000, 32000])),
+                    tools=int(r.integers(6, 30)),
+                    model_mix=1,
+                    adopt_delay=delay,
+                    adopt_share=share,
+                    system=system,
+                    key_lo=k[0],
+                    key_hi=k[1],
+                )
+
+    def eval_harnesses(self, n: int) -> None:
+        r = self.rng
+        made = 0
+        while made < n:
+            org = self._org("eval-harness", 0, str(r.choice(["research-program", "self-serve",
+                                                              "enterprise", "education"])))
+            if r.random() < 0.4:
+                org["domain"] = UNIVERSITIES[int(r.integers(0, len(UNIVERSITIES)))]
+            frame = int(r.integers(0, 4))
+            for _ in range(int(r.integers(1, 5))):
+                rec = self._org_record(org, 300)
+                rec["verified"] = bool(r.random() < 0.5)
+                k = self._keys(int(r.integers(1, 4)))
+                lo, hi = org["ip"]
+                mode = PER_SESSION
+                if r.random() < 0.3:
+                    lo, hi = self.book.pool(CLOUD_EGRESS, "cloud", CLOUD_COUNTRIES, int(3000 * self.factor))
+                    mode = PER_REQUEST
+                self.cast.add(
+                    **rec,
+                    tz=COUNTRY_TZ[org["country"]],
+                    sessions_per_day=float(r.lognormal(np.log(25), 0.6)),
+                    active_p=float(r.uniform(0.1, 0.45)),
+                    weekend=float(r.uniform(0.3, 1.0)),
+                    rhythm=BURST,
+                    content=EVAL,
+                    frame=frame,
+                    ip_lo=lo,
+                    ip_hi=hi,
+                    ip_mode=mode,
+                    client=int(clients.draw(r, 1, ("python-sdk", "framework", "raw-http"))[0]),
+                    thinking_p=float(r.choice([0.0, 0.5, 1.0])),
+                    max_tokens=int(r.choice([1024, 2048, 4096, 8192, 16000])),
+                    temperature=0.0,
+                    model_mix=int(r.choice([0, 1, 2])),
+                    adopt_delay=float(r.uniform(0.02, 1.0)) if self.release_ms and r.random() < 0.6 else np.inf,
+                    adopt_share=0.5,
+                    repeats=int(r.integers(1, 6)),
+                    cot_p=1.0,
+                    key_lo=k[0],
+                    key_hi=k[1],
+                )
+                made += 1
+
+    def apps(self, n: int) -> None:
+        r = self.rng
+        for _ in range(n):
+            system_text, template, org = app_design(r)
+            self.cast.templates.append(template)
+            country = str(r.choice(["US", "US", "GB", "DE", "IN", "SG", "JP", "KR", "TW", "BR"]))
+            created = int(self.t0 - r.uniform(10, 700) * DAY_MS)
+            start, end = self._window(created)
+            lo, hi, mode = self._server_egress(country)
+            k = self._keys(int(r.integers(1, 4)))
+            writes_zh = r.random() < COUNTRY_ZH[country]
+            self.cast.add(
+                account_id=opaque_ids(r, 1, "acct_")[0],
+                created_ms=created,
+                email_domain=company_domain(org) if r.random() < 0.6 else personal_email(r, country, writes_zh),
+                payment_fingerprint=payment_ids(r, 1)[0],
+                signup_ip=self.book.ips[lo],
+                country=country,
+                signup_path=str(r.choice(["self-serve", "startup-program"], p=[0.7, 0.3])),
+                org_name=org,
+                verified=bool(r.random() < 0.6),
+                kind="benign:app",
+                start_ms=start,
+                end_ms=end,
+                tz=self._tz(country),
+                sessions_per_day=float(r.lognormal(np.log(6), 0.9)),
+                active_p=float(r.uniform(0.7, 1.0)),
+                weekend=float(r.uniform(0.6, 1.1)),
+                rhythm=HUMAN,
+                content=APP,
+                frame=len(self.cast.templates) - 1,
+                turns=float(r.choice([1.0, 1.0, 2.5])),
+                ip_lo=lo,
+                ip_hi=hi,
+                ip_mode=mode,
+                client=int(clients.draw(r, 1, ("python-sdk", "node-sdk", "framework"))[0]),
+                thinking_p=float(r.choice([0.0, 0.0, 0.3, 1.0])),
+                max_tokens=int(r.choice(MAX_TOKENS, p=MAX_TOKENS_P)),
+                temperature=float(r.choice(TEMPERATURES, p=TEMPERATURES_P)),
+                cot_p=1.0 if "step by step" in template else 0.0,
+                zh_p=0.9 if writes_zh else 0.0,
+                model_mix=int(r.choice([0, 2])),
+                system=self.cast.add_system(system_text),
+                end_users=int(r.lognormal(np.log(800), 1.0)) + 20,
+                key_lo=k[0],
+                key_hi=k[1],
+            )
+
+    def routers(self, n: int) -> None:
+        r = self.rng
+        for _ in range(n):
+            org = self._org("router", 0, "reseller")
+            lo, hi = self.book.pool(CLOUD_EGRESS, "cloud", CLOUD_COUNTRIES, int(3000 * self.factor))
+            rec = self._org_record(org, 200)
+            k = self._keys(int(r.integers(2, 10)))
+            self.cast.add(
+                **rec,
+                tz=0.0,
+                sessions_per_day=float(r.uniform(15, 40)),
+                active_p=1.0,
+                rhythm=FLAT,
+                content=ROUTER,
+                ip_lo=lo,
+                ip_hi=hi,
+                ip_mode=PER_REQUEST,
+                client=int(clients.draw(r, 1, ("raw-http", "framework", "node-sdk"))[0]),
+                thinking_p=0.3,
+                max_tokens=int(r.choice([4096, 8192, 16000])),
+                zh_p=float(r.uniform(0.05, 0.3)),
+                cot_p=0.05,
+                end_users=int(r.integers(2000, 20000)),
+                key_lo=k[0],
+                key_hi=k[1],
+            )
+
+    def vendors(self, n_vendors: int) -> None:
+        r = self.rng
+        for _ in range(n_vendors):
+            org = self._org("synthetic-data-vendor", 0, str(r.choice(["self-serve", "startup-program"])))
+            frame = int(r.integers(0, 4))
+            for _ in range(int(r.integers(3, 8))):
+                rec = self._org_record(org, 200)
+                k = self._keys(int(r.integers(1, 4)))
+                self.cast.add(
+                    **rec,
+                    tz=COUNTRY_TZ[org["country"]],
+                    sessions_per_day=float(r.lognormal(np.log(22), 0.5)),
+                    active_p=float(r.uniform(0.6, 1.0)),
+                    rhythm=FLAT,
+                    content=VENDOR,
+                    frame=frame,
+                    ip_lo=org["ip"][0],
+                    ip_hi=org["ip"][1],
+                    client=int(clients.draw(r, 1, ("python-sdk", "framework"))[0]),
+                    thinking_p=float(r.uniform(0.2, 0.8)),
+                    max_tokens=int(r.choice([4096, 8192, 16000])),
+                    temperature=float(r.choice([0.7, 0.9, 1.0])),
+                    cot_p=float(r.uniform(0.0, 0.4)),
+                    zh_p=float(r.choice([0.0, 0.0, 0.3])),
+                    key_lo=k[0],
+                    key_hi=k[1],
+                )
+
+
+def populate(pop: Population, n_legit: int, mult: dict[str, float]) -> None:
+    """Add about ``n_legit`` legitimate accounts, look-alike kinds at their documented sizes."""
+    f = n_legit / 11_000
+
+    def size(kind: str, base: float) -> int:
+        return max(1, round(base * f * mult.get(kind, 1.0))) if mult.get(kind, 1.0) > 0 else 0
+
+    n_fleet_orgs = size("coding-fleet", 5)
+    n_eval = size("eval-harness", 45)
+    n_apps = size("app", 130)
+    n_routers = size("router", 6)
+    n_vendors = size("synthetic-data-vendor", 4)
+    n_power = size("power-user", 240)
+    campuses, offices = size("shared-nat", 3), size("shared-nat", 6)
+    pop.coding_fleets(n_fleet_orgs)
+    pop.eval_harnesses(n_eval)
+    pop.apps(n_apps)
+    pop.routers(n_routers)
+    pop.vendors(n_vendors)
+    pop.power_users(n_power)
+    pop.shared_nat(campuses, offices)
+    pop.ordinary(max(0, n_legit - len(pop.cast)), cgnat_share=0.1 * mult.get("cgnat", 1.0))
