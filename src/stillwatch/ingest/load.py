@@ -102,23 +102,28 @@ class FileLoader:
         self.parsed_rows = 0  # rows the file's format could parse (JSON objects)
 
     # -- sources ---------------------------------------------------------------------------
-    def _source(self) -> tuple[str, dict[str, tuple[str, str]], str]:
-        """(SQL of the source rows, column -> (expression, DuckDB type), raw-text SQL)."""
+    def _source(self) -> tuple[str, dict[str, tuple[str, str, str]], str]:
+        """(SQL of the source rows, column -> (expression, DuckDB type, JSON type), raw SQL)."""
         if self.source.format == "jsonl":
             paths = ", ".join(f"'$.\"{c}\"'" for c in self.table.names)
+            # One parse for the values as text, one for their JSON types.
             sql = f"""
-                SELECT *, CASE WHEN _pre IS NULL THEN json_extract(_text, [{paths}]) END AS _v
+                SELECT *,
+                  CASE WHEN _pre IS NULL THEN json_extract_string(_text, [{paths}]) END AS _v,
+                  CASE WHEN _pre IS NULL THEN json_type(_text, [{paths}]) END AS _t
                 FROM (SELECT _line, _text,
                         CASE WHEN NOT json_valid(_text) THEN 'line is not valid JSON'
                              WHEN json_type(_text) <> 'OBJECT' THEN 'line is not a JSON object'
                         END AS _pre
                       FROM batch_rows)"""
-            cols = {c: (f"_v[{i + 1}]", "JSON") for i, c in enumerate(self.table.names)}
+            cols = {
+                c: (f"_v[{i + 1}]", "JSON", f"_t[{i + 1}]") for i, c in enumerate(self.table.names)
+            }
             return sql, cols, "_text"
         described = self.store.con.execute("DESCRIBE SELECT * FROM batch_rows").fetchall()
         types = {row[0]: row[1] for row in described}
-        cols = {c: (f'"{c}"', types[c]) for c in self.table.names if c in types}
-        raw = raw_expression({c: expr for c, (expr, _) in cols.items()})
+        cols = {c: (f'"{c}"', types[c], "") for c in self.table.names if c in types}
+        raw = raw_expression({c: expr for c, (expr, _, _) in cols.items()})
         return "SELECT *, CAST(NULL AS VARCHAR) AS _pre FROM batch_rows", cols, raw
 
     def _note_json_keys(self) -> None:
@@ -189,8 +194,8 @@ class FileLoader:
         src_sql, cols, raw = self._source()
         checked, final, errors, naive, truncs = [], [], [], [], []
         for col in self.table.columns:
-            expr, typ = cols.get(col.name, (None, None))
-            value, error = column_checks(col, expr, typ)
+            expr, typ, json_type = cols.get(col.name, (None, None, ""))
+            value, error = column_checks(col, expr, typ, json_type)
             checked.append(f'{value} AS "_ok_{col.name}", {error} AS "_e_{col.name}"')
             errors.append(f'"_e_{col.name}"')
             if col.kind == "timestamp" and expr is not None and typ is not None:
@@ -200,8 +205,13 @@ class FileLoader:
             final.append(f'{limited} AS "_final_{col.name}"')
             if flag != "false":
                 truncs.append((col.name, flag))
-        any_trunc = " OR ".join(f for _, f in truncs)
+        any_trunc = " OR ".join(f for _, f in truncs) or "false"
         listed = ", ".join(f"CASE WHEN {f} THEN '{n}' END" for n, f in truncs)
+        truncated = (
+            f"CASE WHEN {any_trunc} THEN list_filter([{listed}], lambda x: x IS NOT NULL) END"
+            if truncs
+            else "CAST(NULL AS VARCHAR[])"
+        )
         hash_sql = (  # exchanges hash only the rows whose id was seen before (_write_keyed)
             "NULL"
             if self.table.name == "exchanges"
@@ -218,8 +228,7 @@ class FileLoader:
             FROM (
               SELECT *, {", ".join(final)},
                      coalesce(_pre, nullif(concat_ws('; ', {", ".join(errors)}), '')) AS _reason,
-                     CASE WHEN {any_trunc} THEN list_filter([{listed}], lambda x: x IS NOT NULL)
-                     END AS _truncated,
+                     {truncated} AS _truncated,
                      CAST(({" OR ".join(naive) or "false"}) AS INTEGER) AS _naive
               FROM (SELECT *, {", ".join(checked)} FROM ({src_sql})))"""
         )

@@ -89,7 +89,7 @@ def naive_timestamp(col: Column, src: str, src_type: str) -> str:
     if src_type in _TS_NAIVE:
         return f"({src} IS NOT NULL)"
     if src_type in ("VARCHAR", "JSON"):
-        s = f"({src}->>'$')" if src_type == "JSON" else src
+        s = src
         return (
             f"({s} IS NOT NULL AND NOT regexp_full_match(trim({s}), '-?[0-9]{{1,15}}') "
             f"AND NOT regexp_matches(trim({s}), {_lit(_HAS_ZONE)}))"
@@ -97,23 +97,29 @@ def naive_timestamp(col: Column, src: str, src_type: str) -> str:
     return "false"
 
 
-def column_checks(col: Column, src: str | None, src_type: str | None) -> tuple[str, str]:
-    """(value, error) SQL for canonical column ``col`` read from ``src`` of DuckDB ``src_type``."""
+def column_checks(
+    col: Column, src: str | None, src_type: str | None, json_type: str = ""
+) -> tuple[str, str]:
+    """(value, error) SQL for canonical column ``col`` read from ``src`` of DuckDB ``src_type``.
+
+    A JSON value comes as its text (``src``, type ``JSON``) and its JSON type (``json_type``),
+    both extracted from the line in one parse each.
+    """
     n = col.name
     if src is None or src_type is None:
         value, error = "NULL", "NULL"
     elif src_type == "VARCHAR":
         value, error = _text_checks(col, src)
     elif src_type == "JSON":
-        value, error = _text_checks(col, f"({src}->>'$')")
+        value, error = _text_checks(col, src)
         allowed = {
             "string": "('VARCHAR', 'BIGINT', 'UBIGINT', 'DOUBLE', 'NULL')",
             "bool": "('BOOLEAN', 'VARCHAR', 'BIGINT', 'UBIGINT', 'NULL')",
         }.get(col.kind, "('VARCHAR', 'BIGINT', 'UBIGINT', 'DOUBLE', 'NULL')")
-        gate = f"json_type({src}) NOT IN {allowed}"
+        gate = f"coalesce({json_type}, 'NULL') NOT IN {allowed}"
         value = f"CASE WHEN {gate} THEN NULL ELSE {value} END"
         error = (
-            f"CASE WHEN {gate} THEN {_lit(n + ': wrong type, got ')} || lower(json_type({src})) "
+            f"CASE WHEN {gate} THEN {_lit(n + ': wrong type, got ')} || lower({json_type}) "
             f"ELSE {error} END"
         )
     elif src_type == "BLOB":
