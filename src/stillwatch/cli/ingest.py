@@ -109,7 +109,7 @@ def ingest_command(
     else:
         _print_run(run)
     for error in run.errors:
-        err_console.print(f"error: {error}", markup=False, highlight=False)
+        typer.echo(f"error: {error}", err=True)  # one line, never wrapped
     if run.errors:
         raise typer.Exit(EXIT_USAGE)
     if fail_on_quarantine and any(f.quarantined or f.conflicts for f in run.files):

@@ -168,10 +168,14 @@ class JsonLinesReader:
                 if table.num_rows:
                     pending.append(table)
                     pending_rows += table.num_rows
-            if pending_rows >= self.batch_rows or (not chunk and (pending or rejected)):
+            while pending_rows >= self.batch_rows or (not chunk and (pending or rejected)):
                 rows = pa.concat_tables(pending) if pending else _empty_lines()
-                yield Batch(rows, rejected=rejected, progress=reader.done)
-                pending, pending_rows, rejected = [], 0, []
+                head, rest = rows.slice(0, self.batch_rows), rows.slice(self.batch_rows)
+                pending, pending_rows = ([rest], rest.num_rows) if rest.num_rows else ([], 0)
+                # A rejected line goes with the batch its number falls in (or the last one).
+                now = [x for x in rejected if not pending or (x.line or 0) < rest["_line"][0].as_py()]
+                rejected = [x for x in rejected if x not in now]
+                yield Batch(head, rejected=now, progress=reader.done)
             if not chunk:
                 return
 
