@@ -77,7 +77,7 @@ KINDS = ("residential", "mobile", "cloud", "hosting", "university", "corporate")
 # Billing countries with the share of legitimate accounts, a UTC offset for the daily rhythm,
 # and the share of their legitimate users who write in Chinese.
 COUNTRIES: tuple[tuple[str, float, float, float], ...] = (
-    ("US", 0.34, -6.0, 0.03),
+    ("US", 0.34, -6.0, 0.045),
     ("IN", 0.09, 5.5, 0.0),
     ("GB", 0.06, 0.0, 0.01),
     ("DE", 0.05, 1.0, 0.0),
@@ -89,8 +89,8 @@ COUNTRIES: tuple[tuple[str, float, float, float], ...] = (
     ("HK", 0.02, 8.0, 0.9),
     ("SG", 0.03, 8.0, 0.45),
     ("MY", 0.02, 8.0, 0.3),
-    ("CA", 0.04, -5.0, 0.04),
-    ("AU", 0.03, 10.0, 0.04),
+    ("CA", 0.04, -5.0, 0.06),
+    ("AU", 0.03, 10.0, 0.06),
     ("NL", 0.03, 1.0, 0.0),
     ("ES", 0.03, 1.0, 0.0),
 )

@@ -28,7 +28,7 @@ from stillwatch.sim.cast import (
     opaque_ids,
 )
 from stillwatch.sim.network import COUNTRY_CODES, COUNTRY_SHARE, COUNTRY_TZ, AddressBook
-from stillwatch.sim.population import CLOUD_COUNTRIES, CLOUD_EGRESS
+from stillwatch.sim.population import CLOUD_COUNTRIES, CLOUD_EGRESS, TOOLS
 from stillwatch.sim.prompts import org_name
 from stillwatch.sim.registration import UNIVERSITIES, payment_ids, personal_email
 from stillwatch.sim.scenario import Operator
@@ -115,7 +115,7 @@ class OperatorCast:
         burst = max(1, int(op["burst_size"]))
         burst_at = 0
         caps = op["capabilities"]
-        tools = 0 if caps.get("agentic", 0) < 0.2 else int(r.integers(3, 15))
+        agentic = float(caps.get("agentic", 0.0)) + float(caps.get("computer-use", 0.0))
         for i, (start, end, banned) in enumerate(spans):
             if i % burst == 0:  # the next burst is registered ahead of need
                 burst_at = int(start - r.uniform(2, 96) * HOUR_MS)
@@ -173,7 +173,7 @@ class OperatorCast:
                 thinking_p=float(op["thinking"]),
                 max_tokens=int(r.choice(np.asarray(op["max_tokens"]))),
                 temperature=float(r.choice([-1.0, 0.7, 1.0])),
-                tools=tools,
+                tools=int(r.choice(TOOLS)) if r.random() < agentic + 0.1 else 0,
                 model_mix=1,
                 adopt_delay=float(r.uniform(0.05, 0.9)) if pivot > 0 else np.inf,
                 adopt_share=pivot,

@@ -60,6 +60,7 @@ MAX_TOKENS = np.array([1024, 2048, 4096, 8192, 16000, 32000])
 MAX_TOKENS_P = np.array([0.22, 0.1, 0.3, 0.2, 0.12, 0.06])
 TEMPERATURES = np.array([-1.0, 0.0, 0.2, 0.5, 0.7, 1.0])
 TEMPERATURES_P = np.array([0.45, 0.1, 0.08, 0.1, 0.17, 0.1])
+TOOLS = np.array([0, 1, 2, 3, 4, 6, 8, 12, 16, 24])
 CLOUD_EGRESS = "cloud-egress"  # shared serverless pool: apps and some operators use it
 CLOUD_COUNTRIES = ("US", "US", "US", "DE", "SG", "JP", "GB", "NL")
 
@@ -128,6 +129,7 @@ class Population:
             "adopt_share": share,
             "weekend": float(r.uniform(0.35, 1.1)),
             "cot_p": float(r.uniform(0.15, 0.9)) if r.random() < 0.06 else 0.0,
+            "tools": int(r.choice(TOOLS)) if r.random() < 0.2 else 0,
         }
 
     def _record(self, country: str, writes_zh: bool, created: int | None = None, **extra: object) -> dict:
@@ -171,7 +173,7 @@ class Population:
             home = self.book.home(country)
             rec["signup_ip"] = self.book.ips[home]
             behaviour = {
-                "sessions_per_day": float(r.lognormal(np.log(1.1), 0.9)),
+                "sessions_per_day": float(r.lognormal(np.log(0.75), 0.9)),
                 "active_p": float(r.beta(0.5, 4.0)),
                 "content": int(r.choice([CHAT, CODING, OSS], p=[0.62, 0.33, 0.05])),
                 "frame": int(r.integers(0, 4)),
@@ -211,6 +213,7 @@ class Population:
             common["tz"] = common["tz"] + float(r.choice([0.0, 0.0, 3.0, 5.0]))  # night owls
             common["weekend"] = float(r.uniform(0.7, 1.2))
             common["max_tokens"] = int(r.choice([8192, 16000, 32000]))
+            common["tools"] = int(r.choice(TOOLS)) if r.random() < 0.5 else 0
             lo, hi, mode = (home, home + 1, PER_SESSION)
             if r.random() < 0.35:
                 lo, hi, mode = self._server_egress(country)
@@ -218,7 +221,7 @@ class Population:
             self.cast.add(
                 **rec,
                 **common,
-                sessions_per_day=float(r.lognormal(np.log(3.0), 0.6)),
+                sessions_per_day=float(r.lognormal(np.log(1.8), 0.6)),
                 active_p=float(r.uniform(0.45, 0.95)),
                 content=int(r.choice([CHAT, CODING, AGENT], p=[0.4, 0.4, 0.2])),
                 turns=float(r.uniform(2, 8)),
@@ -228,7 +231,6 @@ class Population:
                 ip_mode=mode,
                 key_lo=k[0],
                 key_hi=k[1],
-                tools=int(r.choice([0, 0, 4, 12])),
             )
 
     # ---- organizations -------------------------------------------------------------------
@@ -338,7 +340,7 @@ class Population:
                     client=client,
                     thinking_p=float(r.uniform(0.5, 1.0)),
                     max_tokens=int(r.choice([8192, 16000, 32000])),
-                    tools=int(r.integers(6, 30)),
+                    tools=int(r.choice(TOOLS[4:])),
                     model_mix=1,
                     adopt_delay=delay,
                     adopt_share=share,

@@ -62,7 +62,7 @@ def build_cast(scenario: Scenario, scale: str, seed: int, lib: PromptLibrary, t0
         cast.add_system(text)
     book = AddressBook(_seeded(seed, 2))
     rng = _seeded(seed, 3)
-    n_legit = int(cfg["legit"] * rng.uniform(0.95, 1.1))
+    n_legit = int(cfg["legit"] * rng.uniform(1.0, 1.1))
     pop = Population(rng, cast, book, t0, t_end, release_ms, cfg["factor"])
     populate(pop, n_legit, scenario.population)
     ops = OperatorCast(_seeded(seed, 4), cast, book, t0, t_end, release_ms, cfg["factor"])
