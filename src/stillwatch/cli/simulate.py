@@ -1,1 +1,40 @@
-"""Placeholder until its command lands: registers nothing yet."""
+"""``stillwatch simulate``: write a simulated data set with its ground truth."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from stillwatch.cli.app import app
+from stillwatch.cli.common import FormatOption
+from stillwatch.cli.output import Format, console, emit_json, rows_table
+from stillwatch.errors import UsageError
+from stillwatch.sim import catalogue, simulate
+
+
+@app.command("simulate")
+def simulate_command(
+    out: Annotated[Path, typer.Option("--out", help="folder the data set is written to")],
+    scenario: Annotated[
+        str | None, typer.Option("--scenario", help="a shipped scenario: " + ", ".join(catalogue()))
+    ] = None,
+    scenario_file: Annotated[
+        Path | None, typer.Option("--scenario-file", help="a scenario YAML file of your own")
+    ] = None,
+    scale: Annotated[str, typer.Option("--scale", help="small, medium or large")] = "small",
+    seed: Annotated[int, typer.Option("--seed", help="same seed and corpus → identical files")] = 1,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Simulate API traffic with legitimate users, look-alikes and campaigns, plus ground truth."""
+    if scenario is None and scenario_file is None:
+        raise UsageError("give --scenario NAME or --scenario-file FILE")
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file; give a folder")
+    summary = simulate(scenario=scenario, scale=scale, seed=seed, out=out, scenario_file=scenario_file)
+    if fmt == Format.json:
+        emit_json(summary)
+        return
+    rows = [{"figure": k, "value": f"{v:,}" if isinstance(v, int) else v} for k, v in summary.items()]
+    console.print(rows_table(f"simulated {summary['scenario']} ({scale}, seed {seed}) → {out}", rows))
