@@ -119,6 +119,7 @@ class Dataset:
     def _connect(self, tables: Mapping[str, Table]) -> duckdb.DuckDBPyConnection:
         con = duckdb.connect(":memory:")
         con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET enable_progress_bar = false")
         for alias, arrow in self.arrow_tables.items():
             con.register(alias, arrow)
         for name, table in tables.items():

@@ -1,9 +1,12 @@
 """Content nearest neighbours: TF-IDF over each account's prompts, a cosine k-nearest-neighbour
 graph kept above a similarity threshold, connected components as campaigns.
 
-Each account's document is a sample of its prompts (the prompt's SHA-256 stands in where the
-text is not kept, so exact repeats still match). Word unigrams and bigrams, sublinear term
-frequency, terms in at least two accounts and at most half of them.
+Each account's document is a sample of its prompts, each cut to its first characters (the
+prompt's SHA-256 stands in where the text is not kept, so exact repeats still match). Word
+unigrams and bigrams, sublinear term frequency, terms in at least two accounts and at most
+half of them. Neighbour candidates come from a sparse random projection of the TF-IDF
+vectors (so the search scales to 10^5 accounts in bounded memory); every candidate pair's
+similarity is then the exact TF-IDF cosine.
 
 Catches: campaigns sweeping one template or task space from many accounts. Misses:
 paraphrased prompts, frames wrapped around varied slot content (the frame's few words drown
@@ -18,8 +21,9 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.neighbors import NearestNeighbors
+from sklearn.random_projection import SparseRandomProjection
 
 from stillwatch.bench.baselines.account_groups import (
     accounts_seen,
@@ -40,20 +44,26 @@ class ContentNeighbours:
         self,
         neighbours: int = 10,
         min_similarity: float = 0.8,
-        prompts_per_account: int = 50,
+        prompts_per_account: int = 20,
+        prompt_chars: int = 400,
         min_cluster_accounts: int = 3,
         max_document_share: float = 0.5,
+        projection_dims: int = 256,
     ) -> None:
         self.neighbours = neighbours
         self.min_similarity = min_similarity
         self.prompts_per_account = prompts_per_account
         self.min_cluster_accounts = min_cluster_accounts
         self.max_document_share = max_document_share
+        self.prompt_chars = prompt_chars
+        self.projection_dims = projection_dims
         check_number("neighbours", neighbours, low=1, high=1000, integer=True)
         check_number("min_similarity", min_similarity, low=0, high=1, low_open=True)
         check_number("prompts_per_account", prompts_per_account, low=1, high=1e6, integer=True)
         check_number("min_cluster_accounts", min_cluster_accounts, low=2, high=1e9, integer=True)
         check_number("max_document_share", max_document_share, low=0, high=1, low_open=True)
+        check_number("prompt_chars", prompt_chars, low=1, high=1e9, integer=True)
+        check_number("projection_dims", projection_dims, low=8, high=100_000, integer=True)
 
     def params(self) -> dict[str, Any]:
         return {
@@ -62,6 +72,8 @@ class ContentNeighbours:
             "prompts_per_account": self.prompts_per_account,
             "min_cluster_accounts": self.min_cluster_accounts,
             "max_document_share": self.max_document_share,
+            "prompt_chars": self.prompt_chars,
+            "projection_dims": self.projection_dims,
         }
 
     def _documents(self, dataset: Dataset, account_ids: np.ndarray) -> list[str]:
@@ -72,7 +84,8 @@ class ContentNeighbours:
             docs = con.sql(
                 """
                 WITH sample AS (
-                    SELECT account_id, coalesce(prompt, 'sha256:' || prompt_sha256) AS text,
+                    SELECT account_id,
+                           coalesce(left(prompt, ?), 'sha256:' || prompt_sha256) AS text,
                            row_number() OVER (PARTITION BY account_id ORDER BY hash(event_id))
                                AS n
                     FROM exchanges
@@ -83,7 +96,7 @@ class ContentNeighbours:
                 WHERE x.n <= ?
                 GROUP BY s.row
                 """,
-                params=[self.prompts_per_account],
+                params=[self.prompt_chars, self.prompts_per_account],
             ).to_arrow_table()
         finally:
             con.unregister("_seen")
@@ -93,6 +106,32 @@ class ContentNeighbours:
         ):
             documents[row] = text
         return documents
+
+    def _candidates(self, tfidf: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+        """Each account's k likeliest neighbours, found in a random projection of the TF-IDF
+        space (cosines preserved up to ~1/sqrt(dims) noise), in row blocks of bounded size."""
+        n = tfidf.shape[0]
+        k = min(self.neighbours, n - 1)
+        if tfidf.shape[1] > self.projection_dims:
+            projector = SparseRandomProjection(
+                n_components=self.projection_dims, dense_output=True, random_state=0
+            )
+            projected = np.asarray(projector.fit_transform(tfidf), dtype=np.float32)
+        else:
+            projected = tfidf.toarray().astype(np.float32)
+        lengths = np.linalg.norm(projected, axis=1)
+        projected /= np.where(lengths > 0, lengths, 1.0)[:, np.newaxis]
+        # About 64 MB of similarities (and 128 MB of partition indices) per block.
+        rows = max(1, 2**24 // max(n, 1))
+        sources, targets = [], []
+        for start in range(0, n, rows):
+            stop = min(start + rows, n)
+            block = projected[start:stop] @ projected.T
+            block[np.arange(stop - start), np.arange(start, stop)] = -np.inf  # not oneself
+            nearest = np.argpartition(block, -k, axis=1)[:, -k:]
+            sources.append(np.repeat(np.arange(start, stop), k))
+            targets.append(nearest.ravel())
+        return np.concatenate(sources), np.concatenate(targets)
 
     def similarity_graph(self, documents: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Each document's best similarity to another, and the k-NN edges above threshold."""
@@ -111,21 +150,14 @@ class ContentNeighbours:
             dtype=np.float32,
         )
         try:
-            tfidf = vectorizer.fit_transform([documents[i] for i in has_text])
+            tfidf = sparse.csr_matrix(vectorizer.fit_transform([documents[i] for i in has_text]))
         except ValueError:  # no term left after min_df / max_df: nothing shared at all
             return best, empty, empty
-        k = min(self.neighbours + 1, len(has_text))
-        index = NearestNeighbors(n_neighbors=k, metric="cosine", algorithm="brute").fit(tfidf)
-        distance, neighbour = index.kneighbors(tfidf)
-        similarity = 1.0 - distance
-        source = np.repeat(np.arange(len(has_text)), k)
-        target = neighbour.ravel()
-        similarity = similarity.ravel()
-        # Zero vectors (only terms everyone uses) have no direction: no similarity.
-        norms = np.sqrt(np.asarray(tfidf.multiply(tfidf).sum(axis=1)).ravel())
-        not_self = (source != target) & (norms[source] > 0) & (norms[target] > 0)
-        source, target, similarity = source[not_self], target[not_self], similarity[not_self]
-        np.maximum.at(best, has_text[source], np.clip(similarity, 0.0, 1.0))
+        source, target = self._candidates(tfidf)
+        # Exact cosine of each candidate pair (rows are unit length, or zero without terms).
+        similarity = np.asarray(tfidf[source].multiply(tfidf[target]).sum(axis=1)).ravel()
+        similarity = np.clip(similarity, 0.0, 1.0)
+        np.maximum.at(best, has_text[source], similarity)
         edge = similarity >= self.min_similarity
         return best, has_text[source[edge]], has_text[target[edge]]
 
