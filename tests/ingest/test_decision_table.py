@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from tests.ingest.helpers import exchange, run, write_jsonl
 
 from stillwatch.engine.store import Store
-from tests.ingest.helpers import exchange, run, write_jsonl
 
 
 def test_bad_rows_are_quarantined_with_line_reason_and_raw(store: Store, tmp_path: Path) -> None:
@@ -38,7 +38,7 @@ def test_bad_rows_are_quarantined_with_line_reason_and_raw(store: Store, tmp_pat
     assert reasons[4] == "missing event_id"
     assert "ip: not an IP address" in reasons[5]
     assert "turn_index: not an integer" in reasons[6]
-    assert "thinking: wrong type" in reasons[9]
+    assert reasons[9].startswith("thinking: not true/false")
     assert rows[0][2] == "not json at all"
     assert store.scalar("SELECT count(*) FROM exchanges") == 3
 
@@ -62,7 +62,9 @@ def test_naive_timestamps_are_utc_and_counted(store: Store, tmp_path: Path) -> N
 
 
 def test_long_text_is_truncated_and_flagged(store: Store, tmp_path: Path) -> None:
-    f = write_jsonl(tmp_path / "ex.jsonl", [exchange(1, prompt="é" * 100), exchange(2, prompt="ok")])
+    f = write_jsonl(
+        tmp_path / "ex.jsonl", [exchange(1, prompt="é" * 100), exchange(2, prompt="ok")]
+    )
     r = run(store, f, max_text_bytes=51).files[0]
     assert r.truncated == 1 and r.accepted == 2
     prompt, flags = store.sql("SELECT prompt, _truncated FROM exchanges WHERE event_id='e1'")[0]
@@ -159,7 +161,9 @@ def test_parquet_typed_columns(store: Store, tmp_path: Path) -> None:
     table = pa.table(
         {
             "event_id": ["e1", "e2", None],
-            "ts": pa.array([1776816000000, 1776816001000, 1776816002000], pa.timestamp("ms", "UTC")),
+            "ts": pa.array(
+                [1776816000000, 1776816001000, 1776816002000], pa.timestamp("ms", "UTC")
+            ),
             "account_id": ["a", "b", "c"],
             "model": ["m", "m", "m"],
             "turn_index": pa.array([0, 1, 2], pa.int32()),
@@ -172,3 +176,21 @@ def test_parquet_typed_columns(store: Store, tmp_path: Path) -> None:
     assert (r.rows_read, r.accepted, r.quarantined) == (3, 2, 1)
     assert store.sql("SELECT line, reason FROM quarantine") == [(3, "missing event_id")]
     assert r.naive_timestamps == 0
+
+
+def test_json_objects_where_text_belongs_are_wrong_types(store: Store, tmp_path: Path) -> None:
+    f = write_jsonl(
+        tmp_path / "ex.jsonl",
+        [
+            exchange(1, prompt={"role": "user"}),
+            exchange(2, model=True),
+            exchange(3, prompt="[not json, just text"),
+            exchange(4, prompt="true"),
+            exchange(5, account_id=12345),
+        ],
+    )
+    r = run(store, f).files[0]
+    assert (r.accepted, r.quarantined) == (3, 2)
+    reasons = [x[0] for x in store.sql("SELECT reason FROM quarantine ORDER BY line")]
+    assert reasons == ["prompt: wrong type, got object", "model: wrong type, got boolean"]
+    assert store.scalar("SELECT account_id FROM exchanges WHERE event_id = 'e5'") == "12345"

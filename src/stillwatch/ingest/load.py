@@ -86,6 +86,9 @@ def register_functions(store: Store) -> None:
     con.create_function("sw_truncate", _truncate_utf8, ["VARCHAR", "BIGINT"], "VARCHAR")
 
 
+KEY_SAMPLE_ROWS = 20_000
+
+
 class FileLoader:
     """Writes the batches of one file; the caller holds the transaction."""
 
@@ -106,16 +109,26 @@ class FileLoader:
         """(SQL of the source rows, column -> (expression, DuckDB type, JSON type), raw SQL)."""
         if self.source.format == "jsonl":
             paths = ", ".join(f"'$.\"{c}\"'" for c in self.table.names)
-            # One parse for the values as text, one for their JSON types.
+            # One parse for the values as text. Their JSON types matter only where a text
+            # column holds something that may be an object, array or boolean: only those
+            # (rare) lines are parsed again for the types.
+            maybe_not_text = " OR ".join(
+                f"left(_v[{i + 1}], 1) IN ('{{', '[') OR _v[{i + 1}] IN ('true', 'false')"
+                for i, c in enumerate(self.table.columns)
+                if c.kind in ("string", "ip")
+            )
             sql = f"""
+                SELECT *, CASE WHEN {maybe_not_text} THEN json_type(_text, [{paths}]) END AS _t
+                FROM (
                 SELECT *,
-                  CASE WHEN _pre IS NULL THEN json_extract_string(_text, [{paths}]) END AS _v,
-                  CASE WHEN _pre IS NULL THEN json_type(_text, [{paths}]) END AS _t
+                  CASE WHEN _pre IS NULL THEN json_extract_string(_text, [{paths}]) END AS _v
                 FROM (SELECT _line, _text,
-                        CASE WHEN NOT json_valid(_text) THEN 'line is not valid JSON'
-                             WHEN json_type(_text) <> 'OBJECT' THEN 'line is not a JSON object'
+                        CASE coalesce(try(json_type(_text)), 'INVALID')
+                             WHEN 'OBJECT' THEN NULL
+                             WHEN 'INVALID' THEN 'line is not valid JSON'
+                             ELSE 'line is not a JSON object'
                         END AS _pre
-                      FROM batch_rows)"""
+                      FROM batch_rows))"""
             cols = {
                 c: (f"_v[{i + 1}]", "JSON", f"_t[{i + 1}]") for i, c in enumerate(self.table.names)
             }
@@ -127,11 +140,14 @@ class FileLoader:
         return "SELECT *, CAST(NULL AS VARCHAR) AS _pre FROM batch_rows", cols, raw
 
     def _note_json_keys(self) -> None:
+        """Unknown keys, looked for on a sample of each batch: a whole parse of every line
+        would cost a third of the ingest for a warning about columns that are ignored."""
         rows = self.store.sql(
-            """SELECT DISTINCT k FROM (
-                 SELECT unnest(CASE WHEN json_valid(_text) THEN
-                        CASE WHEN json_type(_text) = 'OBJECT' THEN json_keys(_text) END END) AS k
-                 FROM batch_rows)"""
+            f"""SELECT DISTINCT k FROM (
+                 SELECT unnest(CASE WHEN try(json_type(_text)) = 'OBJECT'
+                                    THEN json_keys(_text) END) AS k
+                 FROM (SELECT _text FROM batch_rows
+                       USING SAMPLE {KEY_SAMPLE_ROWS} ROWS (reservoir, 7)))"""
         )
         self._unknown.update(k for (k,) in rows if k not in self.table.names)
 

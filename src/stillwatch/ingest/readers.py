@@ -16,7 +16,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import numpy as np
 import pyarrow as pa
@@ -65,7 +65,9 @@ class _Progress:
 
     def __init__(self, source: SourceFile) -> None:
         self.raw = open(source.path, "rb")  # noqa: SIM115 - closed by close()
-        self.stream: IO[bytes] = gzip.GzipFile(fileobj=self.raw) if source.gzip else self.raw
+        self.stream: IO[bytes] = (
+            cast(IO[bytes], gzip.GzipFile(fileobj=self.raw)) if source.gzip else self.raw
+        )
 
     @property
     def done(self) -> int:
@@ -98,7 +100,9 @@ class ParquetReader:
                     while chunk := fin.read(_CHUNK_BYTES):
                         self._tmp.write(chunk)
             except (OSError, EOFError, zlib.error) as exc:
-                raise InputError(str(source.path), f"not readable gzip: {_describe_error(exc)}") from None
+                raise InputError(
+                    str(source.path), f"not readable gzip: {_describe_error(exc)}"
+                ) from None
             self._tmp.flush()
             path = Path(self._tmp.name)
         try:
@@ -173,7 +177,9 @@ class JsonLinesReader:
                 head, rest = rows.slice(0, self.batch_rows), rows.slice(self.batch_rows)
                 pending, pending_rows = ([rest], rest.num_rows) if rest.num_rows else ([], 0)
                 # A rejected line goes with the batch its number falls in (or the last one).
-                now = [x for x in rejected if not pending or (x.line or 0) < rest["_line"][0].as_py()]
+                now = [
+                    x for x in rejected if not pending or (x.line or 0) < rest["_line"][0].as_py()
+                ]
                 rejected = [x for x in rejected if x not in now]
                 yield Batch(head, rejected=now, progress=reader.done)
             if not chunk:
