@@ -139,6 +139,10 @@ class OperatorCast:
                 card = None
             rate = float(op["rate"]) * float(r.lognormal(0.0, float(op["rate_spread"])))
             turns = max(1.0, float(op["turns"]))
+            # resold sessions are real conversations (~3.5 turns): pick sessions so that the
+            # *exchange* share of resold traffic is the one asked for
+            resold = float(op["resold_share"])
+            p_campaign = (1 - resold) * 3.5 / ((1 - resold) * 3.5 + resold * turns)
             keys = self.cast.add_keys(opaque_ids(r, int(r.choice([1, 1, 2])), "key_", 8))
             pivot = float(op["release_pivot"])
             hydra = bool(op["hydra"])
@@ -158,7 +162,7 @@ class OperatorCast:
                 start_ms=start,
                 end_ms=end,
                 # the rate counts campaign exchanges; a hydra's resold traffic comes on top
-                sessions_per_day=rate / turns / max(0.05, 1.0 - float(op["resold_share"])),
+                sessions_per_day=rate / turns / max(0.05, p_campaign),
                 active_p=1.0 if op["timing"] != "human" else float(r.uniform(0.75, 0.95)),
                 weekend=1.0 if op["timing"] != "human" else float(r.uniform(0.5, 0.9)),
                 rhythm=_TIMING.get(str(op["timing"]), SCHEDULER),
@@ -180,7 +184,7 @@ class OperatorCast:
                 end_users=int(r.integers(200, 3000)) if hydra and float(op["resold_share"]) > 0 else 0,
                 key_lo=keys[0],
                 key_hi=keys[1],
-                campaign_share=1.0 - float(op["resold_share"]),
+                campaign_share=p_campaign,
                 operator=op_index,
             )
             if banned:

@@ -1,0 +1,29 @@
+"""Simulated data sets shared by the simulator tests: each is generated once per session."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stillwatch.sim import simulate
+
+GUARD_SCENARIOS = ("evasive", "low-and-slow", "look-alikes-only")
+GUARD_SEEDS = (1, 2)
+
+
+@pytest.fixture(scope="session")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., tuple[Path, dict[str, Any]]]:
+    """``dataset(scenario, seed, days=None)`` → (folder, summary), cached for the session."""
+    cache: dict[tuple[str, int, int | None], tuple[Path, dict[str, Any]]] = {}
+
+    def make(scenario: str, seed: int = 1, days: int | None = None) -> tuple[Path, dict[str, Any]]:
+        key = (scenario, seed, days)
+        if key not in cache:
+            folder = tmp_path_factory.mktemp(f"{scenario}-{seed}-{days}")
+            cache[key] = (folder, simulate(scenario=scenario, scale="small", seed=seed, out=folder, days=days))
+        return cache[key]
+
+    return make
