@@ -10,8 +10,8 @@ import pytest
 
 from stillwatch.sim import simulate
 
-GUARD_SCENARIOS = ("evasive", "low-and-slow", "look-alikes-only")
-GUARD_SEEDS = (1, 2)
+
+
 
 
 @pytest.fixture(scope="session")

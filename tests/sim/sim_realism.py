@@ -20,6 +20,7 @@ from stillwatch.schema import ACCOUNTS, EXCHANGES
 from stillwatch.sim.network import ASNS, COUNTRY_TZ, KINDS
 from stillwatch.sim.tactics import COT_PATTERN
 
+GUARD_SEEDS = (1, 2)
 SKIP_COLUMNS = {"event_id", "ts", "account_id", "prompt", "prompt_sha256", "response", "ip_hash",
                 "conversation_id", "api_key_id", "end_user_id", "ip"}
 
