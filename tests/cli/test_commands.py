@@ -12,7 +12,9 @@ from stillwatch.settings import resolve
 from tests.ingest.helpers import exchange, write_jsonl
 
 
-def sw(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def sw(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-c", "from stillwatch.cli.app import main; main()", *args],
         cwd=cwd,
@@ -47,7 +49,9 @@ def test_ingest_exit_codes_and_json(tmp_path: Path) -> None:
 
 
 def test_forget_deletes_everywhere_and_records(tmp_path: Path) -> None:
-    ex = write_jsonl(tmp_path / "ex.jsonl", [exchange(i) for i in range(6)] + ['{"account_id": "a1"}'])
+    ex = write_jsonl(
+        tmp_path / "ex.jsonl", [exchange(i) for i in range(6)] + ['{"account_id": "a1"}']
+    )
     acc = write_jsonl(tmp_path / "acc.jsonl", [{"account_id": "a1"}, {"account_id": "a2"}])
     assert sw("ingest", str(ex), "--accounts", str(acc), cwd=tmp_path).returncode == 0
     out = sw("forget", "a1", "--format", "json", cwd=tmp_path)
@@ -71,7 +75,9 @@ def test_settings_precedence(tmp_path: Path) -> None:
     assert r.max_text_bytes == 1024 * 1024 and r.sources["max_text_bytes"] == "default"
     shown = sw("config", "--format", "json", cwd=tmp_path, env={"STILLWATCH_STORE": "x.duckdb"})
     rows = {row["setting"]: row for row in json.loads(shown.stdout)}
-    assert rows["store"]["value"] == "x.duckdb" and rows["store"]["source"] == "env STILLWATCH_STORE"
+    assert (
+        rows["store"]["value"] == "x.duckdb" and rows["store"]["source"] == "env STILLWATCH_STORE"
+    )
     cfg.write_text("colour = 1\n")
     bad = sw("config", cwd=tmp_path, env={"STILLWATCH_CONFIG": str(cfg)})
     assert bad.returncode == 2 and "unknown setting(s) colour" in bad.stderr

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from tests.ingest.helpers import exchange, run, write_jsonl
 
 from stillwatch.engine.store import Store
+from tests.ingest.helpers import exchange, run, write_jsonl
 
 
 def test_bad_rows_are_quarantined_with_line_reason_and_raw(store: Store, tmp_path: Path) -> None:

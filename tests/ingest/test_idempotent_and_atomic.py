@@ -7,10 +7,10 @@ import stat
 from pathlib import Path
 
 import pytest
-from tests.ingest.helpers import exchange, run, write_jsonl
 
 from stillwatch.engine.store import Store
 from stillwatch.ingest import load
+from tests.ingest.helpers import exchange, run, write_jsonl
 
 
 def _snapshot(store: Store) -> dict[str, int]:

@@ -10,11 +10,11 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.ingest.helpers import run
 
 from stillwatch.engine.store import open_store
 from stillwatch.errors import InputError
 from stillwatch.schema import EXCHANGES
+from tests.ingest.helpers import run
 
 _scalars = st.one_of(
     st.none(),

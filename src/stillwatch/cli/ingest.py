@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 from stillwatch.cli.app import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, app
 from stillwatch.cli.common import FormatOption, StoreOption, settings, store_from
@@ -89,7 +89,7 @@ def ingest_command(
             disable=not show,
             transient=True,
         ) as bar:
-            tasks: dict[SourceFile, int] = {}
+            tasks: dict[SourceFile, TaskID] = {}
 
             def progress(source: SourceFile, done: int, total: int) -> None:
                 if source not in tasks:

@@ -19,9 +19,7 @@ def status_command(store: StoreOption = None, fmt: FormatOption = Format.table) 
     resolved = settings(store=store)
     with store_from(resolved) as opened:
         counts = opened.counts()
-        span = opened.sql(
-            "SELECT min(ts), max(ts), count(DISTINCT account_id) FROM exchanges"
-        )[0]
+        span = opened.sql("SELECT min(ts), max(ts), count(DISTINCT account_id) FROM exchanges")[0]
         runs = opened.sql(
             """SELECT ingest_id, table_name, file, rows_read, accepted, duplicates, conflicts,
                       quarantined, finished_at FROM ingest_runs ORDER BY ingest_id DESC LIMIT 10"""

@@ -88,7 +88,9 @@ class Store:
         return self.con.execute(query, params or []).fetchall()
 
     def scalar(self, query: str, params: list[Any] | None = None) -> Any:
-        rows = self.con.execute(query, params or []).fetchall()  # fetched whole: frees the connection
+        rows = self.con.execute(
+            query, params or []
+        ).fetchall()  # fetched whole: frees the connection
         return rows[0][0] if rows else None
 
     @contextmanager
