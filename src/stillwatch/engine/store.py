@@ -135,6 +135,18 @@ def _connect(path: Path, read_only: bool, config: dict[str, Any]) -> duckdb.Duck
         raise StoreError(f"{path}: cannot open as a DuckDB store: {exc}") from None
 
 
+def scratch_connection(memory_limit: str = "1GB", threads: int = 0) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB for work that must stay outside the store's transactions."""
+    config: dict[str, Any] = {
+        "autoinstall_known_extensions": False,
+        "memory_limit": memory_limit,
+        "TimeZone": "UTC",
+    }
+    if threads:
+        config["threads"] = threads
+    return duckdb.connect(":memory:", config=config)
+
+
 def open_store(
     path: str | Path,
     *,

@@ -17,14 +17,8 @@ from typing import Any
 from stillwatch.engine.store import Store
 from stillwatch.ingest.readers import RAW_LIMIT, Batch
 from stillwatch.ingest.sources import SourceFile
-from stillwatch.ingest.validate import (
-    column_checks,
-    naive_timestamp,
-    raw_expression,
-    row_hash,
-    text_limit,
-)
-from stillwatch.ipnet import is_ip_or_prefix
+from stillwatch.ingest.stage import Validator
+from stillwatch.ingest.validate import raw_expression, row_hash
 from stillwatch.schema import CANONICAL, Table
 
 
@@ -72,23 +66,6 @@ def file_sha256(path: Any) -> str:
     return digest.hexdigest()
 
 
-def _truncate_utf8(text: str, max_bytes: int) -> str:
-    return text.encode("utf-8")[:max_bytes].decode("utf-8", "ignore")
-
-
-def register_functions(store: Store) -> None:
-    """The Python helpers the validation SQL calls (on rare rows only)."""
-    con = store.con
-    for name in ("sw_is_ip", "sw_truncate"):
-        with contextlib.suppress(Exception):
-            con.remove_function(name)
-    con.create_function("sw_is_ip", is_ip_or_prefix, ["VARCHAR"], "BOOLEAN")
-    con.create_function("sw_truncate", _truncate_utf8, ["VARCHAR", "BIGINT"], "VARCHAR")
-
-
-KEY_SAMPLE_ROWS = 20_000
-
-
 class FileLoader:
     """Writes the batches of one file; the caller holds the transaction."""
 
@@ -99,72 +76,27 @@ class FileLoader:
         self.source = source
         self.table: Table = CANONICAL[source.table]
         self.ingest_id = ingest_id
-        self.max_text_bytes = max_text_bytes
+        self.validator = Validator(source, max_text_bytes)
         self.report = FileReport(str(source.path), source.table, source.format)
-        self._unknown: set[str] = set()
         self.parsed_rows = 0  # rows the file's format could parse (JSON objects)
+        self._kept: list[str] = []
 
-    # -- sources ---------------------------------------------------------------------------
-    def _source(self) -> tuple[str, dict[str, tuple[str, str, str]], str]:
-        """(SQL of the source rows, column -> (expression, DuckDB type, JSON type), raw SQL)."""
-        if self.source.format == "jsonl":
-            paths = ", ".join(f"'$.\"{c}\"'" for c in self.table.names)
-            # One parse for the values as text. Their JSON types matter only where a text
-            # column holds something that may be an object, array or boolean: only those
-            # (rare) lines are parsed again for the types.
-            maybe_not_text = " OR ".join(
-                f"left(_v[{i + 1}], 1) IN ('{{', '[') OR _v[{i + 1}] IN ('true', 'false')"
-                for i, c in enumerate(self.table.columns)
-                if c.kind in ("string", "ip")
-            )
-            sql = f"""
-                SELECT *, CASE WHEN {maybe_not_text} THEN json_type(_text, [{paths}]) END AS _t
-                FROM (
-                SELECT *,
-                  CASE WHEN _pre IS NULL THEN json_extract_string(_text, [{paths}]) END AS _v
-                FROM (SELECT _line, _text,
-                        CASE coalesce(try(json_type(_text)), 'INVALID')
-                             WHEN 'OBJECT' THEN NULL
-                             WHEN 'INVALID' THEN 'line is not valid JSON'
-                             ELSE 'line is not a JSON object'
-                        END AS _pre
-                      FROM batch_rows))"""
-            cols = {
-                c: (f"_v[{i + 1}]", "JSON", f"_t[{i + 1}]") for i, c in enumerate(self.table.names)
-            }
-            return sql, cols, "_text"
-        described = self.store.con.execute("DESCRIBE SELECT * FROM batch_rows").fetchall()
-        types = {row[0]: row[1] for row in described}
-        cols = {c: (f'"{c}"', types[c], "") for c in self.table.names if c in types}
-        raw = raw_expression({c: expr for c, (expr, _, _) in cols.items()})
-        return "SELECT *, CAST(NULL AS VARCHAR) AS _pre FROM batch_rows", cols, raw
-
-    def _note_json_keys(self) -> None:
-        """Unknown keys, looked for on a sample of each batch: a whole parse of every line
-        would cost a third of the ingest for a warning about columns that are ignored."""
-        rows = self.store.sql(
-            f"""SELECT DISTINCT k FROM (
-                 SELECT unnest(CASE WHEN try(json_type(_text)) = 'OBJECT'
-                                    THEN json_keys(_text) END) AS k
-                 FROM (SELECT _text FROM batch_rows
-                       USING SAMPLE {KEY_SAMPLE_ROWS} ROWS (reservoir, 7)))"""
-        )
-        self._unknown.update(k for (k,) in rows if k not in self.table.names)
+    def _keep(self, name: str, query: str) -> None:
+        """Materialize ``query`` as Arrow under ``name``: unlike a temporary table made inside
+        the file's transaction, it is freed when replaced."""
+        table = self.store.con.execute(query).to_arrow_table()
+        self.store.con.register(name, table)
+        self._kept.append(name)
 
     # -- one batch -------------------------------------------------------------------------
     def load(self, batch: Batch) -> None:
         self._quarantine_rejected(batch)
         if batch.empty:
             return
+        staged = self.validator.stage(batch)
         con = self.store.con
-        if batch.rows is not None:
-            con.register("batch_rows", batch.rows)
-        else:
-            con.execute(f"CREATE OR REPLACE TEMP VIEW batch_rows AS {batch.sql}")
+        con.register("stage", staged)
         try:
-            if self.source.format == "jsonl":
-                self._note_json_keys()
-            self._stage()
             read, bad, naive, truncated, objects = self.store.sql(
                 """SELECT count(*), count(*) FILTER (_reason IS NOT NULL),
                           coalesce(sum(_naive) FILTER (_reason IS NULL), 0),
@@ -185,10 +117,9 @@ class FileLoader:
             )()
         finally:
             with contextlib.suppress(Exception):  # fails only in an aborted transaction
-                if batch.rows is not None:
-                    con.unregister("batch_rows")
-                else:
-                    con.execute("DROP VIEW IF EXISTS batch_rows")
+                for name in ["stage", *self._kept]:
+                    con.unregister(name)
+            self._kept = []
 
     def _quarantine_rejected(self, batch: Batch) -> None:
         if not batch.rejected:
@@ -202,52 +133,6 @@ class FileLoader:
         )
         self.report.rows_read += len(batch.rejected)
         self.report.quarantined += len(batch.rejected)
-
-    def _stage(self) -> None:
-        """Validate the batch into the temp table ``stage``, one SQL statement in three layers:
-        checked values and errors beside the source columns, then the joined reason, then the
-        raw text of bad rows (computed for those rows only)."""
-        src_sql, cols, raw = self._source()
-        checked, final, errors, naive, truncs = [], [], [], [], []
-        for col in self.table.columns:
-            expr, typ, json_type = cols.get(col.name, (None, None, ""))
-            value, error = column_checks(col, expr, typ, json_type)
-            checked.append(f'{value} AS "_ok_{col.name}", {error} AS "_e_{col.name}"')
-            errors.append(f'"_e_{col.name}"')
-            if col.kind == "timestamp" and expr is not None and typ is not None:
-                checked.append(f'{naive_timestamp(col, expr, typ)} AS "_n_{col.name}"')
-                naive.append(f'coalesce("_n_{col.name}", false)')
-            limited, flag = text_limit(col, f'"_ok_{col.name}"', self.max_text_bytes)
-            final.append(f'{limited} AS "_final_{col.name}"')
-            if flag != "false":
-                truncs.append((col.name, flag))
-        any_trunc = " OR ".join(f for _, f in truncs) or "false"
-        listed = ", ".join(f"CASE WHEN {f} THEN '{n}' END" for n, f in truncs)
-        truncated = (
-            f"CASE WHEN {any_trunc} THEN list_filter([{listed}], lambda x: x IS NOT NULL) END"
-            if truncs
-            else "CAST(NULL AS VARCHAR[])"
-        )
-        hash_sql = (  # exchanges hash only the rows whose id was seen before (_write_keyed)
-            "NULL"
-            if self.table.name == "exchanges"
-            else row_hash(self.table, {c: f'"_final_{c}"' for c in self.table.names})
-        )
-        # Source columns may share the canonical names: the checked ones carry a prefix.
-        names = ", ".join(f'"_final_{c}" AS "{c}"' for c in self.table.names)
-        self.store.con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE stage AS
-            SELECT _line, _pre, {names}, _reason, _truncated, _naive,
-                   CASE WHEN _reason IS NULL THEN {hash_sql} END AS _row_hash,
-                   CASE WHEN _reason IS NOT NULL
-                        THEN left(CAST({raw} AS VARCHAR), {RAW_LIMIT}) END AS _raw
-            FROM (
-              SELECT *, {", ".join(final)},
-                     coalesce(_pre, nullif(concat_ws('; ', {", ".join(errors)}), '')) AS _reason,
-                     {truncated} AS _truncated,
-                     CAST(({" OR ".join(naive) or "false"}) AS INTEGER) AS _naive
-              FROM (SELECT *, {", ".join(checked)} FROM ({src_sql})))"""
-        )
 
     def _quarantine_invalid(self) -> None:
         self.store.con.execute(
@@ -283,13 +168,13 @@ class FileLoader:
         the store, or earlier in the batch) are compared, by content hash, row by row.
         """
         con = self.store.con
-        con.execute(
-            """CREATE OR REPLACE TEMP TABLE again AS
-            SELECT event_id FROM stage WHERE _reason IS NULL
+        self._keep(
+            "again",
+            """            SELECT event_id FROM stage WHERE _reason IS NULL
             GROUP BY event_id HAVING count(*) > 1
             UNION
             SELECT event_id FROM exchanges
-            WHERE event_id IN (SELECT event_id FROM stage WHERE _reason IS NULL)"""
+            WHERE event_id IN (SELECT event_id FROM stage WHERE _reason IS NULL)""",
         )
         con.execute(
             f"""INSERT INTO exchanges
@@ -306,16 +191,16 @@ class FileLoader:
             self._count(fresh, 0, 0)
             return
         hash_sql = row_hash(self.table, {c: f'"{c}"' for c in self.table.names})
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE judged AS
-            SELECT s.*, e._stored_hash,
+        self._keep(
+            "judged",
+            f"""            SELECT s.*, e._stored_hash,
                    row_number() OVER w AS _nth, first_value(s._row_hash) OVER w AS _first_hash
             FROM (SELECT * REPLACE ({hash_sql} AS _row_hash) FROM stage WHERE _reason IS NULL
                   AND event_id IN (SELECT event_id FROM again)) s
             LEFT JOIN (SELECT event_id, {hash_sql} AS _stored_hash FROM exchanges
                        WHERE event_id IN (SELECT event_id FROM again)) e
               ON e.event_id = s.event_id
-            WINDOW w AS (PARTITION BY s.event_id ORDER BY s._line)"""
+            WINDOW w AS (PARTITION BY s.event_id ORDER BY s._line)""",
         )
         con.execute(
             f"""INSERT INTO exchanges
@@ -340,20 +225,20 @@ class FileLoader:
     def _write_snapshot(self) -> None:
         """Accounts: a new version replaces the stored row; the old one goes to history."""
         con = self.store.con
-        con.execute(
-            """CREATE OR REPLACE TEMP TABLE judged AS
-            SELECT s.*, e._row_hash AS _stored_hash,
+        self._keep(
+            "judged",
+            """            SELECT s.*, e._row_hash AS _stored_hash,
                    coalesce(lag(s._row_hash) OVER w, e._row_hash) AS _previous_hash,
                    row_number() OVER (PARTITION BY s.account_id ORDER BY s._line DESC) AS _from_end
             FROM (SELECT * FROM stage WHERE _reason IS NULL) s
             LEFT JOIN (SELECT account_id, _row_hash FROM accounts) e
               ON e.account_id = s.account_id
-            WINDOW w AS (PARTITION BY s.account_id ORDER BY s._line)"""
+            WINDOW w AS (PARTITION BY s.account_id ORDER BY s._line)""",
         )
-        con.execute(
-            """CREATE OR REPLACE TEMP TABLE changes AS
-            SELECT *, row_number() OVER (PARTITION BY account_id ORDER BY _line DESC) AS _rank
-            FROM judged WHERE _previous_hash IS NULL OR _previous_hash <> _row_hash"""
+        self._keep(
+            "changes",
+            """            SELECT *, row_number() OVER (PARTITION BY account_id ORDER BY _line DESC) AS _rank
+            FROM judged WHERE _previous_hash IS NULL OR _previous_hash <> _row_hash""",
         )
         cols = self._columns()
         now = datetime.now(UTC).replace(tzinfo=None)
@@ -386,12 +271,12 @@ class FileLoader:
     def _write_events(self) -> None:
         """Enforcements: no id; the same row again is a duplicate."""
         con = self.store.con
-        con.execute(
-            """CREATE OR REPLACE TEMP TABLE judged AS
-            SELECT s.*, row_number() OVER (PARTITION BY s._row_hash ORDER BY s._line) AS _nth,
+        self._keep(
+            "judged",
+            """            SELECT s.*, row_number() OVER (PARTITION BY s._row_hash ORDER BY s._line) AS _nth,
                    e._row_hash IS NOT NULL AS _stored
             FROM (SELECT * FROM stage WHERE _reason IS NULL) s
-            LEFT JOIN (SELECT DISTINCT _row_hash FROM enforcements) e ON e._row_hash = s._row_hash"""
+            LEFT JOIN (SELECT DISTINCT _row_hash FROM enforcements) e ON e._row_hash = s._row_hash""",
         )
         con.execute(
             f"""INSERT INTO enforcements SELECT {self._columns()}, {self.ingest_id}, _row_hash
@@ -408,4 +293,5 @@ class FileLoader:
         self.report.conflicts += int(conflicts)
 
     def finish(self) -> None:
-        self.report.unknown_columns = sorted(self._unknown)
+        self.report.unknown_columns = sorted(self.validator.unknown)
+        self.validator.close()

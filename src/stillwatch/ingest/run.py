@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from stillwatch.engine.store import Store
 from stillwatch.errors import InputError
-from stillwatch.ingest.load import FileLoader, FileReport, file_sha256, register_functions
+from stillwatch.ingest.load import FileLoader, FileReport, file_sha256
 from stillwatch.ingest.readers import open_reader, total_units
 from stillwatch.ingest.sources import SourceFile
 from stillwatch.schema import CANONICAL
@@ -142,7 +142,6 @@ def ingest(
     progress: Progress | None = None,
 ) -> RunReport:
     """Ingest every file; a bad file is reported and skipped, the others go on."""
-    register_functions(store)
     run = RunReport(run_id=uuid.uuid4().hex[:12])
     for source in sources:
         try:
