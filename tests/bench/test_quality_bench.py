@@ -28,12 +28,12 @@ def write_dataset(folder: Path, seed: int) -> None:
         for hour in range(12):
             rows.append({"event_id": f"h{k}-{hour}", "account_id": f"hydra{k}",
                          "ts": at(24 * 3 + hour + rng.uniform(0, 0.9)),
-                         "ip": f"203.0.113.{k}", "tls_fingerprint": "fp-bot"})  # fmt: skip
+                         "ip": f"203.0.113.{k}", "asn": 64500, "tls_fingerprint": "fp-bot"})  # fmt: skip
             labels_exchanges.append({"event_id": f"h{k}-{hour}", "campaign_id": "C1"})
     for k in range(40):
         for j, hour in enumerate(rng.choice(24 * 5, size=6, replace=False)):
             rows.append({"event_id": f"u{k}-{j}", "account_id": f"user{k}", "ts": at(float(hour)),
-                         "ip": f"10.{k}.0.1", "tls_fingerprint": "fp-sdk"})  # fmt: skip
+                         "ip": f"10.{k}.0.1", "asn": 64000 + k, "tls_fingerprint": "fp-sdk"})  # fmt: skip
     folder.mkdir(parents=True)
     table = exchanges(rows)
     (folder / "exchanges").mkdir()  # a table as a folder of parts

@@ -8,6 +8,9 @@ from planted_traffic import at, dataset
 
 from stillwatch.bench.baselines.synchrotrap import SynchroTrap
 
+# The planted cases carry addresses, not ASNs: synchrony on the /24 and client.
+ON_PREFIX = {"constraints": ("ip_prefix+tls_fingerprint",), "min_shared_buckets": 3}
+
 
 def _planted() -> list[dict]:
     rng = np.random.default_rng(7)
@@ -36,7 +39,7 @@ def _planted() -> list[dict]:
 
 
 def test_synchronized_accounts_on_one_constraint_form_one_campaign():
-    result = SynchroTrap().run(dataset(_planted()))
+    result = SynchroTrap(**ON_PREFIX, min_similarity=0.5).run(dataset(_planted()))
     assert [set(c.accounts) for c in result.campaigns] == [{f"hydra{k}" for k in range(6)}]
     scores = result.account_scores.as_dict()
     assert all(scores[f"hydra{k}"] == pytest.approx(1.0) for k in range(6))
@@ -54,11 +57,16 @@ def test_half_synchronized_accounts_fall_below_the_threshold():
             t = hour if hour < 6 else 100 * (k + 1) + hour
             rows.append({"account_id": f"a{k}", "ts": at(t), "ip": "203.0.113.1",
                          "tls_fingerprint": "fp"})  # fmt: skip
-    result = SynchroTrap().run(dataset(rows))
+    result = SynchroTrap(**ON_PREFIX, min_similarity=0.5).run(dataset(rows))
     # Jaccard = 6 shared / (12 + 12 - 6) = 1/3 < 0.5.
     assert result.campaigns == ()
     assert result.account_scores.values == pytest.approx([1 / 3] * 3)
-    assert len(SynchroTrap(min_similarity=0.3).run(dataset(rows)).campaigns) == 1
+    assert len(SynchroTrap(**ON_PREFIX, min_similarity=0.3).run(dataset(rows)).campaigns) == 1
+    # Six shared hours are too few when ten are asked for: no score, no campaign.
+    sparse_sync = SynchroTrap(
+        constraints=ON_PREFIX["constraints"], min_similarity=0.3, min_shared_buckets=10
+    ).run(dataset(rows))
+    assert sparse_sync.campaigns == () and sparse_sync.account_scores.values.max() == 0
 
 
 def test_parameters_are_checked_up_front():

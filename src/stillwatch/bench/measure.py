@@ -28,10 +28,19 @@ class MethodRun:
     peak_memory_mb: float | None
 
 
-def _max_rss_mb() -> float:
-    # Linux reports kilobytes, macOS bytes.
+def _memory_mb() -> tuple[float, float]:
+    """(resident now, resident high-water mark) of this process, in MB.
+
+    Linux's ``/proc/self/status`` is per address space; ``ru_maxrss`` is not a fallback
+    to trust in a spawned child, because Linux carries the parent's mark across ``exec``.
+    """
+    status = Path("/proc/self/status")
+    if status.is_file():
+        fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
+        return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
     scale = 1 / 1024 / 1024 if sys.platform == "darwin" else 1 / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
+    return peak, peak
 
 
 def run_here(method: str, folder: Path) -> MethodRun:
@@ -46,9 +55,10 @@ def run_here(method: str, folder: Path) -> MethodRun:
 
 
 def _run_measured(method: str, folder: Path) -> MethodRun:
-    before = _max_rss_mb()
+    before, _ = _memory_mb()
     run = run_here(method, folder)
-    return MethodRun(method, run.result, run.wall_seconds, max(_max_rss_mb() - before, 0.0))
+    _, peak = _memory_mb()
+    return MethodRun(method, run.result, run.wall_seconds, max(peak - before, 0.0))
 
 
 def run_isolated(method: str, folder: Path) -> MethodRun:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.console import Console
 
 from stillwatch.bench.methods import METHODS
 from stillwatch.bench.quality import DEFAULT_SEEDS, SCALES, SCENARIOS, QualityBench
@@ -85,8 +86,10 @@ def quality(
 
     def render(p: dict) -> None:
         names = list(p["settings"]["methods"])
+        # Piped output (files, the README) gets room for every method's column.
+        out = console if console.is_terminal else Console(width=160)
         for result in p["scenarios"]:
-            console.print(
+            out.print(
                 rows_table(scenario_title(result), scenario_rows(result, names), ["figure", *names])
             )
 

@@ -45,6 +45,7 @@ class ContentNeighbours:
         neighbours: int = 10,
         min_similarity: float = 0.8,
         prompts_per_account: int = 20,
+        min_prompts: int = 1,
         prompt_chars: int = 400,
         min_cluster_accounts: int = 3,
         max_document_share: float = 0.5,
@@ -56,12 +57,14 @@ class ContentNeighbours:
         self.min_cluster_accounts = min_cluster_accounts
         self.max_document_share = max_document_share
         self.prompt_chars = prompt_chars
+        self.min_prompts = min_prompts
         self.projection_dims = projection_dims
         check_number("neighbours", neighbours, low=1, high=1000, integer=True)
         check_number("min_similarity", min_similarity, low=0, high=1, low_open=True)
         check_number("prompts_per_account", prompts_per_account, low=1, high=1e6, integer=True)
         check_number("min_cluster_accounts", min_cluster_accounts, low=2, high=1e9, integer=True)
         check_number("max_document_share", max_document_share, low=0, high=1, low_open=True)
+        check_number("min_prompts", min_prompts, low=1, high=1e9, integer=True)
         check_number("prompt_chars", prompt_chars, low=1, high=1e9, integer=True)
         check_number("projection_dims", projection_dims, low=8, high=100_000, integer=True)
 
@@ -73,6 +76,7 @@ class ContentNeighbours:
             "min_cluster_accounts": self.min_cluster_accounts,
             "max_document_share": self.max_document_share,
             "prompt_chars": self.prompt_chars,
+            "min_prompts": self.min_prompts,
             "projection_dims": self.projection_dims,
         }
 
@@ -95,8 +99,9 @@ class ContentNeighbours:
                 FROM sample x JOIN _seen s USING (account_id)
                 WHERE x.n <= ?
                 GROUP BY s.row
+                HAVING count(*) >= ?
                 """,
-                params=[self.prompt_chars, self.prompts_per_account],
+                params=[self.prompt_chars, self.prompts_per_account, self.min_prompts],
             ).to_arrow_table()
         finally:
             con.unregister("_seen")

@@ -34,6 +34,8 @@ CONSTRAINTS: dict[str, str] = {
     "tls_fingerprint": "tls_fingerprint",
     "ip_prefix+tls_fingerprint": f"({ip_prefix()}) || ' ' || tls_fingerprint",
     "user_agent": "user_agent",
+    "asn": "CAST(asn AS VARCHAR)",
+    "asn+tls_fingerprint": "CAST(asn AS VARCHAR) || ' ' || tls_fingerprint",
 }
 
 
@@ -45,10 +47,10 @@ class SynchroTrap:
 
     def __init__(
         self,
-        constraints: tuple[str, ...] = ("ip_prefix+tls_fingerprint",),
+        constraints: tuple[str, ...] = ("asn+tls_fingerprint",),
         bucket_minutes: int = 60,
-        min_similarity: float = 0.5,
-        min_shared_buckets: int = 3,
+        min_similarity: float = 0.1,
+        min_shared_buckets: int = 10,
         min_cluster_accounts: int = 3,
         max_accounts_per_action: int = 5000,
         chunk_accounts: int = 2000,
@@ -133,8 +135,11 @@ class SynchroTrap:
             keep = i != j
             i, j, inter = i[keep], j[keep], common.data[keep]
             similarity = inter / (action_counts[i] + action_counts[j] - inter)
-            np.maximum.at(best, i, similarity)
-            edge = (similarity >= self.min_similarity) & (inter >= self.min_shared_buckets)
+            # Two accounts with one action each, shared once, are not synchrony: a pair counts
+            # toward the score, as toward an edge, only with enough shared actions.
+            enough = inter >= self.min_shared_buckets
+            np.maximum.at(best, i[enough], similarity[enough])
+            edge = enough & (similarity >= self.min_similarity)
             left.append(i[edge])
             right.append(j[edge])
         edges_l = np.concatenate(left) if left else np.zeros(0, dtype=np.int64)
