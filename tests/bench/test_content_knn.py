@@ -20,7 +20,7 @@ def _planted(text: bool = True) -> list[dict]:
     rng = np.random.default_rng(11)
     rows: list[dict] = []
     sweep = [f"refactor module {i} to add retries" for i in range(40)]
-    for k in range(8):
+    for k in range(12):
         for j in range(10):
             prompt = TEMPLATE.format(slot=sweep[(3 * k + j) % len(sweep)])
             rows.append({"account_id": f"sweeper{k}", "ts": at(j), "prompt": prompt})
@@ -34,10 +34,10 @@ def _planted(text: bool = True) -> list[dict]:
 
 
 def test_templated_sweep_forms_one_campaign():
-    result = ContentNeighbours().run(dataset(_planted()))
-    assert [set(c.accounts) for c in result.campaigns] == [{f"sweeper{k}" for k in range(8)}]
+    result = ContentNeighbours(min_similarity=0.8).run(dataset(_planted()))
+    assert [set(c.accounts) for c in result.campaigns] == [{f"sweeper{k}" for k in range(12)}]
     scores = result.account_scores.as_dict()
-    assert min(scores[f"sweeper{k}"] for k in range(8)) >= 0.8
+    assert min(scores[f"sweeper{k}"] for k in range(12)) >= 0.8
     assert max(scores[f"user{k}"] for k in range(40)) < 0.5
 
 
@@ -45,7 +45,7 @@ def test_hashes_stand_in_for_text_where_prompts_are_not_kept():
     rows = _planted(text=False)
     # With hashes only, accounts match on repeated prompts: sweepers k and k+1 share 7 of 10.
     result = ContentNeighbours(min_similarity=0.5).run(dataset(rows))
-    assert [set(c.accounts) for c in result.campaigns] == [{f"sweeper{k}" for k in range(8)}]
+    assert [set(c.accounts) for c in result.campaigns] == [{f"sweeper{k}" for k in range(12)}]
 
 
 def test_accounts_without_prompts_score_zero():

@@ -13,6 +13,11 @@ paraphrased prompts, frames wrapped around varied slot content (the frame's few 
 in the slot's). Known false positives: evaluation harnesses sending the same public
 benchmark problems, apps repeating one template for many end users. Score: the account's
 highest cosine similarity to any other account.
+
+Defaults: k = 10; similarity 0.5, at least 5 prompts per account and 10 accounts per
+campaign were chosen on development seed 1 of every scenario (0.8 linked no campaign at
+all; fewer prompts or smaller clusters let pairs of legitimate accounts repeating popular
+prompts through).
 """
 
 from __future__ import annotations
@@ -43,11 +48,11 @@ class ContentNeighbours:
     def __init__(
         self,
         neighbours: int = 10,
-        min_similarity: float = 0.8,
+        min_similarity: float = 0.5,
         prompts_per_account: int = 20,
-        min_prompts: int = 1,
+        min_prompts: int = 5,
         prompt_chars: int = 400,
-        min_cluster_accounts: int = 3,
+        min_cluster_accounts: int = 10,
         max_document_share: float = 0.5,
         projection_dims: int = 256,
     ) -> None:

@@ -10,6 +10,9 @@ many accounts on one card, brand-new accounts with heavy traffic). Misses: campa
 enough to be a mode of the data rather than outliers, and low-and-slow accounts that look
 typical one by one. Known false positives: power users, resellers, evaluation harnesses,
 anything unusual but legitimate.
+
+Threshold 0.6 was chosen on development seed 1 of every scenario: 0.55 flagged over 300
+legitimate accounts per 10,000, 0.65 and above lost most campaigns.
 """
 
 from __future__ import annotations

@@ -1,9 +1,15 @@
 """SynchroTrap-style synchrony clustering (Cao, Yang, Yu, Palow; CCS 2014).
 
 An account's actions are (constraint value, time bucket) pairs: the network it came from
-(IP prefix) and the client it used (TLS fingerprint), in one-hour buckets as in the paper.
+(IP prefix or ASN) and the client it used (TLS fingerprint), in fixed time buckets (the
+paper matches actions on one constraint object within a time window).
 Two accounts' similarity is the Jaccard index of their action sets; accounts joined by a
 similarity at or above the threshold form clusters (connected components).
+
+Defaults: actions on (ASN, TLS fingerprint) in one-hour buckets; similarity 0.1 over at least
+10 shared actions, chosen on development seed 1 of every scenario. Proxies that rotate the
+address on every request leave /24 prefixes with no synchrony to find, and pairs with a
+handful of shared actions are coincidence, not coordination.
 
 Catches: hydra networks load-balanced from shared proxies, many accounts busy on the same
 egress in the same hours. Misses: residential IP rotation, accounts on disjoint schedules.
