@@ -210,3 +210,43 @@ def test_result_rejects_an_account_in_two_campaigns():
 def test_scores_outside_unit_interval_are_rejected():
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         AccountScores.from_mapping({"a": 1.5})
+
+
+def test_worst_of_seeds_and_pooled_coverage():
+    from stillwatch.bench.quality import ScenarioResult, SeedRun
+
+    truth = Truth.from_labels(LABELS, SIZES)
+    good = score(truth, _result("Y"))  # precision 6/7, one of two campaigns covered
+    day = date(2026, 5, 1)
+    weak = score(
+        truth,
+        MethodResult(
+            AccountScores.from_mapping(SCORES),
+            (_campaign(("a1", "a2", "l1", "l2"), 100, (90, 110), day, day, "X"),),
+        ),
+    )  # precision 2/4; C1 matched and covered, C2 unmatched
+    result = ScenarioResult("multi-operator", "small")
+    result.runs = [SeedRun(1000, "m", good, 2.0, 10.0), SeedRun(1001, "m", weak, 3.0, 5.0)]
+    worst = result.worst("m")
+    assert worst["precision"] == pytest.approx(0.5)
+    assert worst["recall"] == pytest.approx(2 / 6)
+    assert worst["false_positives"] == 2
+    assert worst["wall_seconds"] == 3.0 and worst["peak_memory_mb"] == 10.0
+    assert worst["campaigns_matched_share"] == pytest.approx(0.5)
+    # Coverage pools the seeds: (1 + 1) covered of (2 + 1) matched.
+    assert worst["interval_coverage"] == pytest.approx(2 / 3)
+
+
+def test_look_alikes_only_table_shows_flags_and_false_positives_only():
+    from stillwatch.bench.quality import ScenarioResult, SeedRun
+    from stillwatch.bench.report import scenario_rows
+
+    truth = Truth.from_labels([(f"l{i}", None, None, "benign:router") for i in range(5)])
+    figures = score(truth, MethodResult(AccountScores.from_mapping({"l0": 0.5})))
+    result = ScenarioResult("look-alikes-only", "small")
+    result.runs = [SeedRun(1000, "m", figures, 1.0, None)]
+    rows = scenario_rows(result.as_dict(["m"]), ["m"])
+    labels = [r["figure"] for r in rows]
+    assert "PR-AUC" not in labels and "B-cubed F1" not in labels
+    assert labels[:3] == ["flagged accounts", "false positives", "FP per 10k legitimate"]
+    assert "  router" in labels

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
@@ -68,6 +69,9 @@ def quality(
         False, "--in-process", help="Run methods in this process (faster; no memory figure)."
     ),
     fmt: Format = typer.Option(Format.table, "--format", help="table or json."),
+    save: Path | None = typer.Option(
+        None, "--save", help="Also write the JSON record (figures, settings, seeds) to this file."
+    ),
 ) -> None:
     """Simulate (or reuse) each scenario, run every method, print the figures METRICS.md
     defines (worst of the seeds), wall time and peak memory."""
@@ -83,6 +87,9 @@ def quality(
         progress=lambda line: err_console.print(f"[dim]{line}[/dim]"),
     )
     payload = bench.run()
+    if save is not None:
+        save.parent.mkdir(parents=True, exist_ok=True)
+        save.write_text(json.dumps(payload, indent=2, default=str) + "\n")
 
     def render(p: dict) -> None:
         names = list(p["settings"]["methods"])
