@@ -151,3 +151,20 @@ def test_parse_seeds():
         parse_seeds("x")
     with pytest.raises(UsageError, match="--seeds"):
         parse_seeds("5-1")
+
+
+def test_loader_reads_json_lines_with_text_or_epoch_timestamps(tmp_path):
+    rows = [
+        {"event_id": "e1", "ts": "2026-04-22T13:05:09.123Z", "account_id": "a", "model": "m"},
+        {"event_id": "e2", "ts": "2026-04-22T14:00:00Z", "account_id": "b", "model": "m"},
+    ]
+    (tmp_path / "text").mkdir()
+    (tmp_path / "text" / "exchanges.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    epoch = [dict(r, ts=1776863109123 + k) for k, r in enumerate(rows)]
+    (tmp_path / "epoch").mkdir()
+    (tmp_path / "epoch" / "exchanges.jsonl").write_text("\n".join(json.dumps(r) for r in epoch))
+    for name in ("text", "epoch"):
+        first = Dataset.from_folder(tmp_path / name).query("SELECT min(ts) AS t FROM exchanges")
+        moment = first.column("t")[0].as_py()
+        assert (moment.year, moment.month, moment.day, moment.hour) == (2026, 4, 22, 13)
+        assert moment.utcoffset().total_seconds() == 0
