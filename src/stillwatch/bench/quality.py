@@ -10,6 +10,7 @@ import platform
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -168,7 +169,12 @@ class QualityBench:
     progress: Callable[[str], None] = lambda _: None
 
     def settings(self) -> dict[str, Any]:
+        try:
+            version = metadata.version("stillwatch")
+        except metadata.PackageNotFoundError:  # run from a source tree
+            version = "unknown"
         return {
+            "stillwatch_version": version,
             "scenarios": list(self.scenarios),
             "scale": self.scale,
             "seeds": list(self.seeds),
