@@ -77,10 +77,10 @@ def scenario_title(scenario: dict[str, Any]) -> str:
     runs = scenario["runs"]
     seeds = sorted({r["seed"] for r in runs})
     first = runs[0]["figures"] if runs else {}
-    version = scenario.get("scenario_version")
+    span = f"{seeds[0]}–{seeds[-1]}" if len(seeds) > 1 else (str(seeds[0]) if seeds else "none")
     return (
-        f"{scenario['scenario']} (v{version}) · {scenario['scale']} · "
-        f"worst of {len(seeds)} seeds {seeds[0] if seeds else ''}–{seeds[-1] if seeds else ''} · "
-        f"{first.get('campaign_accounts', 0)} campaign / "
-        f"{first.get('legitimate_accounts', 0)} legitimate accounts (first seed)"
+        f"{scenario['scenario']} v{scenario.get('scenario_version')} · {scenario['scale']} · "
+        f"worst of seeds {span}\n"
+        f"{first.get('campaign_accounts', 0)} campaign and "
+        f"{first.get('legitimate_accounts', 0)} legitimate accounts (seed {seeds[0] if seeds else '–'})"
     )
