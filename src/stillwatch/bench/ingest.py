@@ -16,11 +16,51 @@ from typing import Any
 
 import duckdb
 
-_WORDS = (
-    "explain write function refactor the code test python rust sql query plan agent tool call "
-    "reason step carefully error stack trace optimize memory latency data table summarize report "
-    "translate 中文 翻译 数据 模型 user request answer proof lemma graph search json schema api"
-).split()
+_WORDS = [
+    "explain",
+    "write",
+    "function",
+    "refactor",
+    "the",
+    "code",
+    "test",
+    "python",
+    "rust",
+    "sql",
+    "query",
+    "plan",
+    "agent",
+    "tool",
+    "call",
+    "reason",
+    "step",
+    "carefully",
+    "error",
+    "stack",
+    "trace",
+    "optimize",
+    "memory",
+    "latency",
+    "data",
+    "table",
+    "summarize",
+    "report",
+    "translate",
+    "中文",
+    "翻译",
+    "数据",
+    "模型",
+    "user",
+    "request",
+    "answer",
+    "proof",
+    "lemma",
+    "graph",
+    "search",
+    "json",
+    "schema",
+    "api",
+]
 
 
 def write_sample(out: Path, rows: int, seed: int = 7) -> dict[str, Path]:
@@ -65,10 +105,9 @@ def write_sample(out: Path, rows: int, seed: int = 7) -> dict[str, Path]:
       'ok' AS status,
       CAST(hash(i, 16) % 30000 + 200 AS BIGINT) AS latency_ms
     FROM range({rows}) t(i)
-    UNION ALL  -- duplicates: the same exchange logged twice
-    SELECT * FROM (SELECT NULL) WHERE false
     """
-    con.execute(f"CREATE TABLE sample AS {query.split('UNION ALL')[0]}")
+    con.execute(f"CREATE TABLE sample AS {query}")
+    # duplicates: about 0.05% of exchanges logged twice, at the end of the file
     con.execute("INSERT INTO sample SELECT * FROM sample USING SAMPLE 0.05 PERCENT (bernoulli, 7)")
     paths = {"parquet": out / "exchanges.parquet", "jsonl": out / "exchanges.jsonl"}
     con.execute(f"COPY sample TO '{paths['parquet']}' (FORMAT parquet, ROW_GROUP_SIZE 122880)")
@@ -99,13 +138,15 @@ def _measure(code: str) -> dict[str, Any]:
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-def measure_stillwatch(path: Path, store: Path, batch_rows: int) -> dict[str, Any]:
+def measure_stillwatch(
+    path: Path, store: Path, batch_rows: int, memory_limit: str
+) -> dict[str, Any]:
     code = f"""
 from pathlib import Path
 from stillwatch.engine.store import open_store
 from stillwatch.ingest import discover, ingest
 sources, _ = discover([{str(path)!r}])
-with open_store(Path({str(store)!r})) as s:
+with open_store(Path({str(store)!r}), memory_limit={memory_limit!r}) as s:
     run = ingest(s, sources, batch_rows={batch_rows}, max_text_bytes=1048576)
     rows = s.scalar('SELECT count(*) FROM exchanges')
 assert not run.errors, run.errors
@@ -128,7 +169,9 @@ con.close()
     return _measure(code)
 
 
-def run_bench(rows: int, workdir: Path, batch_rows: int, formats: list[str]) -> dict[str, Any]:
+def run_bench(
+    rows: int, workdir: Path, batch_rows: int, memory_limit: str, formats: list[str]
+) -> dict[str, Any]:
     """Generate (or reuse) the sample, then time both loads per format."""
     workdir.mkdir(parents=True, exist_ok=True)
     marker = workdir / f"sample-{rows}.json"
@@ -139,14 +182,19 @@ def run_bench(rows: int, workdir: Path, batch_rows: int, formats: list[str]) -> 
         paths = write_sample(workdir / f"sample-{rows}", rows)
         marker.write_text(json.dumps({k: str(v) for k, v in paths.items()}))
         print(f"wrote the sample in {time.perf_counter() - started:.1f}s", file=sys.stderr)
-    results: dict[str, Any] = {"rows": rows, "batch_rows": batch_rows, "formats": {}}
+    results: dict[str, Any] = {
+        "rows": rows,
+        "batch_rows": batch_rows,
+        "memory_limit": memory_limit,
+        "formats": {},
+    }
     for fmt in formats:
         path = paths[fmt]
         stores = [workdir / f"{fmt}-stillwatch.duckdb", workdir / f"{fmt}-copy.duckdb"]
         for s in stores:
             for p in (s, s.with_name(s.name + ".wal")):
                 p.unlink(missing_ok=True)
-        ours = measure_stillwatch(path, stores[0], batch_rows)
+        ours = measure_stillwatch(path, stores[0], batch_rows, memory_limit)
         copy = measure_copy(path, stores[1], fmt)
         for s in stores:
             s.unlink(missing_ok=True)

@@ -9,7 +9,7 @@ import typer
 
 from stillwatch.bench.ingest import run_bench
 from stillwatch.cli.app import bench_app
-from stillwatch.cli.common import FormatOption
+from stillwatch.cli.common import FormatOption, settings
 from stillwatch.cli.output import Format, console, emit_json, rows_table
 from stillwatch.errors import UsageError
 
@@ -22,7 +22,7 @@ def bench_ingest_command(
     workdir: Annotated[Path, typer.Option(help="where the sample and stores go")] = Path(
         "bench-data/ingest"
     ),
-    batch_rows: Annotated[int, typer.Option(help="rows per ingest batch")] = 500_000,
+    batch_rows: Annotated[int | None, typer.Option(help="rows per ingest batch [setting]")] = None,
     formats: Annotated[str, typer.Option(help="comma-separated: parquet,jsonl")] = "parquet,jsonl",
     fmt: FormatOption = Format.table,
 ) -> None:
@@ -33,7 +33,8 @@ def bench_ingest_command(
         raise UsageError(f"--formats takes parquet and/or jsonl, got {formats!r}")
     if rows <= 0:
         raise UsageError(f"--rows must be positive, got {rows}")
-    result = run_bench(rows, workdir, batch_rows, chosen)
+    resolved = settings(batch_rows=batch_rows)
+    result = run_bench(rows, workdir, resolved.batch_rows, resolved.memory_limit, chosen)
     if fmt == Format.json:
         emit_json(result)
         return

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from stillwatch.cli.app import app
-from stillwatch.cli.common import FormatOption
+from stillwatch.cli.common import FormatOption, settings
 from stillwatch.cli.output import Format, console, emit_json, rows_table
 from stillwatch.engine.store import open_store
 from stillwatch.ingest import discover, ingest
@@ -35,8 +35,14 @@ def demo_command(
     if fmt == Format.table:
         console.print(f"2/3 ingesting {data} into {store_path}")
     sources, notes = discover([str(data)])
-    with open_store(store_path) as store:
-        run = ingest(store, sources, batch_rows=500_000, max_text_bytes=1024 * 1024)
+    resolved = settings()
+    with open_store(store_path, memory_limit=resolved.memory_limit) as store:
+        run = ingest(
+            store,
+            sources,
+            batch_rows=resolved.batch_rows,
+            max_text_bytes=resolved.max_text_bytes,
+        )
         counts = store.counts()
         span = store.sql("SELECT min(ts), max(ts), count(DISTINCT account_id) FROM exchanges")[0]
     payload = {

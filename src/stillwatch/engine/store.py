@@ -152,7 +152,7 @@ def open_store(
     *,
     create: bool = True,
     read_only: bool = False,
-    memory_limit: str = "2GB",
+    memory_limit: str = "1GB",
     threads: int = 0,
 ) -> Store:
     """Open (and, when ``create``, make) the store at ``path``."""

@@ -84,7 +84,7 @@ class FileLoader:
     def _keep(self, name: str, query: str) -> None:
         """Materialize ``query`` as Arrow under ``name``: unlike a temporary table made inside
         the file's transaction, it is freed when replaced."""
-        table = self.store.con.execute(query).to_arrow_table()
+        table = self.store.con.sql(query).to_arrow_table()
         self.store.con.register(name, table)
         self._kept.append(name)
 

@@ -31,7 +31,9 @@ class Validator:
     """Turns batches of one file into validated rows: canonical columns plus ``_line``,
     ``_pre`` (a parse error), ``_reason``, ``_truncated``, ``_naive``, ``_row_hash``, ``_raw``."""
 
-    def __init__(self, source: SourceFile, max_text_bytes: int, memory_limit: str = "1GB") -> None:
+    def __init__(
+        self, source: SourceFile, max_text_bytes: int, memory_limit: str = "512MB"
+    ) -> None:
         self.source = source
         self.table: Table = CANONICAL[source.table]
         self.max_text_bytes = max_text_bytes
@@ -57,17 +59,18 @@ class Validator:
                 for i, c in enumerate(self.table.columns)
                 if c.kind in ("string", "ip")
             )
+            # A line that is not JSON makes the extraction fail: try() turns that into NULL.
+            # Valid JSON that starts with anything but "{" is not an object.
             sql = f"""
-                SELECT *, CASE WHEN {maybe_not_text} THEN json_type(_text, [{paths}]) END AS _t
+                SELECT *, CASE WHEN _pre IS NULL AND ({maybe_not_text})
+                               THEN json_type(_text, [{paths}]) END AS _t
                 FROM (
-                SELECT *,
-                  CASE WHEN _pre IS NULL THEN json_extract_string(_text, [{paths}]) END AS _v
-                FROM (SELECT _line, _text,
-                        CASE coalesce(try(json_type(_text)), 'INVALID')
-                             WHEN 'OBJECT' THEN NULL
-                             WHEN 'INVALID' THEN 'line is not valid JSON'
-                             ELSE 'line is not a JSON object'
-                        END AS _pre
+                SELECT _line, _text,
+                  CASE WHEN _all IS NULL THEN 'line is not valid JSON'
+                       WHEN NOT starts_with(ltrim(_text, ' \t\r\n'), '{{')
+                       THEN 'line is not a JSON object' END AS _pre,
+                  _all AS _v
+                FROM (SELECT _line, _text, try(json_extract_string(_text, [{paths}])) AS _all
                       FROM batch_rows))"""
             cols = {
                 c: (f"_v[{i + 1}]", "JSON", f"_t[{i + 1}]") for i, c in enumerate(self.table.names)
@@ -92,9 +95,9 @@ class Validator:
         self.unknown.update(k for (k,) in rows if k not in self.table.names)
 
     def stage(self, batch: Batch) -> pa.Table:
-        """The batch validated, as Arrow: one SQL statement in three layers: checked values
-        and errors beside the source columns, then the joined reason, then the raw text of
-        bad rows (computed for those rows only)."""
+        """The batch validated, as Arrow: one SQL statement in layers: values beside the
+        source columns, then their errors, then the joined reason, then the raw text of bad
+        rows (computed for those rows only)."""
         if batch.rows is not None:
             self.con.register("batch_rows", batch.rows)
         else:
@@ -109,19 +112,21 @@ class Validator:
 
     def _validated(self) -> pa.Table:
         src_sql, cols, raw = self._source()
-        checked, final, errors, naive, truncs = [], [], [], [], []
+        values, errors, naive, final, truncs = [], [], [], [], []
         for col in self.table.columns:
             expr, typ, json_type = cols.get(col.name, (None, None, ""))
-            value, error = column_checks(col, expr, typ, json_type)
-            checked.append(f'{value} AS "_ok_{col.name}", {error} AS "_e_{col.name}"')
-            errors.append(f'"_e_{col.name}"')
+            check = column_checks(col, expr, typ, json_type)
+            ok = f'"_ok_{col.name}"'
+            values.append(f"{check.value} AS {ok}")
+            errors.append(f'{check.error(ok)} AS "_e_{col.name}"')
             if col.kind == "timestamp" and expr is not None and typ is not None:
-                checked.append(f'{naive_timestamp(col, expr, typ)} AS "_n_{col.name}"')
+                values.append(f'{naive_timestamp(col, expr, typ)} AS "_n_{col.name}"')
                 naive.append(f'coalesce("_n_{col.name}", false)')
-            limited, flag = text_limit(col, f'"_ok_{col.name}"', self.max_text_bytes)
+            limited, flag = text_limit(col, ok, self.max_text_bytes)
             final.append(f'{limited} AS "_final_{col.name}"')
             if flag != "false":
                 truncs.append((col.name, flag))
+        error_names = ", ".join(f'"_e_{c}"' for c in self.table.names)
         any_trunc = " OR ".join(f for _, f in truncs) or "false"
         listed = ", ".join(f"CASE WHEN {f} THEN '{n}' END" for n, f in truncs)
         truncated = (
@@ -136,15 +141,16 @@ class Validator:
         )
         # Source columns may share the canonical names: the checked ones carry a prefix.
         names = ", ".join(f'"_final_{c}" AS "{c}"' for c in self.table.names)
-        return self.con.execute(
+        return self.con.sql(
             f"""SELECT _line, _pre, {names}, _reason, _truncated, _naive,
                    CASE WHEN _reason IS NULL THEN {hash_sql} END AS _row_hash,
                    CASE WHEN _reason IS NOT NULL
                         THEN left(CAST({raw} AS VARCHAR), {RAW_LIMIT}) END AS _raw
             FROM (
               SELECT *, {", ".join(final)},
-                     coalesce(_pre, nullif(concat_ws('; ', {", ".join(errors)}), '')) AS _reason,
+                     coalesce(_pre, nullif(concat_ws('; ', {error_names}), '')) AS _reason,
                      {truncated} AS _truncated,
                      CAST(({" OR ".join(naive) or "false"}) AS INTEGER) AS _naive
-              FROM (SELECT *, {", ".join(checked)} FROM ({src_sql})))"""
+              FROM (SELECT *, {", ".join(errors)} FROM (
+                      SELECT *, {", ".join(values)} FROM ({src_sql}))))"""
         ).to_arrow_table()
