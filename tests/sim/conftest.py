@@ -11,9 +11,6 @@ import pytest
 from stillwatch.sim import simulate
 
 
-
-
-
 @pytest.fixture(scope="session")
 def dataset(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., tuple[Path, dict[str, Any]]]:
     """``dataset(scenario, seed, days=None)`` → (folder, summary), cached for the session."""
@@ -23,7 +20,10 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., tuple[Pat
         key = (scenario, seed, days)
         if key not in cache:
             folder = tmp_path_factory.mktemp(f"{scenario}-{seed}-{days}")
-            cache[key] = (folder, simulate(scenario=scenario, scale="small", seed=seed, out=folder, days=days))
+            cache[key] = (
+                folder,
+                simulate(scenario=scenario, scale="small", seed=seed, out=folder, days=days),
+            )
         return cache[key]
 
     return make

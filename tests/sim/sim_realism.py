@@ -21,8 +21,19 @@ from stillwatch.sim.network import ASNS, COUNTRY_TZ, KINDS
 from stillwatch.sim.tactics import COT_PATTERN
 
 GUARD_SEEDS = (1, 2)
-SKIP_COLUMNS = {"event_id", "ts", "account_id", "prompt", "prompt_sha256", "response", "ip_hash",
-                "conversation_id", "api_key_id", "end_user_id", "ip"}
+SKIP_COLUMNS = {
+    "event_id",
+    "ts",
+    "account_id",
+    "prompt",
+    "prompt_sha256",
+    "response",
+    "ip_hash",
+    "conversation_id",
+    "api_key_id",
+    "end_user_id",
+    "ip",
+}
 
 
 @dataclass
@@ -39,10 +50,14 @@ def _con(folder: Path) -> duckdb.DuckDBPyConnection:
     for name in ("exchanges", "accounts", "labels_accounts"):
         con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{folder}/{name}.parquet')")
     asn_kind = ", ".join(f"({a}, '{k}')" for a, k, _ in ASNS)
-    con.execute(f"CREATE TABLE asn_kind(asn BIGINT, kind VARCHAR); INSERT INTO asn_kind VALUES {asn_kind}")
+    con.execute(
+        f"CREATE TABLE asn_kind(asn BIGINT, kind VARCHAR); INSERT INTO asn_kind VALUES {asn_kind}"
+    )
     tz = ", ".join(f"('{c}', {t})" for c, t in COUNTRY_TZ.items())
     con.execute(f"CREATE TABLE tz(country VARCHAR, tz DOUBLE); INSERT INTO tz VALUES {tz}")
-    con.create_function("cot", lambda s: bool(s) and bool(COT_PATTERN.search(s)), ["VARCHAR"], "BOOLEAN")
+    con.create_function(
+        "cot", lambda s: bool(s) and bool(COT_PATTERN.search(s)), ["VARCHAR"], "BOOLEAN"
+    )
     return con
 
 
@@ -66,7 +81,7 @@ def account_features(folder: Path) -> Features:
       count(DISTINCT regexp_extract(ip, '^(\\d+\\.\\d+\\.\\d+)\\.')) AS distinct_prefixes,
       count(DISTINCT ip) / count(*) AS ips_per_exchange,
       count(DISTINCT asn) AS distinct_asns,
-      {kind_share.replace('k.kind', 'asn_kind')},
+      {kind_share.replace("k.kind", "asn_kind")},
       count(DISTINCT user_agent) AS distinct_user_agents,
       avg(input_tokens) AS mean_input_tokens,
       avg(output_tokens) AS mean_output_tokens,
@@ -95,8 +110,12 @@ def account_features(folder: Path) -> Features:
     FROM x GROUP BY 1
     """
     feats = con.sql(q).to_arrow_table()
-    modal_cols = [c.name for c in EXCHANGES.columns if c.name not in SKIP_COLUMNS
-                  and (c.kind in ("string", "bool", "ip") or c.name in ("max_tokens", "tools_count", "asn"))]
+    modal_cols = [
+        c.name
+        for c in EXCHANGES.columns
+        if c.name not in SKIP_COLUMNS
+        and (c.kind in ("string", "bool", "ip") or c.name in ("max_tokens", "tools_count", "asn"))
+    ]
     modal = ", ".join(f"mode({c})::VARCHAR AS modal_{c}" for c in modal_cols)
     modal_t = con.sql(f"SELECT account_id, {modal} FROM exchanges GROUP BY 1").to_arrow_table()
     acc_cols = [c for c in ACCOUNTS.names if c not in ("account_id", "created_at")]
@@ -123,11 +142,18 @@ def account_features(folder: Path) -> Features:
         if c not in ("account_id", "first_ts")
     }
     created = aligned(acc, "created_at").astype("datetime64[ms]").astype(np.int64)
-    first = feats.column("first_ts").to_numpy(zero_copy_only=False).astype("datetime64[ms]").astype(np.int64)
+    first = (
+        feats.column("first_ts")
+        .to_numpy(zero_copy_only=False)
+        .astype("datetime64[ms]")
+        .astype(np.int64)
+    )
     numeric["account_age_days"] = (first - created) / 86_400_000
     numeric["created_at"] = created.astype(float)
     numeric["first_seen"] = first.astype(float)
-    categorical = {c: aligned(modal_t, c).astype(str) for c in modal_t.column_names if c != "account_id"}
+    categorical = {
+        c: aligned(modal_t, c).astype(str) for c in modal_t.column_names if c != "account_id"
+    }
     for c in acc_cols:
         categorical[f"acct_{c}"] = aligned(acc, f"acct_{c}").astype(str)
     kind = aligned(acc, "label_kind").astype(str)
@@ -189,7 +215,9 @@ def link_groupings(folder: Path, f: Features) -> dict[str, tuple[float, float]]:
     for name, sql in queries.items():
         # a value links accounts when 2..max_share accounts hold it; hubs are tried as well
         for cap in (None, 50):
-            having = "count(DISTINCT account_id) >= 2" + (f" AND count(DISTINCT account_id) <= {cap}" if cap else "")
+            having = "count(DISTINCT account_id) >= 2" + (
+                f" AND count(DISTINCT account_id) <= {cap}" if cap else ""
+            )
             linked = con.execute(
                 f"WITH t AS ({sql}) SELECT DISTINCT account_id FROM t WHERE v IN "
                 f"(SELECT v FROM t GROUP BY v HAVING {having})"

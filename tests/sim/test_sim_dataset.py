@@ -18,8 +18,15 @@ TABLES = (EXCHANGES, ACCOUNTS, ENFORCEMENTS, LABELS_ACCOUNTS, LABELS_EXCHANGES)
 
 
 def test_catalogue_has_the_seven_scenarios() -> None:
-    assert set(catalogue()) >= {"hydra-loud", "low-and-slow", "proxy-mixed", "evasive",
-                                "release-pivot", "look-alikes-only", "multi-operator"}
+    assert set(catalogue()) >= {
+        "hydra-loud",
+        "low-and-slow",
+        "proxy-mixed",
+        "evasive",
+        "release-pivot",
+        "look-alikes-only",
+        "multi-operator",
+    }
 
 
 @pytest.mark.parametrize("table", TABLES, ids=lambda t: t.name)
@@ -87,7 +94,11 @@ def test_ids_predict_nothing(dataset) -> None:
     for score in (rank, -rank, numeric, -numeric):
         assert average_precision_score(y, score) < 3 * y.mean()
     assert len({len(a) for a in ids}) == 1  # no length difference either
-    ex = pq.read_table(folder / "exchanges.parquet", columns=["event_id"]).column("event_id").to_pylist()
+    ex = (
+        pq.read_table(folder / "exchanges.parquet", columns=["event_id"])
+        .column("event_id")
+        .to_pylist()
+    )
     lab = set(pq.read_table(folder / "labels_exchanges.parquet").column("event_id").to_pylist())
     yx = np.array([e in lab for e in ex], dtype=int)
     ev_rank = np.argsort(np.argsort(np.array(ex))).astype(float)

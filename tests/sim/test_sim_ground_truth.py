@@ -7,8 +7,16 @@ import pytest
 
 from stillwatch.sim.population import __doc__ as population_doc
 
-LOOKALIKE_KINDS = ("coding-fleet", "eval-harness", "app", "router", "synthetic-data-vendor",
-                   "power-user", "shared-nat", "cgnat")
+LOOKALIKE_KINDS = (
+    "coding-fleet",
+    "eval-harness",
+    "app",
+    "router",
+    "synthetic-data-vendor",
+    "power-user",
+    "shared-nat",
+    "cgnat",
+)
 FAST_DAYS = 7  # scenario-specific checks need only a week
 
 
@@ -32,43 +40,89 @@ def test_labels_are_consistent_with_traffic(dataset, scenario) -> None:
     # every account with traffic has one account row and one label row, and nothing else does
     assert _one(con, "SELECT count(DISTINCT account_id) FROM exchanges") == summary["accounts"]
     assert _one(con, "SELECT count(*) FROM accounts") == summary["accounts"]
-    assert _one(con, "SELECT count(*) FROM labels_accounts l SEMI JOIN accounts USING (account_id)") == summary["accounts"]
+    assert (
+        _one(con, "SELECT count(*) FROM labels_accounts l SEMI JOIN accounts USING (account_id)")
+        == summary["accounts"]
+    )
     # campaign accounts have an operator and campaign; legitimate ones have neither
-    assert _one(con, """SELECT count(*) FROM labels_accounts WHERE (kind = 'campaign') <>
-                        (operator_id IS NOT NULL AND campaign_id IS NOT NULL)""") == 0
-    assert _one(con, "SELECT count(*) FROM labels_accounts WHERE kind <> 'campaign' AND campaign_id IS NOT NULL") == 0
+    assert (
+        _one(
+            con,
+            """SELECT count(*) FROM labels_accounts WHERE (kind = 'campaign') <>
+                        (operator_id IS NOT NULL AND campaign_id IS NOT NULL)""",
+        )
+        == 0
+    )
+    assert (
+        _one(
+            con,
+            "SELECT count(*) FROM labels_accounts WHERE kind <> 'campaign' AND campaign_id IS NOT NULL",
+        )
+        == 0
+    )
     kinds = {k for (k,) in con.execute("SELECT DISTINCT kind FROM labels_accounts").fetchall()}
     assert kinds <= {"campaign", "benign", *(f"benign:{k}" for k in LOOKALIKE_KINDS)}
     # labelled exchanges exist, belong to accounts of that same campaign
     assert _one(con, "SELECT count(*) FROM labels_exchanges") == summary["campaign_exchanges"] > 0
-    assert _one(con, """SELECT count(*) FROM labels_exchanges x LEFT JOIN exchanges e USING (event_id)
+    assert (
+        _one(
+            con,
+            """SELECT count(*) FROM labels_exchanges x LEFT JOIN exchanges e USING (event_id)
                         LEFT JOIN labels_accounts l ON l.account_id = e.account_id
-                        WHERE l.campaign_id IS DISTINCT FROM x.campaign_id""") == 0
+                        WHERE l.campaign_id IS DISTINCT FROM x.campaign_id""",
+        )
+        == 0
+    )
     # no exchange of a banned account after its ban
-    assert _one(con, """SELECT count(*) FROM exchanges e JOIN enforcements b USING (account_id)
-                        WHERE b.action = 'ban' AND e.ts > b.ts""") == 0
+    assert (
+        _one(
+            con,
+            """SELECT count(*) FROM exchanges e JOIN enforcements b USING (account_id)
+                        WHERE b.action = 'ban' AND e.ts > b.ts""",
+        )
+        == 0
+    )
     # campaign accounts were registered before they were used
-    assert _one(con, """SELECT count(*) FROM accounts a JOIN
+    assert (
+        _one(
+            con,
+            """SELECT count(*) FROM accounts a JOIN
                         (SELECT account_id, min(ts) AS first FROM exchanges GROUP BY 1) f USING (account_id)
-                        WHERE a.created_at > f.first""") == 0
+                        WHERE a.created_at > f.first""",
+        )
+        == 0
+    )
 
 
 def test_hydra_carries_resold_legitimate_traffic(dataset) -> None:
     folder, _ = dataset("proxy-mixed", 1, FAST_DAYS)
     con = _con(folder)
-    share = _one(con, """SELECT avg((x.event_id IS NOT NULL)::INT) FROM exchanges e
+    share = _one(
+        con,
+        """SELECT avg((x.event_id IS NOT NULL)::INT) FROM exchanges e
                          JOIN labels_accounts l USING (account_id)
-                         LEFT JOIN labels_exchanges x USING (event_id) WHERE l.kind = 'campaign'""")
+                         LEFT JOIN labels_exchanges x USING (event_id) WHERE l.kind = 'campaign'""",
+    )
     assert 0.35 < share < 0.65
     # the resold rows come with end users, on the same accounts, keys and addresses
-    assert _one(con, """SELECT count(DISTINCT end_user_id) FROM exchanges e JOIN labels_accounts l
-                        USING (account_id) WHERE l.kind = 'campaign'""") > 100
+    assert (
+        _one(
+            con,
+            """SELECT count(DISTINCT end_user_id) FROM exchanges e JOIN labels_accounts l
+                        USING (account_id) WHERE l.kind = 'campaign'""",
+        )
+        > 100
+    )
 
 
 def test_hydra_loud_proportions_follow_the_report(dataset) -> None:
     folder, _ = dataset("hydra-loud", 1)
-    sizes = sorted(n for (n,) in _con(folder).execute(
-        "SELECT count(*) FROM labels_exchanges GROUP BY campaign_id").fetchall())
+    sizes = sorted(
+        n
+        for (n,) in _con(folder)
+        .execute("SELECT count(*) FROM labels_exchanges GROUP BY campaign_id")
+        .fetchall()
+    )
     assert len(sizes) == 3
     # about 1 : 23 : 87
     assert 12 <= sizes[1] / sizes[0] <= 40 and 50 <= sizes[2] / sizes[0] <= 150
@@ -79,12 +133,18 @@ def test_release_pivot_moves_half_the_campaign_within_a_day(dataset) -> None:
     folder, _ = dataset("release-pivot", 1)
     con = _con(folder)
     release = _one(con, "SELECT min(ts) FROM exchanges WHERE model = 'atlas-4'")
-    camp = _one(con, f"""SELECT avg((model = 'atlas-4')::INT) FROM exchanges e JOIN labels_exchanges USING (event_id)
-                        WHERE e.ts > TIMESTAMPTZ '{release}' + INTERVAL 1 DAY""")
+    camp = _one(
+        con,
+        f"""SELECT avg((model = 'atlas-4')::INT) FROM exchanges e JOIN labels_exchanges USING (event_id)
+                        WHERE e.ts > TIMESTAMPTZ '{release}' + INTERVAL 1 DAY""",
+    )
     assert 0.35 < camp < 0.65
-    early_legit = _one(con, f"""SELECT count(DISTINCT account_id) FROM exchanges e JOIN labels_accounts l
+    early_legit = _one(
+        con,
+        f"""SELECT count(DISTINCT account_id) FROM exchanges e JOIN labels_accounts l
                         USING (account_id) WHERE l.kind <> 'campaign' AND model = 'atlas-4'
-                        AND e.ts < TIMESTAMPTZ '{release}' + INTERVAL 1 DAY""")
+                        AND e.ts < TIMESTAMPTZ '{release}' + INTERVAL 1 DAY""",
+    )
     assert early_legit >= 30  # legitimate early adopters switch within a day too
 
 
@@ -111,21 +171,30 @@ def test_look_alikes_only_has_no_campaign_and_every_kind(dataset) -> None:
     assert all(k in (population_doc or "") for k in LOOKALIKE_KINDS)
 
 
-@pytest.mark.parametrize("scenario", ["hydra-loud", "proxy-mixed", "release-pivot", "multi-operator"])
+@pytest.mark.parametrize(
+    "scenario", ["hydra-loud", "proxy-mixed", "release-pivot", "multi-operator"]
+)
 def test_every_scenario_holds_every_look_alike_kind(dataset, scenario) -> None:
-    folder, _ = dataset(scenario, 1, None if scenario in ("release-pivot", "hydra-loud") else FAST_DAYS)
-    kinds = {k for (k,) in _con(folder).execute("SELECT DISTINCT kind FROM labels_accounts").fetchall()}
+    folder, _ = dataset(
+        scenario, 1, None if scenario in ("release-pivot", "hydra-loud") else FAST_DAYS
+    )
+    kinds = {
+        k for (k,) in _con(folder).execute("SELECT DISTINCT kind FROM labels_accounts").fetchall()
+    }
     assert {f"benign:{k}" for k in LOOKALIKE_KINDS} <= kinds
 
 
 def test_legitimate_traffic_is_multilingual_and_multi_turn(dataset) -> None:
     folder, _ = dataset("low-and-slow", 1)
     con = _con(folder)
-    zh, deep, apps_users = _one(con, """
+    zh, deep, apps_users = _one(
+        con,
+        """
         SELECT avg(regexp_matches(prompt, '[\\x{4e00}-\\x{9fff}]{3,}')::INT),
                avg((turn_index >= 2)::INT),
                count(DISTINCT end_user_id)
-        FROM exchanges e JOIN labels_accounts l USING (account_id) WHERE l.kind <> 'campaign'""")
+        FROM exchanges e JOIN labels_accounts l USING (account_id) WHERE l.kind <> 'campaign'""",
+    )
     assert zh >= 0.05
     assert deep > 0.1
     assert apps_users > 1000
@@ -134,9 +203,12 @@ def test_legitimate_traffic_is_multilingual_and_multi_turn(dataset) -> None:
 def test_campaign_prompts_carry_the_tactics(dataset) -> None:
     folder, _ = dataset("low-and-slow", 1)
     con = _con(folder)
-    cot, lead = _one(con, """
+    cot, lead = _one(
+        con,
+        """
         SELECT avg(regexp_matches(prompt, 'step by step|reasoning|thought process', 'i')::INT),
                count(DISTINCT left(prompt, 20)) / count(*)
-        FROM exchanges JOIN labels_exchanges USING (event_id)""")
+        FROM exchanges JOIN labels_exchanges USING (event_id)""",
+    )
     assert cot > 0.2  # reasoning elicitation
     assert lead < 0.05  # few frames, swept over many slots

@@ -50,7 +50,13 @@ def test_no_single_link_type_groups_campaign_accounts(dataset, scenario, seed) -
     folder, f = features(dataset, scenario, seed)
     links = link_groupings(folder, f)
     assert {k.split("<=")[0] for k in links} == {
-        "payment", "email_domain", "prefix24", "tls_fingerprint", "prompt_skeleton", "same_minute"}
+        "payment",
+        "email_domain",
+        "prefix24",
+        "tls_fingerprint",
+        "prompt_skeleton",
+        "same_minute",
+    }
     both = {k: v for k, v in links.items() if v[0] >= LINK_CEILING and v[1] >= LINK_CEILING}
     assert not both, both
 
@@ -83,7 +89,7 @@ def test_look_alikes_alone_defeat_every_single_statistic(dataset, seed) -> None:
 
 def test_legitimate_groups_match_campaign_groups_in_size(dataset) -> None:
     """Look-alikes form groups as large as campaigns on payment, /24, skeleton and timing."""
-    folder, f = features(dataset, "look-alikes-only", 1)
+    folder, _f = features(dataset, "look-alikes-only", 1)
     import duckdb
 
     con = duckdb.connect()
@@ -105,7 +111,9 @@ def test_guard_measures_can_fail(dataset) -> None:
     _, f = features(dataset, "low-and-slow", 1)
     planted = f.numeric.copy()
     planted["giveaway"] = f.y + np.random.default_rng(0).normal(0, 0.1, len(f.y))
-    f2 = type(f)(f.account_id, f.y, f.kind, planted, {"leaky": np.where(f.y == 1, "x", f.account_id)})
+    f2 = type(f)(
+        f.account_id, f.y, f.kind, planted, {"leaky": np.where(f.y == 1, "x", f.account_id)}
+    )
     scores = single_signal_scores(f2)
     assert scores["giveaway"][0] > 0.95 and precision_at_recall(f.y, planted["giveaway"]) > 0.95
     assert scores["leaky"][0] > 0.95

@@ -37,7 +37,9 @@ def _folder_bytes(folder: Path) -> int:
 def run_bench(scenario: str, scale: str, seed: int, out: Path) -> dict[str, Any]:
     """Simulate in a fresh interpreter so the peak memory measured is the simulator's own."""
     args = {"scenario": scenario, "scale": scale, "seed": seed, "out": str(out)}
-    done = subprocess.run([sys.executable, "-c", _CHILD, json.dumps(args)], capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD, json.dumps(args)], capture_output=True, text=True
+    )
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
         raise StillwatchError(f"the simulator failed: {last}")
@@ -59,7 +61,9 @@ def bench_simulate_command(
     scale: Annotated[str, typer.Option(help="small, medium or large")] = "large",
     scenario: Annotated[str, typer.Option(help="scenario to simulate")] = "low-and-slow",
     seed: Annotated[int, typer.Option(help="seed")] = 1,
-    out: Annotated[Path | None, typer.Option(help="where the data set goes (default: a temp dir)")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="where the data set goes (default: a temp dir)")
+    ] = None,
     fmt: FormatOption = Format.table,
 ) -> None:
     """Simulate SCALE once and print exchanges per second, peak memory and size on disk."""

@@ -32,9 +32,15 @@ def simulate_command(
         raise UsageError("give --scenario NAME or --scenario-file FILE")
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is a file; give a folder")
-    summary = simulate(scenario=scenario, scale=scale, seed=seed, out=out, scenario_file=scenario_file)
+    summary = simulate(
+        scenario=scenario, scale=scale, seed=seed, out=out, scenario_file=scenario_file
+    )
     if fmt == Format.json:
         emit_json(summary)
         return
-    rows = [{"figure": k, "value": f"{v:,}" if isinstance(v, int) else v} for k, v in summary.items()]
-    console.print(rows_table(f"simulated {summary['scenario']} ({scale}, seed {seed}) → {out}", rows))
+    rows = [
+        {"figure": k, "value": f"{v:,}" if isinstance(v, int) else v} for k, v in summary.items()
+    ]
+    console.print(
+        rows_table(f"simulated {summary['scenario']} ({scale}, seed {seed}) → {out}", rows)
+    )

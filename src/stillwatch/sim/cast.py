@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 # How an account's sessions are placed in the day.
 HUMAN, FLAT, WORKDAY, BURST, SCHEDULER = range(5)
@@ -59,39 +60,90 @@ _BEHAVIOUR: dict[str, Any] = {
     "repeats": 1,
     "out_scale": 1.0,
 }
-_RECORD = ("account_id", "created_ms", "email_domain", "payment_fingerprint", "signup_ip",
-           "country", "signup_path", "org_name", "verified")
+_RECORD = (
+    "account_id",
+    "created_ms",
+    "email_domain",
+    "payment_fingerprint",
+    "signup_ip",
+    "country",
+    "signup_path",
+    "org_name",
+    "verified",
+)
 _LABEL = ("kind", "operator_id", "campaign_id")
+
+
+FIELDS = (*_RECORD, *_LABEL, *_BEHAVIOUR)
 
 
 @dataclass
 class Cast:
-    """Column lists, one entry per account; :meth:`freeze` turns them into numpy arrays."""
+    """Accounts in segments: rows added one at a time, or whole blocks of numpy columns.
 
-    columns: dict[str, list[Any]] = field(
-        default_factory=lambda: {k: [] for k in (*_RECORD, *_LABEL, *_BEHAVIOUR)}
-    )
+    :meth:`freeze` joins the segments into one numpy array per field (``arrays``), the form
+    the traffic generator and the writers read.
+    """
+
+    segments: list[dict[str, Any]] = field(default_factory=list)
     keys: list[str] = field(default_factory=list)
     systems: list[str] = field(default_factory=list)
     templates: list[str] = field(default_factory=list)
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    id_rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
+    _id_buffer: list[str] = field(default_factory=list)
+    _rows: dict[str, list[Any]] | None = None
+    _n: int = 0
 
     def __len__(self) -> int:
-        return len(self.columns["account_id"])
+        return self._n
 
     def add(self, **values: Any) -> int:
         """Append one account; behaviour fields not given take their defaults."""
-        unknown = set(values) - set(self.columns)
+        unknown = set(values) - set(FIELDS)
         if unknown:
             raise KeyError(f"unknown cast fields {sorted(unknown)}")
-        for k, col in self.columns.items():
-            if k in values:
-                col.append(values[k])
-            elif k in _BEHAVIOUR:
-                col.append(_BEHAVIOUR[k])
+        if self._rows is None:
+            self._rows = {k: [] for k in FIELDS}
+            self.segments.append(self._rows)
+        for k, col in self._rows.items():
+            col.append(values[k] if k in values else _BEHAVIOUR.get(k))
+        self._n += 1
+        return self._n - 1
+
+    def add_block(self, n: int, **columns: Any) -> tuple[int, int]:
+        """Append ``n`` accounts at once from arrays (or scalars, broadcast)."""
+        unknown = set(columns) - set(FIELDS)
+        if unknown:
+            raise KeyError(f"unknown cast fields {sorted(unknown)}")
+        block: dict[str, Any] = {}
+        for k in FIELDS:
+            v = columns.get(k, _BEHAVIOUR.get(k))
+            if isinstance(v, np.ndarray | list):
+                if len(v) != n:
+                    raise ValueError(f"{k}: {len(v)} values for {n} accounts")
+                block[k] = v
             else:
-                col.append(None)
-        return len(self) - 1
+                block[k] = [v] * n
+        self.segments.append(block)
+        self._rows = None
+        lo = self._n
+        self._n += n
+        return lo, self._n
+
+    def new_ids(self, prefix: str, n: int, nbytes: int = 10) -> list[str]:
+        """``n`` opaque ids from this cast's id stream (drawn in bulk: one account at a time
+        would spend most of its time here)."""
+        width = 2 * nbytes
+        if len(self._id_buffer) < n:
+            raw = self.id_rng.bytes(max(n, 65_536) * 16).hex()
+            self._id_buffer.extend(raw[i : i + 32] for i in range(0, len(raw), 32))
+        out = [prefix + h[:width] for h in self._id_buffer[-n:]] if n else []
+        del self._id_buffer[len(self._id_buffer) - n :]
+        return out
+
+    def new_id(self, prefix: str, nbytes: int = 10) -> str:
+        return self.new_ids(prefix, 1, nbytes)[0]
 
     def add_keys(self, ids: list[str]) -> tuple[int, int]:
         lo = len(self.keys)
@@ -103,10 +155,20 @@ class Cast:
         return len(self.systems) - 1
 
     def freeze(self) -> None:
-        for k in _BEHAVIOUR:
-            self.arrays[k] = np.asarray(self.columns[k])
-        self.arrays["adopt_delay"] = self.arrays["adopt_delay"].astype(float)
-        self.arrays["temperature"] = self.arrays["temperature"].astype(float)
+        for k in FIELDS:
+            parts = [
+                np.asarray(seg[k], dtype=object if k in (*_RECORD, *_LABEL) else None)
+                for seg in self.segments
+            ]
+            self.arrays[k] = np.concatenate(parts) if parts else np.zeros(0)
+        for k, default in _BEHAVIOUR.items():
+            self.arrays[k] = self.arrays[k].astype(
+                type(default) if not isinstance(default, np.floating) else float
+            )
+        self.arrays["created_ms"] = self.arrays["created_ms"].astype(np.int64)
+        self.arrays["verified"] = self.arrays["verified"].astype(bool)
+        self.segments = []
+        self._rows = None
 
 
 def opaque_ids(rng: np.random.Generator, n: int, prefix: str, nbytes: int = 10) -> list[str]:
@@ -116,3 +178,47 @@ def opaque_ids(rng: np.random.Generator, n: int, prefix: str, nbytes: int = 10) 
     raw = rng.bytes(n * nbytes).hex()
     w = 2 * nbytes
     return [prefix + raw[i * w : (i + 1) * w] for i in range(n)]
+
+
+_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+# two hex characters per byte value, as one uint16 in memory order
+_HEX2 = np.frombuffer(b"".join(f"{i:02x}".encode() for i in range(256)), dtype=np.uint16)
+
+
+def hex_strings(raw: np.ndarray, prefix: str = "") -> pa.StringArray:
+    """Rows of bytes (an ``(n, k)`` uint8 array) as ``prefix`` + hex strings, without a Python loop."""
+    n, k = raw.shape
+    head = np.frombuffer(prefix.encode(), dtype=np.uint8)
+    width = len(head) + 2 * k
+    out = np.empty((n, width), dtype=np.uint8)
+    out[:, : len(head)] = head
+    out[:, len(head) :] = _HEX2[raw].view(np.uint8).reshape(n, 2 * k)
+    offsets = np.arange(
+        0, (n + 1) * width, width, dtype=np.int32 if n * width < 2**31 else np.int64
+    )
+    if offsets.dtype == np.int64:
+        return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(out)).cast(
+            pa.string()
+        )
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(out))
+
+
+def opaque_id_array(
+    rng: np.random.Generator, n: int, prefix: str, nbytes: int = 10
+) -> pa.StringArray:
+    """:func:`opaque_ids` as an Arrow array, for the millions of ids of a large data set."""
+    raw = np.frombuffer(rng.bytes(n * nbytes), dtype=np.uint8).reshape(n, nbytes)
+    return hex_strings(raw, prefix)
+
+
+def pick(rng: np.random.Generator, values: Any, p: Any = None) -> Any:
+    """One value drawn from a short list (weights ``p``): a fast scalar ``rng.choice``."""
+    if p is None:
+        return values[int(rng.random() * len(values))]
+    u = rng.random() * float(sum(p))
+    acc = 0.0
+    for v, w in zip(values, p, strict=True):
+        acc += float(w)
+        if u < acc:
+            return v
+    return values[len(values) - 1]

@@ -59,10 +59,14 @@ def of_family(*families: str) -> np.ndarray:
     return np.array([i for i, f in enumerate(FAMILIES) if f in families], dtype=np.int64)
 
 
+_FAMILY_CACHE: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}
+
+
 def draw(rng: np.random.Generator, n: int, families: tuple[str, ...] = ()) -> np.ndarray:
     """Client indices drawn as legitimate developers choose them (optionally within families)."""
-    if not families:
-        return rng.choice(len(CLIENTS), size=n, p=WEIGHTS)
-    idx = of_family(*families)
-    w = WEIGHTS[idx] / WEIGHTS[idx].sum()
-    return rng.choice(idx, size=n, p=w)
+    if families not in _FAMILY_CACHE:
+        idx = of_family(*families) if families else np.arange(len(CLIENTS))
+        _FAMILY_CACHE[families] = (idx, np.cumsum(WEIGHTS[idx] / WEIGHTS[idx].sum()))
+    idx, cum = _FAMILY_CACHE[families]
+    pos = np.minimum(np.searchsorted(cum, rng.random(n), side="right"), len(idx) - 1)
+    return idx[pos]

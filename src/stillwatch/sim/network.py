@@ -114,6 +114,7 @@ class AddressBook:
     kind: list[str] = field(default_factory=list)
     _prefixes: dict[int, list[tuple[int, int, int]]] = field(default_factory=dict)
     _pools: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
+    _asns: dict[tuple[str, str | None], list[int]] = field(default_factory=dict)
 
     def _asn_prefixes(self, asn: int, n24: int) -> list[tuple[int, int, int]]:
         """The /24 networks an AS announces (first three octets), made once per AS."""
@@ -127,8 +128,11 @@ class AddressBook:
         return self._prefixes[asn]
 
     def asns_of(self, kind: str, country: str | None = None) -> list[int]:
-        out = [a for a, k, cs in ASNS if k == kind and (country is None or country in cs)]
-        return out or [a for a, k, _ in ASNS if k == kind]
+        key = (kind, country)
+        if key not in self._asns:
+            out = [a for a, k, cs in ASNS if k == kind and (country is None or country in cs)]
+            self._asns[key] = out or [a for a, k, _ in ASNS if k == kind]
+        return self._asns[key]
 
     def add(
         self, asn: int, country: str, kind: str, n24: int = 256, host: int | None = None
@@ -148,6 +152,37 @@ class AddressBook:
         asns = self.asns_of("residential", country)
         return self.add(asns[int(self.rng.integers(0, len(asns)))], country, "residential", 400)
 
+    def homes(self, countries: np.ndarray) -> np.ndarray:
+        """:meth:`home` for many accounts at once; returns their address indices."""
+        return self._bulk("residential", countries)
+
+    def _bulk(self, kind: str, countries: np.ndarray) -> np.ndarray:
+        """One new address of ``kind`` per entry of ``countries``, made in bulk."""
+        r = self.rng
+        n = len(countries)
+        out = np.empty(n, dtype=np.int64)
+        for country in sorted(set(countries.tolist())):
+            rows = np.nonzero(countries == country)[0]
+            asns = self.asns_of(kind, country)
+            pick = r.integers(0, len(asns), len(rows))
+            for j, asn in enumerate(asns):
+                mine = rows[pick == j]
+                if not len(mine):
+                    continue
+                prefixes = self._asn_prefixes(asn, 400)
+                chosen = r.integers(0, len(prefixes), len(mine))
+                hosts = r.integers(1, 255, len(mine))
+                lo = len(self.ips)
+                self.ips.extend(
+                    f"{prefixes[c][0]}.{prefixes[c][1]}.{prefixes[c][2]}.{h}"
+                    for c, h in zip(chosen.tolist(), hosts.tolist(), strict=True)
+                )
+                self.asn.extend([asn] * len(mine))
+                self.country.extend([country] * len(mine))
+                self.kind.extend([kind] * len(mine))
+                out[mine] = np.arange(lo, len(self.ips))
+        return out
+
     def fixed_block(self, kind: str, country: str, n: int) -> tuple[int, int]:
         """``n`` addresses in one /24 of one AS: a NAT, an office, a rented server set."""
         asns = self.asns_of(kind, country)
@@ -155,8 +190,9 @@ class AddressBook:
         prefixes = self._asn_prefixes(asn, 400)
         a, b, c = prefixes[int(self.rng.integers(0, len(prefixes)))]
         lo = len(self.ips)
-        for d in self.rng.choice(np.arange(1, 255), size=min(n, 250), replace=False):
-            self.ips.append(f"{a}.{b}.{c}.{int(d)}")
+        first = int(self.rng.integers(1, 255 - min(n, 250)))
+        for d in range(first, first + min(n, 250)):
+            self.ips.append(f"{a}.{b}.{c}.{d}")
             self.asn.append(asn)
             self.country.append(country)
             self.kind.append(kind)
@@ -170,10 +206,12 @@ class AddressBook:
         key = (name, kind)
         if key not in self._pools:
             lo = len(self.ips)
-            for _ in range(size):
-                country = countries[int(self.rng.integers(0, len(countries)))]
-                asns = self.asns_of(kind, country)
-                self.add(asns[int(self.rng.integers(0, len(asns)))], country, kind, 400)
+            chosen = np.array(countries, dtype=object)[self.rng.integers(0, len(countries), size)]
+            made = self._bulk(kind, chosen)
+            # a pool is one contiguous range: reorder the new addresses as drawn
+            for col in (self.ips, self.asn, self.country, self.kind):
+                fresh = col[lo:]
+                col[lo:] = [fresh[i - lo] for i in made.tolist()]
             self._pools[key] = (lo, len(self.ips))
         return self._pools[key]
 

@@ -26,6 +26,7 @@ from stillwatch.sim.cast import (
     SCHEDULER,
     Cast,
     opaque_ids,
+    pick,
 )
 from stillwatch.sim.network import COUNTRY_CODES, COUNTRY_SHARE, COUNTRY_TZ, AddressBook
 from stillwatch.sim.population import CLOUD_COUNTRIES, CLOUD_EGRESS, TOOLS
@@ -92,7 +93,9 @@ class OperatorCast:
             end = int(t + life)
             banned = end < self.t_end and r.random() < float(op["ban_share"])
             out.append((t, min(end, self.t_end), banned))
-            hours = float(op["replace_hours"]) if not op["hydra"] else float(op["replace_hours"]) * 0.2
+            hours = (
+                float(op["replace_hours"]) if not op["hydra"] else float(op["replace_hours"]) * 0.2
+            )
             t = end + int(r.exponential(max(hours, 0.01)) * HOUR_MS)
         return out
 
@@ -123,10 +126,10 @@ class OperatorCast:
                 created = int(start - r.uniform(60, 700) * DAY_MS)
             else:
                 created = min(start - 60_000, burst_at + int(r.uniform(0, 40) * 60_000))
-            country = str(r.choice(COUNTRY_CODES, p=COUNTRY_SHARE))
-            kind = str(r.choice(kinds, p=weights / weights.sum()))
+            country = str(pick(r, COUNTRY_CODES, COUNTRY_SHARE))
+            kind = str(pick(r, kinds, weights / weights.sum()))
             lo, hi, mode, _ = self._infra(op, kind)
-            path = str(r.choice(list(paths), p=list(paths.values())))
+            path = str(pick(r, list(paths), list(paths.values())))
             if path == "education" and r.random() < 0.6:
                 email = UNIVERSITIES[int(r.integers(0, len(UNIVERSITIES)))]
             else:
@@ -134,7 +137,7 @@ class OperatorCast:
             if op["payment"] == "pooled":
                 card: str | None = cards[int(r.integers(0, len(cards)))]
             else:
-                card = payment_ids(r, 1)[0]
+                card = self.cast.new_id("pm_", 12)
             if path in ("education", "research-program") and r.random() < 0.6:
                 card = None
             rate = float(op["rate"]) * float(r.lognormal(0.0, float(op["rate_spread"])))
@@ -143,11 +146,11 @@ class OperatorCast:
             # *exchange* share of resold traffic is the one asked for
             resold = float(op["resold_share"])
             p_campaign = (1 - resold) * 3.5 / ((1 - resold) * 3.5 + resold * turns)
-            keys = self.cast.add_keys(opaque_ids(r, int(r.choice([1, 1, 2])), "key_", 8))
+            keys = self.cast.add_keys(self.cast.new_ids("key_", int(pick(r, [1, 1, 2])), 8))
             pivot = float(op["release_pivot"])
             hydra = bool(op["hydra"])
             idx = self.cast.add(
-                account_id=opaque_ids(r, 1, "acct_")[0],
+                account_id=self.cast.new_id("acct_"),
                 created_ms=created,
                 email_domain=email,
                 payment_fingerprint=card,
@@ -175,20 +178,30 @@ class OperatorCast:
                 client=int(op_clients[int(r.integers(0, len(op_clients)))]),
                 content=CAMPAIGN,
                 thinking_p=float(op["thinking"]),
-                max_tokens=int(r.choice(np.asarray(op["max_tokens"]))),
-                temperature=float(r.choice([-1.0, 0.7, 1.0])),
-                tools=int(r.choice(TOOLS)) if r.random() < agentic + 0.1 else 0,
+                max_tokens=int(pick(r, np.asarray(op["max_tokens"]))),
+                temperature=float(pick(r, [-1.0, 0.7, 1.0])),
+                tools=int(pick(r, TOOLS)) if r.random() < agentic + 0.1 else 0,
                 model_mix=1,
                 adopt_delay=float(r.uniform(0.05, 0.9)) if pivot > 0 else np.inf,
                 adopt_share=pivot,
-                end_users=int(r.integers(200, 3000)) if hydra and float(op["resold_share"]) > 0 else 0,
+                end_users=int(r.integers(200, 3000))
+                if hydra and float(op["resold_share"]) > 0
+                else 0,
                 key_lo=keys[0],
                 key_hi=keys[1],
                 campaign_share=p_campaign,
                 operator=op_index,
             )
             if banned:
-                self.enforcements.append(Enforcement(idx, end, "ban", "usage-policy:automated-abuse"))
+                self.enforcements.append(
+                    Enforcement(idx, end, "ban", "usage-policy:automated-abuse")
+                )
             elif end < self.t_end and r.random() < 0.3:
-                self.enforcements.append(Enforcement(idx, end - int(r.uniform(1, 12) * HOUR_MS),
-                                                     "challenge", "verification-required"))
+                self.enforcements.append(
+                    Enforcement(
+                        idx,
+                        end - int(r.uniform(1, 12) * HOUR_MS),
+                        "challenge",
+                        "verification-required",
+                    )
+                )

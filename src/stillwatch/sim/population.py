@@ -44,13 +44,16 @@ from stillwatch.sim.cast import (
     WORKDAY,
     Cast,
     opaque_ids,
+    pick,
 )
 from stillwatch.sim.network import COUNTRY_CODES, COUNTRY_SHARE, COUNTRY_TZ, COUNTRY_ZH, AddressBook
 from stillwatch.sim.prompts import app_design, org_name
 from stillwatch.sim.registration import (
     UNIVERSITIES,
     company_domain,
+    emails_many,
     legit_created,
+    legit_created_many,
     legit_verified,
     payment_ids,
     personal_email,
@@ -79,12 +82,12 @@ class Population:
 
     # ---- shared pieces -------------------------------------------------------------------
     def _country(self) -> str:
-        return str(self.rng.choice(COUNTRY_CODES, p=COUNTRY_SHARE))
+        return str(pick(self.rng, COUNTRY_CODES, COUNTRY_SHARE))
 
     def _tz(self, country: str) -> float:
         tz = COUNTRY_TZ[country]
         if country == "US":
-            tz = float(self.rng.choice([-8.0, -7.0, -6.0, -5.0], p=[0.35, 0.1, 0.2, 0.35]))
+            tz = float(pick(self.rng, [-8.0, -7.0, -6.0, -5.0], [0.35, 0.1, 0.2, 0.35]))
         return tz
 
     def _adoption(self, early: float = 0.08, later: float = 0.3) -> tuple[float, float]:
@@ -96,7 +99,7 @@ class Population:
         return float(delay), float(self.rng.uniform(0.4, 1.0))
 
     def _keys(self, n: int) -> tuple[int, int]:
-        return self.cast.add_keys(opaque_ids(self.rng, n, "key_", 8))
+        return self.cast.add_keys(self.cast.new_ids("key_", n, 8))
 
     def _window(self, created: int) -> tuple[int, int]:
         start = max(self.t0, created + int(self.rng.uniform(0.0, 2.0) * HOUR_MS))
@@ -115,35 +118,41 @@ class Population:
 
     def _common(self, country: str, writes_zh: bool) -> dict:
         r = self.rng
-        thinking = float(r.choice([0.02, 0.4, 0.85], p=[0.55, 0.28, 0.17]))
+        thinking = float(pick(r, [0.02, 0.4, 0.85], [0.55, 0.28, 0.17]))
         delay, share = self._adoption()
         return {
             "country": country,
             "tz": self._tz(country),
             "zh_p": 0.92 if writes_zh else 0.0,
             "thinking_p": thinking,
-            "max_tokens": int(r.choice(MAX_TOKENS, p=MAX_TOKENS_P)),
-            "temperature": float(r.choice(TEMPERATURES, p=TEMPERATURES_P)),
+            "max_tokens": int(pick(r, MAX_TOKENS, MAX_TOKENS_P)),
+            "temperature": float(pick(r, TEMPERATURES, TEMPERATURES_P)),
             "client": int(clients.draw(r, 1)[0]),
             "adopt_delay": delay,
             "adopt_share": share,
             "weekend": float(r.uniform(0.35, 1.1)),
             "cot_p": float(r.uniform(0.15, 0.9)) if r.random() < 0.06 else 0.0,
-            "tools": int(r.choice(TOOLS)) if r.random() < 0.2 else 0,
+            "tools": int(pick(r, TOOLS)) if r.random() < 0.2 else 0,
         }
 
-    def _record(self, country: str, writes_zh: bool, created: int | None = None, **extra: object) -> dict:
+    def _record(
+        self, country: str, writes_zh: bool, created: int | None = None, **extra: object
+    ) -> dict:
         r = self.rng
         created = legit_created(r, self.t0, self.t_end) if created is None else created
         start, end = self._window(created)
         rec = {
-            "account_id": opaque_ids(r, 1, "acct_")[0],
+            "account_id": self.cast.new_id("acct_"),
             "created_ms": created,
             "email_domain": personal_email(r, country, writes_zh),
-            "payment_fingerprint": payment_ids(r, 1)[0],
-            "signup_path": str(r.choice(
-                ["self-serve", "education", "startup-program", "research-program"],
-                p=[0.86, 0.06, 0.05, 0.03])),
+            "payment_fingerprint": self.cast.new_id("pm_", 12),
+            "signup_path": str(
+                pick(
+                    r,
+                    ["self-serve", "education", "startup-program", "research-program"],
+                    [0.86, 0.06, 0.05, 0.03],
+                )
+            ),
             "org_name": org_name(r) if r.random() < 0.25 else None,
             "verified": legit_verified(r, created, self.t0),
             "kind": "benign",
@@ -155,49 +164,116 @@ class Population:
 
     # ---- ordinary users ------------------------------------------------------------------
     def ordinary(self, n: int, cgnat_share: float) -> None:
+        """Ordinary users, built a block at a time (they are most of a large population)."""
+        for lo in range(0, n, 200_000):
+            self._ordinary_block(min(200_000, n - lo), cgnat_share)
+
+    def _ordinary_block(self, n: int, cgnat_share: float) -> None:
+        r, book = self.rng, self.book
+        country = r.choice(np.array(COUNTRY_CODES, dtype=object), size=n, p=COUNTRY_SHARE)
+        zh_rate = np.vectorize(COUNTRY_ZH.get, otypes=[float])(country)
+        writes_zh = r.random(n) < zh_rate
+        created = legit_created_many(r, n, self.t0, self.t_end)
+        start = np.maximum(self.t0, created + (r.uniform(0, 2, n) * HOUR_MS).astype(np.int64))
+        email = emails_many(r, country, writes_zh)
+        cards = np.array(payment_ids(r, n), dtype=object)
+        family = np.nonzero(r.random(n) < 0.04)[0]  # families and small teams share a card
+        if len(family) > 1:
+            heads = family[: max(1, len(family) // 2)]
+            cards[family[len(heads) :]] = cards[r.choice(heads, len(family) - len(heads))]
+        path = r.choice(
+            np.array(
+                ["self-serve", "education", "startup-program", "research-program"], dtype=object
+            ),
+            size=n,
+            p=[0.86, 0.06, 0.05, 0.03],
+        )
+        credits = np.isin(path, ["education", "research-program"]) & (r.random(n) < 0.6)
+        cards[credits] = None  # credits granted, no card on file
+        org = np.full(n, None, dtype=object)
+        named = np.nonzero(r.random(n) < 0.25)[0]
+        org[named] = [org_name(r) for _ in range(len(named))]
+        age = (self.t0 - created) / DAY_MS
+        verified = r.random(n) < np.where(age > 180, 0.45, np.where(age > 0, 0.2, 0.08))
+        tz = np.vectorize(COUNTRY_TZ.get, otypes=[float])(country)
+        us = country == "US"
+        tz[us] = r.choice([-8.0, -7.0, -6.0, -5.0], size=int(us.sum()), p=[0.35, 0.1, 0.2, 0.35])
+        delay, share = self._adoption_many(n)
+        home = book.homes(country)
+        ip_lo, ip_hi, ip_mode = home.copy(), home + 1, np.full(n, PER_SESSION)
+        ip2_lo, ip2_hi, ip2_p = np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n)
+        rhythm = np.full(n, HUMAN)
+        kind = np.full(n, "benign", dtype=object)
+        u = r.random(n)
+        server = u < 0.3
+        for i in np.nonzero(server)[0].tolist():
+            ip_lo[i], ip_hi[i], ip_mode[i] = self._server_egress(str(country[i]))
+        rhythm[server & (r.random(n) < 0.2)] = FLAT
+        mobile_heavy = ~server & (r.random(n) < cgnat_share)
+        mobile_some = ~server & ~mobile_heavy & (r.random(n) < 0.15)
+        for i in np.nonzero(mobile_heavy | mobile_some)[0].tolist():
+            carrier = book.asns_of("mobile", str(country[i]))
+            ip2_lo[i], ip2_hi[i] = book.pool(
+                f"cgnat-{carrier[0]}", "mobile", (str(country[i]),), 40
+            )
+        ip2_p[mobile_heavy] = r.uniform(0.6, 1.0, int(mobile_heavy.sum()))
+        ip2_p[mobile_some] = r.uniform(0.1, 0.4, int(mobile_some.sum()))
+        kind[mobile_heavy] = "benign:cgnat"
+        n_keys = r.choice([1, 1, 1, 2, 3], size=n)
+        key_lo = len(self.cast.keys) + np.cumsum(n_keys) - n_keys
+        self.cast.keys.extend(opaque_ids(r, int(n_keys.sum()), "key_", 8))
+        ips = np.array(book.ips, dtype=object)
+        self.cast.add_block(
+            n,
+            account_id=np.array(opaque_ids(r, n, "acct_"), dtype=object),
+            created_ms=created,
+            email_domain=email,
+            payment_fingerprint=cards,
+            signup_ip=ips[home],
+            country=country,
+            signup_path=path,
+            org_name=org,
+            verified=verified,
+            kind=kind,
+            start_ms=start,
+            end_ms=np.full(n, self.t_end, dtype=np.int64),
+            tz=tz,
+            zh_p=np.where(writes_zh, 0.92, 0.0),
+            thinking_p=r.choice([0.02, 0.4, 0.85], size=n, p=[0.55, 0.28, 0.17]),
+            max_tokens=r.choice(MAX_TOKENS, size=n, p=MAX_TOKENS_P),
+            temperature=r.choice(TEMPERATURES, size=n, p=TEMPERATURES_P),
+            client=clients.draw(r, n),
+            adopt_delay=delay,
+            adopt_share=share,
+            weekend=r.uniform(0.35, 1.1, n),
+            cot_p=np.where(r.random(n) < 0.06, r.uniform(0.15, 0.9, n), 0.0),
+            tools=np.where(r.random(n) < 0.2, r.choice(TOOLS, size=n), 0),
+            sessions_per_day=r.lognormal(np.log(0.75), 0.9, n),
+            active_p=r.beta(0.5, 4.0, n),
+            content=r.choice([CHAT, CODING, OSS], size=n, p=[0.62, 0.33, 0.05]),
+            frame=r.integers(0, 4, n),
+            rhythm=rhythm,
+            ip_lo=ip_lo,
+            ip_hi=ip_hi,
+            ip_mode=ip_mode,
+            ip2_lo=ip2_lo,
+            ip2_hi=ip2_hi,
+            ip2_p=ip2_p,
+            key_lo=key_lo,
+            key_hi=key_lo + n_keys,
+        )
+
+    def _adoption_many(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         r = self.rng
-        family_cards: list[str] = []
-        for _ in range(n):
-            country = self._country()
-            writes_zh = r.random() < COUNTRY_ZH[country]
-            rec = self._record(country, writes_zh)
-            if r.random() < 0.04:  # families and small teams share a card
-                if family_cards and r.random() < 0.5:
-                    rec["payment_fingerprint"] = family_cards[int(r.integers(0, len(family_cards)))]
-                else:
-                    family_cards.append(rec["payment_fingerprint"])
-            if rec["signup_path"] in ("education", "research-program") and r.random() < 0.6:
-                rec["payment_fingerprint"] = None  # credits granted, no card on file
-            common = self._common(country, writes_zh)
-            server_side = r.random() < 0.3
-            home = self.book.home(country)
-            rec["signup_ip"] = self.book.ips[home]
-            behaviour = {
-                "sessions_per_day": float(r.lognormal(np.log(0.75), 0.9)),
-                "active_p": float(r.beta(0.5, 4.0)),
-                "content": int(r.choice([CHAT, CODING, OSS], p=[0.62, 0.33, 0.05])),
-                "frame": int(r.integers(0, 4)),
-                "ip_lo": home,
-                "ip_hi": home + 1,
-                "key_lo": 0,
-            }
-            if server_side:
-                lo, hi, mode = self._server_egress(country)
-                behaviour.update(ip_lo=lo, ip_hi=hi, ip_mode=mode)
-                if r.random() < 0.2:
-                    behaviour["rhythm"] = FLAT
-            elif r.random() < cgnat_share:
-                carrier = self.book.asns_of("mobile", country)
-                lo, hi = self.book.pool(f"cgnat-{carrier[0]}", "mobile", (country,), 40)
-                behaviour.update(ip2_lo=lo, ip2_hi=hi, ip2_p=float(r.uniform(0.6, 1.0)))
-                rec["kind"] = "benign:cgnat"
-            elif r.random() < 0.15:  # phones sometimes, home mostly
-                carrier = self.book.asns_of("mobile", country)
-                lo, hi = self.book.pool(f"cgnat-{carrier[0]}", "mobile", (country,), 40)
-                behaviour.update(ip2_lo=lo, ip2_hi=hi, ip2_p=float(r.uniform(0.1, 0.4)))
-            k = self._keys(int(r.choice([1, 1, 1, 2, 3])))
-            behaviour.update(key_lo=k[0], key_hi=k[1])
-            self.cast.add(**rec, **common, **behaviour)
+        delay, share = np.full(n, np.inf), np.zeros(n)
+        if self.release_ms is None:
+            return delay, share
+        u = r.random(n)
+        early, later = u < 0.08, (u >= 0.08) & (u < 0.38)
+        delay[early] = r.uniform(0.05, 1.0, int(early.sum()))
+        delay[later] = r.uniform(1.0, 20.0, int(later.sum()))
+        share[early | later] = r.uniform(0.4, 1.0, int((early | later).sum()))
+        return delay, share
 
     def power_users(self, n: int) -> None:
         r = self.rng
@@ -210,10 +286,10 @@ class Population:
             rec["signup_ip"] = self.book.ips[home]
             common = self._common(country, writes_zh)
             common["thinking_p"] = float(r.uniform(0.3, 0.95))
-            common["tz"] = common["tz"] + float(r.choice([0.0, 0.0, 3.0, 5.0]))  # night owls
+            common["tz"] = common["tz"] + float(pick(r, [0.0, 0.0, 3.0, 5.0]))  # night owls
             common["weekend"] = float(r.uniform(0.7, 1.2))
-            common["max_tokens"] = int(r.choice([8192, 16000, 32000]))
-            common["tools"] = int(r.choice(TOOLS)) if r.random() < 0.5 else 0
+            common["max_tokens"] = int(pick(r, [8192, 16000, 32000]))
+            common["tools"] = int(pick(r, TOOLS)) if r.random() < 0.5 else 0
             lo, hi, mode = (home, home + 1, PER_SESSION)
             if r.random() < 0.35:
                 lo, hi, mode = self._server_egress(country)
@@ -223,7 +299,7 @@ class Population:
                 **common,
                 sessions_per_day=float(r.lognormal(np.log(1.8), 0.6)),
                 active_p=float(r.uniform(0.45, 0.95)),
-                content=int(r.choice([CHAT, CODING, AGENT], p=[0.4, 0.4, 0.2])),
+                content=int(pick(r, [CHAT, CODING, AGENT], [0.4, 0.4, 0.2])),
                 turns=float(r.uniform(2, 8)),
                 gap_s=float(r.uniform(30, 200)),
                 ip_lo=lo,
@@ -239,12 +315,18 @@ class Population:
         r = self.rng
         for i in range(n_campus + n_office):
             campus = i < n_campus
-            country = str(r.choice(["US", "GB", "DE", "HK", "TW", "SG"])) if campus else self._country()
+            country = (
+                str(pick(r, ["US", "GB", "DE", "HK", "TW", "SG"])) if campus else self._country()
+            )
             kind = "university" if campus else "corporate"
             cc = country if self.book.asns_of(kind, country) else "US"
             lo, hi = self.book.fixed_block(kind, cc, int(r.integers(1, 5)))
             size = int(r.integers(30, 110) if campus else r.integers(8, 40))
-            domain = UNIVERSITIES[int(r.integers(0, len(UNIVERSITIES)))] if campus else company_domain(org_name(r))
+            domain = (
+                UNIVERSITIES[int(r.integers(0, len(UNIVERSITIES)))]
+                if campus
+                else company_domain(org_name(r))
+            )
             cohort_at = int(r.uniform(self.t0 - 20 * DAY_MS, self.t_end - 3 * DAY_MS))
             for _ in range(size):
                 writes_zh = r.random() < COUNTRY_ZH[country] + (0.08 if campus else 0.0)
@@ -266,7 +348,7 @@ class Population:
                     **common,
                     sessions_per_day=float(r.lognormal(np.log(1.5), 0.8)),
                     active_p=float(r.beta(0.8, 3.0)),
-                    content=int(r.choice([CHAT, CODING, OSS], p=[0.5, 0.45, 0.05])),
+                    content=int(pick(r, [CHAT, CODING, OSS], [0.5, 0.45, 0.05])),
                     ip_lo=lo,
                     ip_hi=hi,
                     key_lo=k[0],
@@ -277,15 +359,18 @@ class Population:
         """One organization's shared registration: name, domain, card, egress, system prompt."""
         r = self.rng
         org = org_name(r)
-        country = str(r.choice(["US", "US", "GB", "DE", "SG", "JP", "CA", "NL"]))
+        country = str(pick(r, ["US", "US", "GB", "DE", "SG", "JP", "CA", "NL"]))
         created_org = int(self.t0 - r.uniform(60, 800) * DAY_MS)
-        lo, hi = self.book.fixed_block("cloud", country if self.book.asns_of("cloud", country) else "US",
-                                       int(r.integers(2, 12)))
+        lo, hi = self.book.fixed_block(
+            "cloud",
+            country if self.book.asns_of("cloud", country) else "US",
+            int(r.integers(2, 12)),
+        )
         return {
             "org": org,
             "country": country,
             "created": created_org,
-            "card": payment_ids(r, 1)[0],
+            "card": self.cast.new_id("pm_", 12),
             "domain": company_domain(org),
             "ip": (lo, hi),
             "path": path,
@@ -298,10 +383,10 @@ class Population:
         created = min(created, self.t_end - DAY_MS)
         start, end = self._window(created)
         return {
-            "account_id": opaque_ids(r, 1, "acct_")[0],
+            "account_id": self.cast.new_id("acct_"),
             "created_ms": created,
             "email_domain": org["domain"],
-            "payment_fingerprint": org["card"] if r.random() < 0.9 else payment_ids(r, 1)[0],
+            "payment_fingerprint": org["card"] if r.random() < 0.9 else self.cast.new_id("pm_", 12),
             "signup_ip": self.book.ips[org["ip"][0]],
             "country": org["country"],
             "signup_path": org["path"],
@@ -321,7 +406,7 @@ class Population:
                 f"CONTRIBUTING.md. Use the tools provided. Never push to main."
             )
             client = int(clients.draw(r, 1, ("agent-cli", "python-sdk"))[0])
-            for _ in range(int(r.integers(4, 16))):
+            for _ in range(int(np.clip(r.lognormal(np.log(8), 0.7), 3, 60))):
                 rec = self._org_record(org, 400)
                 delay, share = self._adoption(0.3, 0.5)
                 k = self._keys(int(r.integers(3, 20)))
@@ -339,8 +424,8 @@ class Population:
                     ip_hi=org["ip"][1],
                     client=client,
                     thinking_p=float(r.uniform(0.5, 1.0)),
-                    max_tokens=int(r.choice([8192, 16000, 32000])),
-                    tools=int(r.choice(TOOLS[4:])),
+                    max_tokens=int(pick(r, [8192, 16000, 32000])),
+                    tools=int(pick(r, TOOLS[4:])),
                     model_mix=1,
                     adopt_delay=delay,
                     adopt_share=share,
@@ -353,8 +438,11 @@ class Population:
         r = self.rng
         made = 0
         while made < n:
-            org = self._org("eval-harness", 0, str(r.choice(["research-program", "self-serve",
-                                                              "enterprise", "education"])))
+            org = self._org(
+                "eval-harness",
+                0,
+                str(pick(r, ["research-program", "self-serve", "enterprise", "education"])),
+            )
             if r.random() < 0.4:
                 org["domain"] = UNIVERSITIES[int(r.integers(0, len(UNIVERSITIES)))]
             frame = int(r.integers(0, 4))
@@ -365,7 +453,9 @@ class Population:
                 lo, hi = org["ip"]
                 mode = PER_SESSION
                 if r.random() < 0.3:
-                    lo, hi = self.book.pool(CLOUD_EGRESS, "cloud", CLOUD_COUNTRIES, int(3000 * self.factor))
+                    lo, hi = self.book.pool(
+                        CLOUD_EGRESS, "cloud", CLOUD_COUNTRIES, int(3000 * self.factor)
+                    )
                     mode = PER_REQUEST
                 self.cast.add(
                     **rec,
@@ -380,11 +470,13 @@ class Population:
                     ip_hi=hi,
                     ip_mode=mode,
                     client=int(clients.draw(r, 1, ("python-sdk", "framework", "raw-http"))[0]),
-                    thinking_p=float(r.choice([0.0, 0.5, 1.0])),
-                    max_tokens=int(r.choice([1024, 2048, 4096, 8192, 16000])),
+                    thinking_p=float(pick(r, [0.0, 0.5, 1.0])),
+                    max_tokens=int(pick(r, [1024, 2048, 4096, 8192, 16000])),
                     temperature=0.0,
-                    model_mix=int(r.choice([0, 1, 2])),
-                    adopt_delay=float(r.uniform(0.02, 1.0)) if self.release_ms and r.random() < 0.6 else np.inf,
+                    model_mix=int(pick(r, [0, 1, 2])),
+                    adopt_delay=float(r.uniform(0.02, 1.0))
+                    if self.release_ms and r.random() < 0.6
+                    else np.inf,
                     adopt_share=0.5,
                     repeats=int(r.integers(1, 6)),
                     cot_p=1.0,
@@ -398,20 +490,22 @@ class Population:
         for _ in range(n):
             system_text, template, org = app_design(r)
             self.cast.templates.append(template)
-            country = str(r.choice(["US", "US", "GB", "DE", "IN", "SG", "JP", "KR", "TW", "BR"]))
+            country = str(pick(r, ["US", "US", "GB", "DE", "IN", "SG", "JP", "KR", "TW", "BR"]))
             created = int(self.t0 - r.uniform(10, 700) * DAY_MS)
             start, end = self._window(created)
             lo, hi, mode = self._server_egress(country)
             k = self._keys(int(r.integers(1, 4)))
             writes_zh = r.random() < COUNTRY_ZH[country]
             self.cast.add(
-                account_id=opaque_ids(r, 1, "acct_")[0],
+                account_id=self.cast.new_id("acct_"),
                 created_ms=created,
-                email_domain=company_domain(org) if r.random() < 0.6 else personal_email(r, country, writes_zh),
-                payment_fingerprint=payment_ids(r, 1)[0],
+                email_domain=company_domain(org)
+                if r.random() < 0.6
+                else personal_email(r, country, writes_zh),
+                payment_fingerprint=self.cast.new_id("pm_", 12),
                 signup_ip=self.book.ips[lo],
                 country=country,
-                signup_path=str(r.choice(["self-serve", "startup-program"], p=[0.7, 0.3])),
+                signup_path=str(pick(r, ["self-serve", "startup-program"], [0.7, 0.3])),
                 org_name=org,
                 verified=bool(r.random() < 0.6),
                 kind="benign:app",
@@ -424,17 +518,17 @@ class Population:
                 rhythm=HUMAN,
                 content=APP,
                 frame=len(self.cast.templates) - 1,
-                turns=float(r.choice([1.0, 1.0, 2.5])),
+                turns=float(pick(r, [1.0, 1.0, 2.5])),
                 ip_lo=lo,
                 ip_hi=hi,
                 ip_mode=mode,
                 client=int(clients.draw(r, 1, ("python-sdk", "node-sdk", "framework"))[0]),
-                thinking_p=float(r.choice([0.0, 0.0, 0.3, 1.0])),
-                max_tokens=int(r.choice(MAX_TOKENS, p=MAX_TOKENS_P)),
-                temperature=float(r.choice(TEMPERATURES, p=TEMPERATURES_P)),
+                thinking_p=float(pick(r, [0.0, 0.0, 0.3, 1.0])),
+                max_tokens=int(pick(r, MAX_TOKENS, MAX_TOKENS_P)),
+                temperature=float(pick(r, TEMPERATURES, TEMPERATURES_P)),
                 cot_p=1.0 if "step by step" in template else 0.0,
                 zh_p=0.9 if writes_zh else 0.0,
-                model_mix=int(r.choice([0, 2])),
+                model_mix=int(pick(r, [0, 2])),
                 system=self.cast.add_system(system_text),
                 end_users=int(r.lognormal(np.log(800), 1.0)) + 20,
                 key_lo=k[0],
@@ -460,7 +554,7 @@ class Population:
                 ip_mode=PER_REQUEST,
                 client=int(clients.draw(r, 1, ("raw-http", "framework", "node-sdk"))[0]),
                 thinking_p=0.3,
-                max_tokens=int(r.choice([4096, 8192, 16000])),
+                max_tokens=int(pick(r, [4096, 8192, 16000])),
                 zh_p=float(r.uniform(0.05, 0.3)),
                 cot_p=0.05,
                 end_users=int(r.integers(2000, 20000)),
@@ -471,7 +565,9 @@ class Population:
     def vendors(self, n_vendors: int) -> None:
         r = self.rng
         for _ in range(n_vendors):
-            org = self._org("synthetic-data-vendor", 0, str(r.choice(["self-serve", "startup-program"])))
+            org = self._org(
+                "synthetic-data-vendor", 0, str(pick(r, ["self-serve", "startup-program"]))
+            )
             frame = int(r.integers(0, 4))
             for _ in range(int(r.integers(3, 8))):
                 rec = self._org_record(org, 200)
@@ -488,10 +584,10 @@ class Population:
                     ip_hi=org["ip"][1],
                     client=int(clients.draw(r, 1, ("python-sdk", "framework"))[0]),
                     thinking_p=float(r.uniform(0.2, 0.8)),
-                    max_tokens=int(r.choice([4096, 8192, 16000])),
-                    temperature=float(r.choice([0.7, 0.9, 1.0])),
+                    max_tokens=int(pick(r, [4096, 8192, 16000])),
+                    temperature=float(pick(r, [0.7, 0.9, 1.0])),
                     cot_p=float(r.uniform(0.0, 0.4)),
-                    zh_p=float(r.choice([0.0, 0.0, 0.3])),
+                    zh_p=float(pick(r, [0.0, 0.0, 0.3])),
                     key_lo=k[0],
                     key_hi=k[1],
                 )

@@ -228,7 +228,7 @@ def org_name(rng: np.random.Generator) -> str:
 
 
 def _pick(rng: np.random.Generator, seq: tuple[str, ...]) -> str:
-    return seq[int(rng.integers(0, len(seq)))]
+    return seq[int(rng.random() * len(seq))]
 
 
 @dataclass
@@ -304,7 +304,7 @@ class PromptLibrary:
 
     def _fill(self, template: str) -> str:
         r = self.rng
-        values = {k: _pick(r, v) for k, v in _ZH.items()}
+        values = {k: _pick(r, v) for k, v in _ZH.items() if "{" + k + "}" in template}
         values["n"] = str(int(r.integers(2, 60)))
         return template.format(**values)
 
@@ -380,10 +380,29 @@ _VENDOR_FRAMES = (
     "Create {n} question-answer pairs for a {topic} tutoring dataset. Vary the difficulty.",
     "Rewrite the following text in {n} different styles for a {topic} corpus:\n{s}",
 )
-_VENDOR_KINDS = ("customer emails", "product reviews", "support dialogues", "SQL queries",
-                 "unit tests", "user personas", "medical intake notes", "math word problems")
-_VENDOR_TOPICS = ("algebra", "retail banking", "logistics", "cardiology", "tax law", "chemistry",
-                  "e-commerce returns", "Python", "geometry", "insurance claims", "travel")
+_VENDOR_KINDS = (
+    "customer emails",
+    "product reviews",
+    "support dialogues",
+    "SQL queries",
+    "unit tests",
+    "user personas",
+    "medical intake notes",
+    "math word problems",
+)
+_VENDOR_TOPICS = (
+    "algebra",
+    "retail banking",
+    "logistics",
+    "cardiology",
+    "tax law",
+    "chemistry",
+    "e-commerce returns",
+    "Python",
+    "geometry",
+    "insurance claims",
+    "travel",
+)
 
 
 def vendor_item(lib: PromptLibrary, frame: int) -> str:

@@ -10,11 +10,35 @@ from __future__ import annotations
 
 import numpy as np
 
-from stillwatch.sim.cast import BURST, DAY_MS, FLAT, HOUR_MS, HUMAN, SCHEDULER, WORKDAY
+from stillwatch.sim.cast import BURST, DAY_MS, FLAT, HOUR_MS, HUMAN, SCHEDULER
 
 HUMAN_CURVE = np.array(
-    [2, 1.2, 0.8, 0.5, 0.4, 0.5, 1.2, 2.5, 4.5, 6.5, 7.5, 7.5,
-     6.5, 7.0, 7.5, 7.5, 7.0, 6.0, 5.0, 5.0, 5.5, 5.0, 4.0, 3.0],
+    [
+        2,
+        1.2,
+        0.8,
+        0.5,
+        0.4,
+        0.5,
+        1.2,
+        2.5,
+        4.5,
+        6.5,
+        7.5,
+        7.5,
+        6.5,
+        7.0,
+        7.5,
+        7.5,
+        7.0,
+        6.0,
+        5.0,
+        5.0,
+        5.5,
+        5.0,
+        4.0,
+        3.0,
+    ],
     dtype=float,
 )
 HUMAN_CURVE /= HUMAN_CURVE.sum()
@@ -57,7 +81,9 @@ def session_starts(
         # the run starts at a working hour and lasts one to two hours
         start_h = np.mod(burst_at[burst] - tz[burst], 24.0)
         span = rng.uniform(0.5, 2.0, int(burst.sum()))
-        out[burst] = day_start + ((start_h + rng.random(int(burst.sum())) * span) * HOUR_MS).astype(np.int64)
+        out[burst] = day_start + ((start_h + rng.random(int(burst.sum())) * span) * HOUR_MS).astype(
+            np.int64
+        )
     sched = rhythm == SCHEDULER
     if sched.any():
         jitter = rng.integers(0, 45_000, int(sched.sum()))

@@ -20,6 +20,7 @@ from stillwatch.sim.population import Population, populate
 from stillwatch.sim.prompts import PromptLibrary
 from stillwatch.sim.scenario import SCALES, Scenario, load
 from stillwatch.sim.sessions import SessionWriter
+from stillwatch.sim.sketch import Sketcher
 from stillwatch.sim.tactics import OperatorPrompts
 from stillwatch.sim.traffic import Traffic
 from stillwatch.sim.writer import StreamWriter, write_table
@@ -33,31 +34,43 @@ GENERIC_SYSTEMS = (
     "You are a helpful, concise assistant. Answer in the user's language.",
 )
 # share of rows whose prompt text is kept (hashes are kept for all), per scale
-KEEP_TEXT = {"small": 1.0, "medium": 1.0, "large": 0.1}
+KEEP_TEXT = {"small": 1.0, "medium": 1.0, "large": 0.05}
 
 
 def _seeded(seed: int, stream: int) -> np.random.Generator:
     return np.random.default_rng([seed, stream])
 
 
-def _legit_enforcements(rng: np.random.Generator, cast: Cast, t0: int, t_end: int) -> list[Enforcement]:
+def _legit_enforcements(
+    rng: np.random.Generator, cast: Cast, t0: int, t_end: int
+) -> list[Enforcement]:
     """Routine actions on legitimate accounts: throttles, challenges, a few suspensions."""
     out = []
-    for i, kind in enumerate(cast.columns["kind"]):
-        if kind == "campaign" or rng.random() > 0.006:
-            continue
+    legit = np.nonzero(cast.arrays["kind"] != "campaign")[0]
+    for i in legit[rng.random(len(legit)) < 0.006].tolist():
         ts = int(rng.uniform(t0, t_end))
         action = str(rng.choice(["throttle", "challenge", "suspend"], p=[0.5, 0.35, 0.15]))
-        out.append(Enforcement(i, ts, action, "rate-abuse" if action == "throttle" else "payment-review"))
+        out.append(
+            Enforcement(i, ts, action, "rate-abuse" if action == "throttle" else "payment-review")
+        )
         if action == "suspend":
-            out.append(Enforcement(i, ts + int(rng.uniform(2, 48) * 3_600_000), "reinstate", "appeal"))
+            out.append(
+                Enforcement(i, ts + int(rng.uniform(2, 48) * 3_600_000), "reinstate", "appeal")
+            )
     return out
 
 
-def build_cast(scenario: Scenario, scale: str, seed: int, lib: PromptLibrary, t0: int, t_end: int,
-               release_ms: int | None) -> tuple[Cast, AddressBook, list[Enforcement]]:
+def build_cast(
+    scenario: Scenario,
+    scale: str,
+    seed: int,
+    lib: PromptLibrary,
+    t0: int,
+    t_end: int,
+    release_ms: int | None,
+) -> tuple[Cast, AddressBook, list[Enforcement]]:
     cfg = SCALES[scale]
-    cast = Cast()
+    cast = Cast(id_rng=_seeded(seed, 11))
     for text in GENERIC_SYSTEMS:
         cast.add_system(text)
     book = AddressBook(_seeded(seed, 2))
@@ -68,13 +81,13 @@ def build_cast(scenario: Scenario, scale: str, seed: int, lib: PromptLibrary, t0
     ops = OperatorCast(_seeded(seed, 4), cast, book, t0, t_end, release_ms, cfg["factor"])
     for i, op in enumerate(scenario.operators):
         ops.build(op, i)
+    cast.freeze()
     # generic system prompts: many developers and some operators send the same few
     sys_rng = _seeded(seed, 5)
-    for i in range(len(cast)):
-        if cast.columns["system"][i] == -1 and sys_rng.random() < 0.3:
-            cast.columns["system"][i] = int(sys_rng.integers(0, len(GENERIC_SYSTEMS)))
+    system = cast.arrays["system"]
+    generic = (system == -1) & (sys_rng.random(len(system)) < 0.3)
+    system[generic] = sys_rng.integers(0, len(GENERIC_SYSTEMS), int(generic.sum()))
     enf = ops.enforcements + _legit_enforcements(_seeded(seed, 6), cast, t0, t_end)
-    cast.freeze()
     return cast, book, enf
 
 
@@ -108,26 +121,55 @@ def simulate(
     cast, book, enforcements = build_cast(sc, scale, seed, lib, t0, t_end, release_ms)
     op_rng = _seeded(seed, 7)
     operators = [
-        OperatorPrompts(op_rng, lib, op["capabilities"], str(op["style"]), int(op["frames"]),
-                        float(op["cot_share"]), float(op["grader_share"]), float(op["zh_share"]))
+        OperatorPrompts(
+            op_rng,
+            lib,
+            op["capabilities"],
+            str(op["style"]),
+            int(op["frames"]),
+            float(op["cot_share"]),
+            float(op["grader_share"]),
+            float(op["zh_share"]),
+        )
         for op in sc.operators
     ]
-    writer = SessionWriter(_seeded(seed, 8), lib, operators, cast.templates,
-                           [bool(op["wrapper"]) for op in sc.operators])
-    traffic = Traffic(_seeded(seed, 9), cast, book, writer, t0, n_days, release_ms,
-                      keep_text=KEEP_TEXT[scale])
+    writer = SessionWriter(
+        _seeded(seed, 8),
+        lib,
+        operators,
+        cast.templates,
+        [bool(op["wrapper"]) for op in sc.operators],
+    )
+    sketcher = None
+    if KEEP_TEXT[scale] < 1:
+        sketcher = Sketcher(
+            _seeded(seed, 10),
+            corpus,
+            [bool(op["wrapper"]) for op in sc.operators],
+            [op["style"] == "template" for op in sc.operators],
+        )
+    traffic = Traffic(
+        _seeded(seed, 9),
+        cast,
+        book,
+        writer,
+        t0,
+        n_days,
+        release_ms,
+        keep_text=KEEP_TEXT[scale],
+        sketcher=sketcher,
+    )
     parts = scale == "large"
-    ex_out = StreamWriter(folder, EXCHANGES, parts)
+    ex_out = StreamWriter(folder, EXCHANGES, parts, compression="lz4" if parts else "zstd")
     lab_out = StreamWriter(folder, LABELS_EXCHANGES, parts)
     seen = np.zeros(len(cast), dtype=bool)
-    index = {a: i for i, a in enumerate(cast.columns["account_id"])}
+    index = {a: i for i, a in enumerate(cast.arrays["account_id"].tolist())}
     campaign_rows = 0
     for batch, labels in traffic.batches():
         ex_out.write(batch)
         lab_out.write(labels)
         campaign_rows += labels.num_rows
-        for a in batch.column("account_id").unique().to_pylist():
-            seen[index[a]] = True
+        seen[[index[a] for a in batch.column("account_id").unique().to_pylist()]] = True
     ex_out.close()
     lab_out.close()
     summary = _write_tables(folder, cast, enforcements, seen)
@@ -148,7 +190,9 @@ def simulate(
         "scale": scale,
         "window_start": WINDOW_START.isoformat(),
         "days": n_days,
-        "release": None if release_ms is None else datetime.fromtimestamp(release_ms / 1000, UTC).isoformat(),
+        "release": None
+        if release_ms is None
+        else datetime.fromtimestamp(release_ms / 1000, UTC).isoformat(),
         "corpus_versions": corpus.versions,
         "text": {
             "corpus_turns_used_verbatim": lib.used_verbatim,
@@ -164,43 +208,63 @@ def simulate(
     return summary
 
 
-def _write_tables(folder: Path, cast: Cast, enforcements: list[Enforcement], seen: np.ndarray) -> dict[str, Any]:
+def _write_tables(
+    folder: Path, cast: Cast, enforcements: list[Enforcement], seen: np.ndarray
+) -> dict[str, Any]:
     """Accounts (those with traffic), enforcements and account labels."""
-    c = cast.columns
+    c = cast.arrays
     keep = np.nonzero(seen)[0]
-    # rows in a random order: nothing about role may be read from position
-    keep = keep[np.argsort(np.array(c["account_id"], dtype=object)[keep])]
-    pick = lambda name: [c[name][i] for i in keep]  # noqa: E731
-    write_table(folder / "accounts.parquet", ACCOUNTS, {
-        "account_id": pick("account_id"),
-        "created_at": _ms(pick("created_ms")),
-        "email_domain": pick("email_domain"),
-        "payment_fingerprint": pick("payment_fingerprint"),
-        "signup_ip": pick("signup_ip"),
-        "country": pick("country"),
-        "signup_path": pick("signup_path"),
-        "org_name": pick("org_name"),
-        "verified": pick("verified"),
-    })
-    write_table(folder / "labels_accounts.parquet", LABELS_ACCOUNTS, {
-        "account_id": pick("account_id"),
-        "operator_id": pick("operator_id"),
-        "campaign_id": pick("campaign_id"),
-        "kind": pick("kind"),
-    })
-    enf = sorted((e for e in enforcements if seen[e.account]), key=lambda e: (e.ts, c["account_id"][e.account]))
-    write_table(folder / "enforcements.parquet", ENFORCEMENTS, {
-        "account_id": [c["account_id"][e.account] for e in enf],
-        "ts": _ms([e.ts for e in enf]),
-        "action": [e.action for e in enf],
-        "api_key_id": [None] * len(enf),
-        "reason": [e.reason for e in enf],
-    })
-    kinds = [c["kind"][i] for i in keep]
+    # rows ordered by their random ids: nothing about role may be read from position
+    keep = keep[np.argsort(c["account_id"][keep])]
+
+    def pick(name: str) -> list[Any]:
+        return c[name][keep].tolist()
+
+    write_table(
+        folder / "accounts.parquet",
+        ACCOUNTS,
+        {
+            "account_id": pick("account_id"),
+            "created_at": _ms(pick("created_ms")),
+            "email_domain": pick("email_domain"),
+            "payment_fingerprint": pick("payment_fingerprint"),
+            "signup_ip": pick("signup_ip"),
+            "country": pick("country"),
+            "signup_path": pick("signup_path"),
+            "org_name": pick("org_name"),
+            "verified": pick("verified"),
+        },
+    )
+    write_table(
+        folder / "labels_accounts.parquet",
+        LABELS_ACCOUNTS,
+        {
+            "account_id": pick("account_id"),
+            "operator_id": pick("operator_id"),
+            "campaign_id": pick("campaign_id"),
+            "kind": pick("kind"),
+        },
+    )
+    enf = sorted(
+        (e for e in enforcements if seen[e.account]),
+        key=lambda e: (e.ts, c["account_id"][e.account]),
+    )
+    write_table(
+        folder / "enforcements.parquet",
+        ENFORCEMENTS,
+        {
+            "account_id": [c["account_id"][e.account] for e in enf],
+            "ts": _ms([e.ts for e in enf]),
+            "action": [e.action for e in enf],
+            "api_key_id": [None] * len(enf),
+            "reason": [e.reason for e in enf],
+        },
+    )
+    kinds = c["kind"][keep].tolist()
     return {
         "accounts": len(keep),
         "campaign_accounts": sum(k == "campaign" for k in kinds),
         "legitimate_accounts": sum(k != "campaign" for k in kinds),
-        "operators": len({c["operator_id"][i] for i in keep if c["operator_id"][i]}),
+        "operators": len({o for o in c["operator_id"][keep].tolist() if o}),
         "enforcements": len(enf),
     }

@@ -44,12 +44,16 @@ OPERATOR_DEFAULTS: dict[str, tuple[Any, str]] = {
     "capabilities": ({"coding": 0.5, "agentic": 0.3, "long-horizon": 0.2}, "targeted capabilities"),
     "payment": ("per-account", "pooled (a few instruments shared) or per-account (virtual cards)"),
     "payment_pool": ([3, 8], "instruments in a pooled payment"),
-    "infrastructure": ({"datacenter-proxy": 0.4, "residential-proxy": 0.3, "cloud": 0.3},
-                       "where the accounts' requests leave from"),
+    "infrastructure": (
+        {"datacenter-proxy": 0.4, "residential-proxy": 0.3, "cloud": 0.3},
+        "where the accounts' requests leave from",
+    ),
     "rotation": ("session", "address rotation: request, session or sticky (per account)"),
     "proxy_provider": ("", "name of the proxy service; operators naming the same one share it"),
-    "signup_paths": ({"self-serve": 0.5, "education": 0.3, "startup-program": 0.2},
-                     "onboarding routes the accounts are registered through"),
+    "signup_paths": (
+        {"self-serve": 0.5, "education": 0.3, "startup-program": 0.2},
+        "onboarding routes the accounts are registered through",
+    ),
     "burst_size": ([5, 25], "accounts registered together in one burst"),
     "timing": ("synchronized", "synchronized (scheduler minutes), flat (24/7) or human"),
     "turns": (1.3, "mean user turns per session (multi-turn wrappers raise it)"),
@@ -134,7 +138,11 @@ def _draw(rng: np.random.Generator, value: Any) -> Any:
         if isinstance(lo, int) and isinstance(hi, int):
             return int(rng.integers(lo, hi + 1))
         return float(rng.uniform(float(lo), float(hi)))
-    if isinstance(value, dict) and value and all(isinstance(v, int | float) for v in value.values()):
+    if (
+        isinstance(value, dict)
+        and value
+        and all(isinstance(v, int | float) for v in value.values())
+    ):
         total = float(sum(value.values()))
         return {str(k): float(v) / total for k, v in value.items()}
     return value
@@ -171,7 +179,9 @@ def load(name: str | None = None, file: str | Path | None = None, seed: int = 0)
     rng = np.random.default_rng([seed, 7919])
     operators = []
     for op in ops_raw:
-        params = {k: _draw(rng, op.get(k, default)) for k, (default, _) in OPERATOR_DEFAULTS.items()}
+        params = {
+            k: _draw(rng, op.get(k, default)) for k, (default, _) in OPERATOR_DEFAULTS.items()
+        }
         operators.append(Operator(params))
     release = data.get("release")
     release_day = float(_draw(rng, release["day"])) if isinstance(release, dict) else None

@@ -90,7 +90,7 @@ class SessionWriter:
             template = self.templates[frame]
             n = 1 + int(r.poisson(max(0.0, turns - 1.0)))
             user_text, answers = self._chat(zh_p, "snippet" in template, n)
-            prompts = [template.format(q=user_text[0])] + user_text[1:]
+            prompts = [template.format(q=user_text[0]), *user_text[1:]]
             return SessionText(prompts, answers, False)
         if content == EVAL:
             item = self.lib.eval_item(frame)

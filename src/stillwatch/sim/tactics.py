@@ -136,8 +136,15 @@ _VALUES = {
 }
 
 
+_SLOTS = re.compile(r"\{(\w+)\}")
+
+
 def _fill(rng: np.random.Generator, template: str, lib: PromptLibrary) -> str:
-    vals = {k: v[int(rng.integers(0, len(v)))] for k, v in _VALUES.items()}
+    vals = {
+        k: _VALUES[k][int(rng.random() * len(_VALUES[k]))]
+        for k in _SLOTS.findall(template)
+        if k in _VALUES
+    }
     if "{code}" in template:
         vals["code"] = lib.coding_problem()
     if "{trace}" in template:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -20,7 +21,6 @@ from stillwatch.sim import clients
 from stillwatch.sim.cast import (
     AGENT,
     APP,
-    BURST,
     CAMPAIGN,
     CHAT,
     CODING,
@@ -32,19 +32,55 @@ from stillwatch.sim.cast import (
     SCHEDULER,
     VENDOR,
     Cast,
-    opaque_ids,
+    hex_strings,
+    opaque_id_array,
 )
 from stillwatch.sim.network import AddressBook
 from stillwatch.sim.rhythm import is_weekend, session_starts
 from stillwatch.sim.sessions import SessionWriter
+from stillwatch.sim.sketch import Sketcher
 from stillwatch.sim.writer import arrow_schema
+
+
+@dataclass
+class _Pick:
+    """A string column still as (values, row index): materialized once, after sorting."""
+
+    values: pa.Array
+    index: np.ndarray
+
+
+@dataclass
+class _Rows:
+    """Row-level arrays of one day's batch, before they become columns."""
+
+    acct: np.ndarray
+    sess: np.ndarray
+    first_row: np.ndarray
+    turn_index: np.ndarray
+    retry: np.ndarray
+    ts: np.ndarray
+    tokens: np.ndarray
+    answers: np.ndarray
+    text_rows: np.ndarray
+    n_s: int
+
 
 MODELS = ("atlas-3-mini", "atlas-3", "atlas-3-pro")
 NEW_MODEL = "atlas-4"
 MODEL_MIX = np.array([[0.3, 0.55, 0.15], [0.05, 0.45, 0.5], [0.75, 0.25, 0.0]])
 # median output tokens by content kind
-OUTPUT_MEDIAN = {CHAT: 350, CODING: 550, AGENT: 300, APP: 250, EVAL: 420, OSS: 200,
-                 VENDOR: 900, CAMPAIGN: 650, ROUTER: 350}
+OUTPUT_MEDIAN = {
+    CHAT: 350,
+    CODING: 550,
+    AGENT: 300,
+    APP: 250,
+    EVAL: 420,
+    OSS: 200,
+    VENDOR: 900,
+    CAMPAIGN: 650,
+    ROUTER: 350,
+}
 RETRY_TEMPERATURES = np.array([0.0, 0.2, 0.5, 0.8, 1.0])
 STATUS = np.array(["ok", "rate_limited", "overloaded", "invalid_request"], dtype=object)
 STATUS_P = np.array([0.975, 0.015, 0.005, 0.005])
@@ -61,6 +97,7 @@ class Traffic:
     days: int
     release_ms: int | None
     keep_text: float = 1.0
+    sketcher: Sketcher | None = None
     slots_per_day: int = 240
     sessions_seen: np.ndarray = field(init=False)
     _carry: pa.Table | None = None
@@ -68,17 +105,38 @@ class Traffic:
     def __post_init__(self) -> None:
         self.sessions_seen = np.zeros(len(self.cast), dtype=np.int64)
         ips, asn, country, _ = self.book.arrays()
-        self._ips, self._asn, self._country = ips, asn, country
-        self._account = np.array(self.cast.columns["account_id"], dtype=object)
-        self._keys = np.array(self.cast.keys, dtype=object)
-        self._systems = np.array([*self.cast.systems, None], dtype=object)
+        # value tables: rows pick from them by index, so strings are copied by Arrow, not Python
+        self._ips, self._asn, self._country = (
+            pa.array(ips, pa.string()),
+            asn,
+            pa.array(country, pa.string()),
+        )
+        self._account = self.cast.arrays["account_id"]
+        self._account_pa = pa.array(self._account, pa.string())
+        self._keys = pa.array(self.cast.keys, pa.string())
+        self._systems = pa.array([*self.cast.systems, None], pa.string())
+        self._system_tokens = np.array(
+            [len(t) // 4 for t in self.cast.systems] + [0], dtype=np.int64
+        )
         self._schema = arrow_schema(EXCHANGES)
         self._label_schema = arrow_schema(LABELS_EXCHANGES)
-        self._campaign = np.array(self.cast.columns["campaign_id"], dtype=object)
-        endpoint = []
-        for ua in clients.USER_AGENTS:
-            endpoint.append("chat.completions" if "OpenAI" in ua or "litellm" in ua else "messages")
-        self._endpoint = np.array(endpoint, dtype=object)
+        self._label_schema_full = self._schema.append(pa.field(_LABEL, pa.string()))
+        self._types = {f.name: f.type for f in self._schema}
+        self._campaign_pa = pa.array([*self.cast.arrays["campaign_id"].tolist(), None], pa.string())
+        self._user_agents = pa.array(clients.USER_AGENTS, pa.string())
+        self._tls = pa.array(clients.TLS_FINGERPRINTS, pa.string())
+        self._endpoint = pa.array(
+            [
+                "chat.completions" if "OpenAI" in ua or "litellm" in ua else "messages"
+                for ua in clients.USER_AGENTS
+            ],
+            pa.string(),
+        )
+        self._models = pa.array([*MODELS, NEW_MODEL], pa.string())
+        self._status = pa.array(STATUS, pa.string())
+        self._output_median = np.array(
+            [OUTPUT_MEDIAN[k] for k in range(len(OUTPUT_MEDIAN))], dtype=float
+        )
 
     @property
     def t_end(self) -> int:
@@ -120,32 +178,95 @@ class Traffic:
         return acct[order], starts[order]
 
     # ---- rows ----------------------------------------------------------------------------
-    def _day_rows(self, d: int) -> pa.Table:
-        a, r = self.cast.arrays, self.rng
-        acct_s, start_s = self._sessions(d)
+    def _text_sessions(self, acct_s: np.ndarray) -> dict[str, Any]:
+        """Sessions whose prompt text is written out (all of them below large scale)."""
+        a = self.cast.arrays
         n_s = len(acct_s)
         prompts: list[str] = []
-        turn_counts = np.zeros(n_s, dtype=np.int64)
         answer_chars: list[int] = []
-        camp_s = np.zeros(n_s, dtype=bool)
-        retry_s = np.zeros(n_s, dtype=bool)
-        content, frame, turns = a["content"], a["frame"], a["turns"]
-        cot, zh, rep, share, oper = a["cot_p"], a["zh_p"], a["repeats"], a["campaign_share"], a["operator"]
+        turns = np.zeros(n_s, dtype=np.int64)
+        camp = np.zeros(n_s, dtype=bool)
+        retry = np.zeros(n_s, dtype=bool)
+        content, frame, mean_turns = a["content"], a["frame"], a["turns"]
+        cot, zh, rep, share, oper = (
+            a["cot_p"],
+            a["zh_p"],
+            a["repeats"],
+            a["campaign_share"],
+            a["operator"],
+        )
         for i, ac in enumerate(acct_s.tolist()):
-            st = self.writer.session(int(content[ac]), int(frame[ac]), float(turns[ac]), float(cot[ac]),
-                                     float(zh[ac]), int(rep[ac]), float(share[ac]), int(oper[ac]))
+            st = self.writer.session(
+                int(content[ac]),
+                int(frame[ac]),
+                float(mean_turns[ac]),
+                float(cot[ac]),
+                float(zh[ac]),
+                int(rep[ac]),
+                float(share[ac]),
+                int(oper[ac]),
+            )
             k = len(st.prompts)
-            turn_counts[i] = k
+            turns[i] = k
             prompts.extend(st.prompts)
             answer_chars.extend(st.answers[:k] + [-1] * (k - len(st.answers[:k])))
-            camp_s[i] = st.campaign
-            retry_s[i] = st.retries
-        n = len(prompts)
+            camp[i] = st.campaign
+            retry[i] = st.retries
+        encoded = [p.encode("utf-8") for p in prompts]
+        return {
+            "turns": turns,
+            "campaign": camp,
+            "retry": retry,
+            "prompt": pa.array(prompts, type=pa.string()),
+            "sha": pa.array([hashlib.sha256(b).hexdigest() for b in encoded], type=pa.string()),
+            "tokens": np.fromiter(
+                (len(b) // 4 + 1 for b in encoded), dtype=np.int64, count=len(encoded)
+            ),
+            "answers": np.asarray(answer_chars, dtype=np.int64),
+        }
+
+    def _sketched_sessions(self, acct_s: np.ndarray) -> dict[str, Any]:
+        """Sessions whose text is not kept: identities and lengths only (see ``sketch``)."""
+        assert self.sketcher is not None
+        sk = self.sketcher.sessions(acct_s, self.cast.arrays)
+        n = len(sk.tokens)
+        return {
+            "turns": sk.turns,
+            "campaign": sk.campaign,
+            "retry": sk.retry,
+            "prompt": pa.nulls(n, pa.string()),
+            "sha": hex_strings(sk.digest),
+            "tokens": sk.tokens,
+            "answers": np.full(n, -1, dtype=np.int64),
+        }
+
+    def _day_rows(self, d: int) -> pa.Table:
+        a, r = self.cast.arrays, self.rng
+        acct_all, start_all = self._sessions(d)
+        with_text = (
+            (r.random(len(acct_all)) < self.keep_text)
+            if self.keep_text < 1
+            else np.ones(len(acct_all), bool)
+        )
+        parts = [self._text_sessions(acct_all[with_text])]
+        if self.sketcher is not None and not with_text.all():
+            parts.append(self._sketched_sessions(acct_all[~with_text]))
+        acct_s = np.concatenate([acct_all[with_text], acct_all[~with_text]])
+        start_s = np.concatenate([start_all[with_text], start_all[~with_text]])
+        cat = {
+            k: np.concatenate([p[k] for p in parts])
+            for k in ("turns", "campaign", "retry", "tokens", "answers")
+        }
+        text_rows = np.concatenate([np.full(len(p["tokens"]), i == 0) for i, p in enumerate(parts)])
+        prompt = pa.concat_arrays([p["prompt"] for p in parts])
+        sha = pa.concat_arrays([p["sha"] for p in parts])
+        turn_counts = cat["turns"]
+        n_s, n = len(acct_s), int(turn_counts.sum())
         sess = np.repeat(np.arange(n_s), turn_counts)
         acct = acct_s[sess]
         first_row = np.cumsum(turn_counts) - turn_counts
         turn_index = np.arange(n) - first_row[sess]
-        retry = retry_s[sess]
+        retry = cat["retry"][sess]
         # time between turns: reading the answer, thinking, typing (or a tool running)
         gaps = r.exponential(a["gap_s"][acct]) * 1000 + 3000
         gaps[retry] = r.uniform(500, 8000, int(retry.sum()))
@@ -153,18 +274,51 @@ class Traffic:
         cum = np.cumsum(gaps)
         ts = start_s[sess] + (cum - cum[first_row[sess]]).astype(np.int64)
         keep = (ts < a["end_ms"][acct]) & (ts < self.t_end) & (ts >= a["start_ms"][acct])
-        cols = self._columns(acct, sess, first_row, turn_index, retry, ts, prompts,
-                             np.asarray(answer_chars, dtype=np.int64), n_s)
-        campaign = np.where(camp_s[sess], self._campaign[acct], None)
-        table = pa.table(cols, schema=self._schema).append_column(
-            _LABEL, pa.array(campaign, type=pa.string())
+        # drop rows outside their account's life before any column is built
+        kept = np.nonzero(keep)[0]
+        sess = sess[kept]
+        first_of = np.zeros(n_s, dtype=np.int64)
+        uniq, first_pos = np.unique(sess, return_index=True)
+        first_of[uniq] = first_pos
+        rows = _Rows(
+            acct[kept],
+            sess,
+            first_of,
+            turn_index[kept],
+            retry[kept],
+            ts[kept],
+            cat["tokens"][kept],
+            cat["answers"][kept],
+            text_rows[kept],
+            n_s,
         )
-        return table.filter(pa.array(keep))
+        cols = self._columns(rows)
+        cols["prompt"] = _Pick(prompt, kept)
+        cols["prompt_sha256"] = _Pick(sha, kept)
+        cols[_LABEL] = _Pick(
+            self._campaign_pa,
+            np.where(cat["campaign"][sess], rows.acct, len(self._campaign_pa) - 1),
+        )
+        # sort by time here, on index arrays: Arrow then copies each string once, in order
+        order = np.lexsort((r.random(len(rows.ts)), rows.ts))
+        out = {}
+        for name in (*EXCHANGES.names, _LABEL):
+            col = cols[name]
+            if isinstance(col, _Pick):
+                out[name] = col.values.take(pa.array(col.index[order]))
+            elif isinstance(col, np.ndarray):
+                v = col[order]
+                mask = np.isnan(v) if v.dtype.kind == "f" else None
+                out[name] = pa.array(v, type=self._types[name], mask=mask)
+            elif name == "event_id":
+                out[name] = opaque_id_array(r, len(order), "req_", 12)
+            else:
+                out[name] = col
+        return pa.table(out, schema=self._label_schema_full)
 
-    def _columns(self, acct: np.ndarray, sess: np.ndarray, first_row: np.ndarray,
-                 turn_index: np.ndarray, retry: np.ndarray, ts: np.ndarray, prompts: list[str],
-                 answer_chars: np.ndarray, n_s: int) -> dict[str, object]:
+    def _columns(self, rows: _Rows) -> dict[str, Any]:
         a, r = self.cast.arrays, self.rng
+        acct, sess, n_s = rows.acct, rows.sess, rows.n_s
         n = len(acct)
         # per-session choices, broadcast to the session's rows
         sess_acct = np.zeros(n_s, dtype=np.int64)
@@ -179,86 +333,84 @@ class Traffic:
         per_req = (a["ip_mode"][acct] == PER_REQUEST) & ~second[sess]
         if per_req.any():
             rl, rh = a["ip_lo"][acct][per_req], a["ip_hi"][acct][per_req]
-            ip[per_req] = rl + (r.random(int(per_req.sum())) * np.maximum(rh - rl, 1)).astype(np.int64)
-        conv_ids = np.array(opaque_ids(r, n_s, "conv_", 8), dtype=object)
-        conv = conv_ids[sess]
-        if retry.any():  # each retry is its own request
-            conv[retry] = np.array(opaque_ids(r, int(retry.sum()), "conv_", 8), dtype=object)
+            ip[per_req] = rl + (r.random(int(per_req.sum())) * np.maximum(rh - rl, 1)).astype(
+                np.int64
+            )
+        retry = rows.retry
+        n_retry = int(retry.sum())
+        conv_ids = opaque_id_array(r, n_s + n_retry, "conv_", 8)
+        conv_idx = sess.copy()
+        conv_idx[retry] = n_s + np.arange(n_retry)  # each retry is its own request
         users = a["end_users"][sess_acct]
         end_user = np.full(n_s, None, dtype=object)
         has_users = np.nonzero(users > 0)[0]
         if len(has_users):
             # a few regulars and a long tail of occasional end users
-            num = np.minimum((r.pareto(1.2, len(has_users)) * 3).astype(np.int64), users[has_users] - 1)
+            num = np.minimum(
+                (r.pareto(1.2, len(has_users)) * 3).astype(np.int64), users[has_users] - 1
+            )
             acc_ids = self._account[sess_acct[has_users]]
             end_user[has_users] = [
                 hashlib.blake2b(f"{x}:{u}".encode(), digest_size=8).hexdigest()
                 for x, u in zip(acc_ids.tolist(), num.tolist(), strict=True)
             ]
         # model: the account's mix, moved to a new release once the account adopts it
-        mix = MODEL_MIX[a["model_mix"][acct]]
+        mix = np.cumsum(MODEL_MIX[a["model_mix"][acct]], axis=1)
         u = r.random(n)
-        model_i = (u[:, None] > np.cumsum(mix, axis=1)).sum(axis=1)
-        model = np.array(MODELS, dtype=object)[np.minimum(model_i, 2)]
+        model_i = np.minimum((u[:, None] > mix).sum(axis=1), 2)
         if self.release_ms is not None:
-            adopted = ts >= self.release_ms + a["adopt_delay"][acct] * DAY_MS
-            moved = adopted & (r.random(n) < a["adopt_share"][acct])
-            model[moved] = NEW_MODEL
-        # text, hashes, token counts
-        keep_text = r.random(n_s)[sess] < self.keep_text
-        encoded = [p.encode("utf-8") for p in prompts]
-        sha = [hashlib.sha256(b).hexdigest() for b in encoded]
-        p_tok = np.fromiter((len(b) // 4 + 1 for b in encoded), dtype=np.int64, count=n)
-        system = self._systems[a["system"][acct]]
-        sys_tok = np.fromiter((0 if s is None else len(s) // 4 for s in system), dtype=np.int64, count=n)
-        med = np.vectorize(OUTPUT_MEDIAN.get, otypes=[float])(a["content"][acct]) * a["out_scale"][acct]
+            adopted = rows.ts >= self.release_ms + a["adopt_delay"][acct] * DAY_MS
+            model_i[adopted & (r.random(n) < a["adopt_share"][acct])] = 3
+        # tokens
+        p_tok = rows.tokens
+        system_i = a["system"][acct]
+        sys_tok = self._system_tokens[system_i]
+        med = self._output_median[a["content"][acct]] * a["out_scale"][acct]
         out_tok = r.lognormal(np.log(med), 0.8)
-        known = answer_chars >= 0
-        out_tok[known] = answer_chars[known] / 4 * r.lognormal(0, 0.15, int(known.sum())) + 5
+        known = rows.answers >= 0
+        out_tok[known] = rows.answers[known] / 4 * r.lognormal(0, 0.15, int(known.sum())) + 5
         max_tokens = a["max_tokens"][acct]
         out_tok = np.minimum(out_tok.astype(np.int64) + 1, max_tokens)
         # history: earlier turns and answers are billed again as input
         before = np.cumsum(p_tok + out_tok) - (p_tok + out_tok)
-        history = np.where(retry, 0, before - before[first_row[sess]]) if n else before
+        history = np.where(retry, 0, before - before[rows.first_row[sess]]) if n else before
         in_tok = p_tok + sys_tok + history + a["tools"][acct] * 90
         thinking = r.random(n) < a["thinking_p"][acct]
         reasoning = np.where(thinking, r.lognormal(np.log(900), 0.9, n).astype(np.int64), 0)
         temp = a["temperature"][acct].copy()
-        if retry.any():
-            temp[retry] = RETRY_TEMPERATURES[turn_index[retry] % len(RETRY_TEMPERATURES)]
-        temperature = np.where(temp < 0, np.nan, temp)
-        status = STATUS[r.choice(len(STATUS), size=n, p=STATUS_P)]
-        ok = status == "ok"
+        if n_retry:
+            temp[retry] = RETRY_TEMPERATURES[rows.turn_index[retry] % len(RETRY_TEMPERATURES)]
+        status_i = r.choice(len(STATUS), size=n, p=STATUS_P)
+        ok = status_i == 0
         latency = (350 + out_tok * 14 + reasoning * 9) * r.lognormal(0, 0.25, n)
         client = a["client"][acct]
+        system_i = np.where(rows.text_rows & (system_i >= 0), system_i, len(self._systems) - 1)
         return {
-            "event_id": opaque_ids(r, n, "req_", 12),
-            "ts": pa.array(ts, type=pa.timestamp("ms", tz="UTC")),
-            "account_id": self._account[acct],
-            "api_key_id": self._keys[key[sess]] if len(self._keys) else None,
-            "end_user_id": end_user[sess],
-            "conversation_id": conv,
-            "turn_index": np.where(retry, 0, turn_index),
-            "ip": self._ips[ip],
+            "event_id": None,  # drawn after sorting
+            "ts": rows.ts,
+            "account_id": _Pick(self._account_pa, acct),
+            "api_key_id": _Pick(self._keys, key[sess]),
+            "end_user_id": _Pick(pa.array(end_user, type=pa.string()), sess),
+            "conversation_id": _Pick(conv_ids, conv_idx),
+            "turn_index": np.where(retry, 0, rows.turn_index),
+            "ip": _Pick(self._ips, ip),
             "ip_hash": pa.nulls(n, pa.string()),
             "asn": self._asn[ip],
-            "ip_country": self._country[ip],
-            "user_agent": clients.USER_AGENTS[client],
-            "tls_fingerprint": clients.TLS_FINGERPRINTS[client],
-            "model": model,
-            "endpoint": self._endpoint[client],
-            "system_prompt": np.where(keep_text, system, None),
-            "prompt": np.where(keep_text, np.array(prompts, dtype=object), None),
-            "prompt_sha256": sha,
+            "ip_country": _Pick(self._country, ip),
+            "user_agent": _Pick(self._user_agents, client),
+            "tls_fingerprint": _Pick(self._tls, client),
+            "model": _Pick(self._models, model_i),
+            "endpoint": _Pick(self._endpoint, client),
+            "system_prompt": _Pick(self._systems, system_i),
             "response": pa.nulls(n, pa.string()),
             "input_tokens": in_tok,
             "output_tokens": np.where(ok, out_tok, 0),
             "reasoning_tokens": np.where(ok, reasoning, 0),
             "max_tokens": max_tokens,
-            "temperature": pa.array(temperature, from_pandas=True),
+            "temperature": np.where(temp < 0, np.nan, temp),
             "tools_count": a["tools"][acct],
             "thinking": thinking,
-            "status": status,
+            "status": _Pick(self._status, status_i),
             "latency_ms": np.where(ok, latency, latency * 0.05).astype(np.int64),
         }
 
@@ -266,14 +418,19 @@ class Traffic:
         """Exchanges and their labels in time order, one batch per simulated day."""
         carry: pa.Table | None = None
         for d in range(self.days):
-            table = self._day_rows(d)
-            if carry is not None:
-                table = pa.concat_tables([carry, table])
+            table = self._day_rows(d)  # sorted already
+            if carry is not None and carry.num_rows:
+                # rows carried over from yesterday fall in today's first hours: merge only there
+                ts = table.column("ts").cast(pa.int64()).to_numpy()
+                last = int(carry.column("ts").cast(pa.int64()).to_numpy().max())
+                head_n = int(np.searchsorted(ts, last, side="right"))
+                head = pa.concat_tables([carry, table.slice(0, head_n)])
+                head_ts = head.column("ts").cast(pa.int64()).to_numpy()
+                head = head.take(pa.array(np.lexsort((self.rng.random(len(head_ts)), head_ts))))
+                table = pa.concat_tables([head, table.slice(head_n)])
             ts = table.column("ts").cast(pa.int64()).to_numpy()
-            order = np.lexsort((self.rng.random(len(ts)), ts))
-            table = table.take(pa.array(order))
             cutoff = self.t0 + (d + 1) * DAY_MS
-            split = len(order) if d == self.days - 1 else int(np.searchsorted(ts[order], cutoff))
+            split = len(ts) if d == self.days - 1 else int(np.searchsorted(ts, cutoff))
             out, carry = table.slice(0, split), table.slice(split)
             label = out.column(_LABEL)
             labelled = out.filter(pc.is_valid(label))

@@ -6,6 +6,8 @@ Exchanges stream out batch by batch; past ``part_rows`` rows they go to a folder
 
 from __future__ import annotations
 
+import queue
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +26,24 @@ ARROW_TYPES: dict[str, pa.DataType] = {
 }
 
 
+_UNIQUE = {
+    "event_id",
+    "conversation_id",
+    "prompt_sha256",
+    "prompt",
+    "response",
+    "ts",
+    "latency_ms",
+    "input_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+}
+
+
 def arrow_schema(table: Table) -> pa.Schema:
-    return pa.schema([pa.field(c.name, ARROW_TYPES[c.kind], nullable=not c.required) for c in table.columns])
+    return pa.schema(
+        [pa.field(c.name, ARROW_TYPES[c.kind], nullable=not c.required) for c in table.columns]
+    )
 
 
 def write_table(path: Path, table: Table, columns: dict[str, Any]) -> int:
@@ -36,9 +54,22 @@ def write_table(path: Path, table: Table, columns: dict[str, Any]) -> int:
 
 
 class StreamWriter:
-    """Writes one table as a file, or as a folder of parts once it grows past ``part_rows``."""
+    """Writes one table as a file, or as a folder of parts once it grows past ``part_rows``.
 
-    def __init__(self, folder: Path, table: Table, parts: bool, part_rows: int = 4_000_000) -> None:
+    Encoding and compression run on a background thread (pyarrow releases the GIL), so the
+    next day's traffic is generated while this one is written; at most ``queue`` batches
+    wait, which bounds memory.
+    """
+
+    def __init__(
+        self,
+        folder: Path,
+        table: Table,
+        parts: bool,
+        part_rows: int = 4_000_000,
+        compression: str = "zstd",
+    ) -> None:
+        self.compression = compression
         self.folder = folder
         self.schema = arrow_schema(table)
         self.name = table.name
@@ -48,6 +79,20 @@ class StreamWriter:
         self._part = 0
         self._in_part = 0
         self._writer: pq.ParquetWriter | None = None
+        self._queue: queue.Queue[pa.Table | None] = queue.Queue(maxsize=2)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._drain, daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        while True:
+            batch = self._queue.get()
+            if batch is None:
+                return
+            try:
+                self._write_now(batch)
+            except BaseException as exc:  # surfaced on the caller's thread at close()
+                self._error = exc
 
     def _open(self) -> pq.ParquetWriter:
         if self.parts:
@@ -55,13 +100,26 @@ class StreamWriter:
             path = self.folder / self.name / f"part-{self._part:05d}.parquet"
         else:
             path = self.folder / f"{self.name}.parquet"
-        return pq.ParquetWriter(path, self.schema, compression="zstd")
+        # random ids and hashes do not compress or dictionary-encode: skip trying on them
+        dictionary = [n for n in self.schema.names if n not in _UNIQUE]
+        return pq.ParquetWriter(
+            path,
+            self.schema,
+            compression=self.compression,
+            use_dictionary=dictionary,
+            write_statistics=["ts"],
+        )
 
     def write(self, batch: pa.Table) -> None:
+        if self._error is not None:
+            raise self._error
+        self.rows += batch.num_rows
+        self._queue.put(batch)
+
+    def _write_now(self, batch: pa.Table) -> None:
         if self._writer is None:
             self._writer = self._open()
         self._writer.write_table(batch.cast(self.schema), row_group_size=256_000)
-        self.rows += batch.num_rows
         self._in_part += batch.num_rows
         if self.parts and self._in_part >= self.part_rows:
             self._writer.close()
@@ -70,6 +128,10 @@ class StreamWriter:
             self._in_part = 0
 
     def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
         if self._writer is None and self.rows == 0:
             self._writer = self._open()  # an empty table is still a valid file
         if self._writer is not None:
