@@ -11,7 +11,9 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import queue
 import tempfile
+import threading
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -334,3 +336,36 @@ def open_reader(source: SourceFile, table: Table, batch_rows: int) -> Any:
         raise InputError(str(source.path), "empty file")
     readers = {"parquet": ParquetReader, "jsonl": JsonLinesReader, "csv": CsvReader}
     return readers[source.format](source, table, batch_rows)
+
+
+def prefetched(batches: Iterator[Batch]) -> Iterator[Batch]:
+    """Read the next batch in a background thread while the current one is validated and
+    written (file reads, Arrow and DuckDB all release the GIL). One batch waits at most."""
+    ready: queue.Queue[Batch | BaseException | None] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            for batch in batches:
+                while not stop.is_set():
+                    try:
+                        ready.put(batch, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            ready.put(None)
+        except BaseException as exc:  # handed to the consumer, raised there
+            ready.put(exc)
+
+    worker = threading.Thread(target=read, name="stillwatch-reader", daemon=True)
+    worker.start()
+    try:
+        while (item := ready.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join(timeout=5)

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from stillwatch.engine.store import Store
 from stillwatch.errors import InputError
 from stillwatch.ingest.load import FileLoader, FileReport, file_sha256
-from stillwatch.ingest.readers import open_reader, total_units
+from stillwatch.ingest.readers import open_reader, prefetched, total_units
 from stillwatch.ingest.sources import SourceFile
 from stillwatch.schema import CANONICAL
 
@@ -104,7 +104,7 @@ def ingest_file(
     with store.transaction():
         ingest_id = int(store.scalar("SELECT nextval('ingest_id_seq')"))
         loader = FileLoader(store, source, ingest_id, max_text_bytes)
-        for batch in reader.batches():
+        for batch in prefetched(reader.batches()):
             loader.load(batch)
             if progress:
                 progress(source, batch.progress, total)

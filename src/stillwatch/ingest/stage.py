@@ -20,7 +20,7 @@ from stillwatch.ingest.validate import (
 from stillwatch.ipnet import is_ip_or_prefix
 from stillwatch.schema import CANONICAL, Table
 
-KEY_SAMPLE_ROWS = 20_000
+KEY_SAMPLE_ROWS = 5_000
 
 
 def _truncate_utf8(text: str, max_bytes: int) -> str:
