@@ -74,8 +74,11 @@ def ingest_command(
     ] = None,
     fmt: FormatOption = Format.table,
 ) -> None:
-    """Ingest exchanges (and accounts, enforcements) into the store: validated, deduplicated,
-    one transaction per file; bad rows quarantined with their reasons."""
+    """Ingest exchanges, accounts and enforcements into the store.
+
+    Rows are validated and deduplicated, one transaction per file; bad rows are quarantined
+    with their reasons (see `stillwatch quarantine`).
+    """
     resolved = settings(store=store, batch_rows=batch_rows, max_text_bytes=max_text_bytes)
     sources, notes = discover(paths or [], accounts, enforcements, input_format)
     with store_from(resolved, create=True) as opened:
