@@ -117,9 +117,10 @@ class ContentNeighbours:
             documents[row] = text
         return documents
 
-    def _candidates(self, tfidf: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    def _neighbours(self, tfidf: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Each account's k likeliest neighbours, found in a random projection of the TF-IDF
-        space (cosines preserved up to ~1/sqrt(dims) noise), in row blocks of bounded size."""
+        space (cosines preserved up to ~1/sqrt(dims) noise), in row blocks of bounded size;
+        with each pair's exact TF-IDF cosine (rows are unit length, or zero without terms)."""
         n = tfidf.shape[0]
         k = min(self.neighbours, n - 1)
         if tfidf.shape[1] > self.projection_dims:
@@ -133,15 +134,18 @@ class ContentNeighbours:
         projected /= np.where(lengths > 0, lengths, 1.0)[:, np.newaxis]
         # About 64 MB of similarities (and 128 MB of partition indices) per block.
         rows = max(1, 2**24 // max(n, 1))
-        sources, targets = [], []
+        sources, targets, similarities = [], [], []
         for start in range(0, n, rows):
             stop = min(start + rows, n)
             block = projected[start:stop] @ projected.T
             block[np.arange(stop - start), np.arange(start, stop)] = -np.inf  # not oneself
-            nearest = np.argpartition(block, -k, axis=1)[:, -k:]
-            sources.append(np.repeat(np.arange(start, stop), k))
-            targets.append(nearest.ravel())
-        return np.concatenate(sources), np.concatenate(targets)
+            nearest = np.argpartition(block, -k, axis=1)[:, -k:].ravel()
+            source = np.repeat(np.arange(start, stop), k)
+            exact = tfidf[source].multiply(tfidf[nearest]).sum(axis=1)
+            sources.append(source)
+            targets.append(nearest)
+            similarities.append(np.clip(np.asarray(exact).ravel(), 0.0, 1.0))
+        return np.concatenate(sources), np.concatenate(targets), np.concatenate(similarities)
 
     def similarity_graph(self, documents: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Each document's best similarity to another, and the k-NN edges above threshold."""
@@ -163,10 +167,7 @@ class ContentNeighbours:
             tfidf = sparse.csr_matrix(vectorizer.fit_transform([documents[i] for i in has_text]))
         except ValueError:  # no term left after min_df / max_df: nothing shared at all
             return best, empty, empty
-        source, target = self._candidates(tfidf)
-        # Exact cosine of each candidate pair (rows are unit length, or zero without terms).
-        similarity = np.asarray(tfidf[source].multiply(tfidf[target]).sum(axis=1)).ravel()
-        similarity = np.clip(similarity, 0.0, 1.0)
+        source, target, similarity = self._neighbours(tfidf)
         np.maximum.at(best, has_text[source], similarity)
         edge = similarity >= self.min_similarity
         return best, has_text[source[edge]], has_text[target[edge]]
