@@ -221,6 +221,10 @@ class AddressBook:
         """Exit nodes of a residential proxy service: ordinary home connections."""
         return self.pool(name, "residential", countries, size)
 
+    def release(self) -> None:
+        """Free the address lists once they have been copied out (large data sets)."""
+        self.ips, self.asn, self.country, self.kind = [], [], [], []
+
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         return (
             np.array(self.ips, dtype=object),

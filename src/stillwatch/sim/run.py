@@ -158,7 +158,9 @@ def simulate(
         release_ms,
         keep_text=KEEP_TEXT[scale],
         sketcher=sketcher,
+        chunks_per_day=4 if scale == "large" else 1,
     )
+    book.release()  # the traffic generator holds its own compact copy of the addresses
     parts = scale == "large"
     ex_out = StreamWriter(folder, EXCHANGES, parts, compression="lz4" if parts else "zstd")
     lab_out = StreamWriter(folder, LABELS_EXCHANGES, parts)

@@ -98,6 +98,7 @@ class Traffic:
     release_ms: int | None
     keep_text: float = 1.0
     sketcher: Sketcher | None = None
+    chunks_per_day: int = 1
     slots_per_day: int = 240
     sessions_seen: np.ndarray = field(init=False)
     _carry: pa.Table | None = None
@@ -240,9 +241,9 @@ class Traffic:
             "answers": np.full(n, -1, dtype=np.int64),
         }
 
-    def _day_rows(self, d: int) -> pa.Table:
+    def _chunk_rows(self, acct_all: np.ndarray, start_all: np.ndarray) -> pa.Table:
+        """Rows of the given sessions, sorted by time, with the campaign label column."""
         a, r = self.cast.arrays, self.rng
-        acct_all, start_all = self._sessions(d)
         with_text = (
             (r.random(len(acct_all)) < self.keep_text)
             if self.keep_text < 1
@@ -415,26 +416,38 @@ class Traffic:
         }
 
     def batches(self) -> Iterator[tuple[pa.Table, pa.Table]]:
-        """Exchanges and their labels in time order, one batch per simulated day."""
+        """Exchanges and their labels in time order, a batch per day (or part of a day)."""
         carry: pa.Table | None = None
+        k = self.chunks_per_day
         for d in range(self.days):
-            table = self._day_rows(d)  # sorted already
-            if carry is not None and carry.num_rows:
-                # rows carried over from yesterday fall in today's first hours: merge only there
-                ts = table.column("ts").cast(pa.int64()).to_numpy()
-                last = int(carry.column("ts").cast(pa.int64()).to_numpy().max())
-                head_n = int(np.searchsorted(ts, last, side="right"))
-                head = pa.concat_tables([carry, table.slice(0, head_n)])
-                head_ts = head.column("ts").cast(pa.int64()).to_numpy()
-                head = head.take(pa.array(np.lexsort((self.rng.random(len(head_ts)), head_ts))))
-                table = pa.concat_tables([head, table.slice(head_n)])
-            ts = table.column("ts").cast(pa.int64()).to_numpy()
-            cutoff = self.t0 + (d + 1) * DAY_MS
-            split = len(ts) if d == self.days - 1 else int(np.searchsorted(ts, cutoff))
-            out, carry = table.slice(0, split), table.slice(split)
-            label = out.column(_LABEL)
-            labelled = out.filter(pc.is_valid(label))
-            labels = pa.table(
-                [labelled.column("event_id"), labelled.column(_LABEL)], schema=self._label_schema
+            acct_s, start_s = self._sessions(d)  # sorted by start
+            bounds = np.searchsorted(
+                start_s, self.t0 + d * DAY_MS + np.arange(1, k) * (DAY_MS // k)
             )
-            yield out.drop_columns([_LABEL]), labels
+            for c, (lo, hi) in enumerate(
+                zip([0, *bounds.tolist()], [*bounds.tolist(), len(acct_s)], strict=True)
+            ):
+                table = self._chunk_rows(acct_s[lo:hi], start_s[lo:hi])
+                if carry is not None and carry.num_rows:
+                    table = self._merge(carry, table)
+                ts = table.column("ts").cast(pa.int64()).to_numpy()
+                cutoff = self.t0 + d * DAY_MS + (c + 1) * (DAY_MS // k)
+                final = d == self.days - 1 and c == k - 1
+                split = len(ts) if final else int(np.searchsorted(ts, cutoff))
+                out, carry = table.slice(0, split), table.slice(split)
+                labelled = out.filter(pc.is_valid(out.column(_LABEL)))
+                labels = pa.table(
+                    [labelled.column("event_id"), labelled.column(_LABEL)],
+                    schema=self._label_schema,
+                )
+                yield out.drop_columns([_LABEL]), labels
+
+    def _merge(self, carry: pa.Table, table: pa.Table) -> pa.Table:
+        """Rows carried from the previous batch fall in this one's first hours: merge only there."""
+        ts = table.column("ts").cast(pa.int64()).to_numpy()
+        last = int(carry.column("ts").cast(pa.int64()).to_numpy().max())
+        head_n = int(np.searchsorted(ts, last, side="right"))
+        head = pa.concat_tables([carry, table.slice(0, head_n)])
+        head_ts = head.column("ts").cast(pa.int64()).to_numpy()
+        head = head.take(pa.array(np.lexsort((self.rng.random(len(head_ts)), head_ts))))
+        return pa.concat_tables([head, table.slice(head_n)])

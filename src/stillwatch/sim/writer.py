@@ -57,8 +57,8 @@ class StreamWriter:
     """Writes one table as a file, or as a folder of parts once it grows past ``part_rows``.
 
     Encoding and compression run on a background thread (pyarrow releases the GIL), so the
-    next day's traffic is generated while this one is written; at most ``queue`` batches
-    wait, which bounds memory.
+    next day's traffic is generated while this one is written; at most one batch
+    waits, which bounds memory.
     """
 
     def __init__(
@@ -79,7 +79,7 @@ class StreamWriter:
         self._part = 0
         self._in_part = 0
         self._writer: pq.ParquetWriter | None = None
-        self._queue: queue.Queue[pa.Table | None] = queue.Queue(maxsize=2)
+        self._queue: queue.Queue[pa.Table | None] = queue.Queue(maxsize=1)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._drain, daemon=True)
         self._thread.start()
