@@ -25,6 +25,9 @@ def simulate_command(
     ] = None,
     scale: Annotated[str, typer.Option("--scale", help="small, medium or large")] = "small",
     seed: Annotated[int, typer.Option("--seed", help="same seed and corpus → identical files")] = 1,
+    days: Annotated[
+        int | None, typer.Option("--days", help="shorten the scale's window (quick looks, tests)")
+    ] = None,
     fmt: FormatOption = Format.table,
 ) -> None:
     """Simulate API traffic with legitimate users, look-alikes and campaigns, plus ground truth."""
@@ -32,8 +35,10 @@ def simulate_command(
         raise UsageError("give --scenario NAME or --scenario-file FILE")
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} is a file; give a folder")
+    if days is not None and days < 1:
+        raise UsageError(f"--days must be at least 1, got {days}")
     summary = simulate(
-        scenario=scenario, scale=scale, seed=seed, out=out, scenario_file=scenario_file
+        scenario=scenario, scale=scale, seed=seed, out=out, scenario_file=scenario_file, days=days
     )
     if fmt == Format.json:
         emit_json(summary)
