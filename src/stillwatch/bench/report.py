@@ -66,7 +66,8 @@ def scenario_rows(scenario: dict[str, Any], methods: Sequence[str]) -> list[dict
             for kind in kinds:
                 rows.append(
                     {
-                        "figure": f"  {kind}",
+                        # A plain "benign" account is an ordinary user, not a look-alike.
+                        "figure": f"  {'ordinary users' if kind == 'benign' else kind}",
                         **{m: _cell(worst[m].get(f"{prefix}:{kind}"), kind_fmt) for m in methods},
                     }
                 )
