@@ -8,11 +8,12 @@ limit: memory follows the batch, not the store.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+import pyarrow as pa
 
 from stillwatch.engine.store import Store
 from stillwatch.ingest.readers import RAW_LIMIT, Batch
@@ -79,25 +80,36 @@ class FileLoader:
         self.validator = Validator(source, max_text_bytes)
         self.report = FileReport(str(source.path), source.table, source.format)
         self.parsed_rows = 0  # rows the file's format could parse (JSON objects)
-        self._kept: list[str] = []
+        self._tables: dict[str, pa.Table] = {}
+
+    def _sql(self, query: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        """Run SQL that may name this batch's Arrow tables (``stage``, ``again``, ``judged``,
+        ``changes``). DuckDB finds them as this frame's local variables (a replacement scan):
+        ``register()`` would leave a catalog entry, and the table with it, alive until the
+        file's transaction ends, so memory would grow with the file."""
+        stage = self._tables.get("stage")  # noqa: F841
+        again = self._tables.get("again")  # noqa: F841
+        judged = self._tables.get("judged")  # noqa: F841
+        changes = self._tables.get("changes")  # noqa: F841
+        return self.store.con.execute(query, params or []).fetchall()
+
+    def _scalar(self, query: str) -> Any:
+        return self._sql(query)[0][0]
 
     def _keep(self, name: str, query: str) -> None:
-        """Materialize ``query`` as Arrow under ``name``: unlike a temporary table made inside
-        the file's transaction, it is freed when replaced."""
-        table = self.store.con.sql(query).to_arrow_table()
-        self.store.con.register(name, table)
-        self._kept.append(name)
+        """Materialize ``query`` as the Arrow table ``name`` for the rest of the batch."""
+        stage = self._tables.get("stage")  # noqa: F841
+        again = self._tables.get("again")  # noqa: F841
+        judged = self._tables.get("judged")  # noqa: F841
+        self._tables[name] = self.store.con.sql(query).to_arrow_table()
 
-    # -- one batch -------------------------------------------------------------------------
     def load(self, batch: Batch) -> None:
         self._quarantine_rejected(batch)
         if batch.empty:
             return
-        staged = self.validator.stage(batch)
-        con = self.store.con
-        con.register("stage", staged)
+        self._tables = {"stage": self.validator.stage(batch)}
         try:
-            read, bad, naive, truncated, objects = self.store.sql(
+            read, bad, naive, truncated, objects = self._sql(
                 """SELECT count(*), count(*) FILTER (_reason IS NOT NULL),
                           coalesce(sum(_naive) FILTER (_reason IS NULL), 0),
                           count(*) FILTER (_truncated IS NOT NULL AND _reason IS NULL),
@@ -116,10 +128,7 @@ class FileLoader:
                 self.table.name, self._write_events
             )()
         finally:
-            with contextlib.suppress(Exception):  # fails only in an aborted transaction
-                for name in ["stage", *self._kept]:
-                    con.unregister(name)
-            self._kept = []
+            self._tables = {}
 
     def _quarantine_rejected(self, batch: Batch) -> None:
         if not batch.rejected:
@@ -135,7 +144,7 @@ class FileLoader:
         self.report.quarantined += len(batch.rejected)
 
     def _quarantine_invalid(self) -> None:
-        self.store.con.execute(
+        self._sql(
             """INSERT INTO quarantine SELECT ?, ?, ?, _line, _reason, _raw
                FROM stage WHERE _reason IS NOT NULL ORDER BY _line""",
             [self.ingest_id, self.table.name, self.report.file],
@@ -147,7 +156,7 @@ class FileLoader:
 
     def _quarantine_conflicts(self, where: str, other_hash: str) -> None:
         raw = raw_expression({c: f'"{c}"' for c in self.table.names})
-        self.store.con.execute(
+        self._sql(
             f"""INSERT INTO quarantine
                 SELECT ?, ?, ?, _line,
                        'conflict: ' || {self._key_label()} || ' was seen before with other '
@@ -167,7 +176,6 @@ class FileLoader:
         The bulk of a batch holds new ids and is inserted as it is; only ids seen before (in
         the store, or earlier in the batch) are compared, by content hash, row by row.
         """
-        con = self.store.con
         self._keep(
             "again",
             """            SELECT event_id FROM stage WHERE _reason IS NULL
@@ -176,18 +184,18 @@ class FileLoader:
             SELECT event_id FROM exchanges
             WHERE event_id IN (SELECT event_id FROM stage WHERE _reason IS NULL)""",
         )
-        con.execute(
+        self._sql(
             f"""INSERT INTO exchanges
                 SELECT {self._columns()}, {self.ingest_id}, _truncated FROM stage
                 WHERE _reason IS NULL AND event_id NOT IN (SELECT event_id FROM again)"""
         )
         fresh = int(
-            self.store.scalar(
+            self._scalar(
                 """SELECT count(*) FROM stage WHERE _reason IS NULL
                    AND event_id NOT IN (SELECT event_id FROM again)"""
             )
         )
-        if not self.store.scalar("SELECT count(*) FROM again"):
+        if not self._scalar("SELECT count(*) FROM again"):
             self._count(fresh, 0, 0)
             return
         hash_sql = row_hash(self.table, {c: f'"{c}"' for c in self.table.names})
@@ -202,14 +210,14 @@ class FileLoader:
               ON e.event_id = s.event_id
             WINDOW w AS (PARTITION BY s.event_id ORDER BY s._line)""",
         )
-        con.execute(
+        self._sql(
             f"""INSERT INTO exchanges
                 SELECT {self._columns()}, {self.ingest_id}, _truncated FROM judged
                 WHERE _stored_hash IS NULL AND _nth = 1"""
         )
         conflict_stored = "_stored_hash IS NOT NULL AND _stored_hash <> _row_hash"
         conflict_batch = "_stored_hash IS NULL AND _nth > 1 AND _row_hash <> _first_hash"
-        new, dup, conflicts = self.store.sql(
+        new, dup, conflicts = self._sql(
             f"""SELECT count(*) FILTER (_stored_hash IS NULL AND _nth = 1),
                        count(*) FILTER ((_stored_hash IS NOT NULL AND _stored_hash = _row_hash)
                                      OR (_stored_hash IS NULL AND _nth > 1
@@ -224,7 +232,6 @@ class FileLoader:
 
     def _write_snapshot(self) -> None:
         """Accounts: a new version replaces the stored row; the old one goes to history."""
-        con = self.store.con
         self._keep(
             "judged",
             """            SELECT s.*, e._row_hash AS _stored_hash,
@@ -242,27 +249,27 @@ class FileLoader:
         )
         cols = self._columns()
         now = datetime.now(UTC).replace(tzinfo=None)
-        con.execute(
+        self._sql(
             f"""INSERT INTO accounts_history
                 SELECT {cols}, _ingest_id, _row_hash, ?, {self.ingest_id} FROM accounts
                 WHERE account_id IN (SELECT account_id FROM changes)""",
             [now],
         )
-        con.execute(
+        self._sql(
             f"""INSERT INTO accounts_history
                 SELECT {cols}, {self.ingest_id}, _row_hash, ?, {self.ingest_id} FROM changes
                 WHERE _rank > 1 ORDER BY _line""",
             [now],
         )
-        replaced = self.store.scalar(
+        replaced = self._scalar(
             "SELECT count(*) FROM changes WHERE _stored_hash IS NOT NULL AND _rank = 1"
         )
-        con.execute("DELETE FROM accounts WHERE account_id IN (SELECT account_id FROM changes)")
-        con.execute(
+        self._sql("DELETE FROM accounts WHERE account_id IN (SELECT account_id FROM changes)")
+        self._sql(
             f"""INSERT INTO accounts SELECT {cols}, {self.ingest_id}, _row_hash FROM changes
                 WHERE _rank = 1 ORDER BY _line"""
         )
-        changed, total = self.store.sql(
+        changed, total = self._sql(
             "SELECT (SELECT count(*) FROM changes), (SELECT count(*) FROM judged)"
         )[0]
         self.report.replaced += int(replaced)
@@ -270,7 +277,6 @@ class FileLoader:
 
     def _write_events(self) -> None:
         """Enforcements: no id; the same row again is a duplicate."""
-        con = self.store.con
         self._keep(
             "judged",
             """            SELECT s.*, row_number() OVER (PARTITION BY s._row_hash ORDER BY s._line) AS _nth,
@@ -278,11 +284,11 @@ class FileLoader:
             FROM (SELECT * FROM stage WHERE _reason IS NULL) s
             LEFT JOIN (SELECT DISTINCT _row_hash FROM enforcements) e ON e._row_hash = s._row_hash""",
         )
-        con.execute(
+        self._sql(
             f"""INSERT INTO enforcements SELECT {self._columns()}, {self.ingest_id}, _row_hash
                 FROM judged WHERE NOT _stored AND _nth = 1 ORDER BY _line"""
         )
-        new, total = self.store.sql(
+        new, total = self._sql(
             "SELECT count(*) FILTER (NOT _stored AND _nth = 1), count(*) FROM judged"
         )[0]
         self._count(new, total - new, 0)
