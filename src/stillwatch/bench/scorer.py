@@ -229,6 +229,7 @@ def score(truth: Truth, result: MethodResult) -> QualityFigures:
     operators = truth.operators
     ari = float(adjusted_rand_score(t_codes, p_codes)) if len(operators) >= 2 else None
 
+    # The trailing None is what index -1 (an unflagged account) picks up.
     campaign_operator = np.array([c.operator_id for c in result.campaigns] + [None], dtype=object)
     attribution = operator_attribution(truth.operator_ids, campaign_operator[predicted], flagged)
 
