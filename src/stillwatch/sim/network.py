@@ -198,6 +198,23 @@ class AddressBook:
             self.kind.append(kind)
         return lo, len(self.ips)
 
+    def blocks(self, kind: str, countries: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+        """:meth:`fixed_block` for many owners at once; returns each block's first index."""
+        r = self.rng
+        first = np.empty(len(countries), dtype=np.int64)
+        for i, (country, size) in enumerate(zip(countries.tolist(), sizes.tolist(), strict=True)):
+            asns = self.asns_of(kind, country)
+            asn = asns[int(r.random() * len(asns))]
+            prefixes = self._asn_prefixes(asn, 400)
+            a, b, c = prefixes[int(r.random() * len(prefixes))]
+            host = 1 + int(r.random() * (254 - size))
+            first[i] = len(self.ips)
+            self.ips.extend(f"{a}.{b}.{c}.{d}" for d in range(host, host + size))
+            self.asn.extend([asn] * size)
+            self.country.extend([country] * size)
+            self.kind.extend([kind] * size)
+        return first
+
     def pool(self, name: str, kind: str, countries: tuple[str, ...], size: int) -> tuple[int, int]:
         """A shared pool: a carrier's CGNAT exits, a cloud's egress, a proxy provider's exits.
 

@@ -116,6 +116,32 @@ class Population:
         lo, hi = self.book.fixed_block(kind, cc, int(self.rng.integers(1, 4)))
         return lo, hi, PER_SESSION
 
+    def _server_egress_many(
+        self,
+        rows: np.ndarray,
+        country: np.ndarray,
+        ip_lo: np.ndarray,
+        ip_hi: np.ndarray,
+        ip_mode: np.ndarray,
+    ) -> None:
+        """:meth:`_server_egress` for many accounts at once (written into the given arrays)."""
+        r, book = self.rng, self.book
+        u = r.random(len(rows))
+        serverless = rows[u < 0.3]
+        lo, hi = book.pool(CLOUD_EGRESS, "cloud", CLOUD_COUNTRIES, int(3000 * self.factor))
+        ip_lo[serverless], ip_hi[serverless], ip_mode[serverless] = lo, hi, PER_REQUEST
+        for kind, chosen in (
+            ("cloud", rows[(u >= 0.3) & (u < 0.75)]),
+            ("hosting", rows[u >= 0.75]),
+        ):
+            cc = np.array(
+                [c if book.asns_of(kind, c) else "US" for c in country[chosen].tolist()],
+                dtype=object,
+            )
+            sizes = r.integers(1, 4, len(chosen))
+            first = book.blocks(kind, cc, sizes)
+            ip_lo[chosen], ip_hi[chosen], ip_mode[chosen] = first, first + sizes, PER_SESSION
+
     def _common(self, country: str, writes_zh: bool) -> dict:
         r = self.rng
         thinking = float(pick(r, [0.02, 0.4, 0.85], [0.55, 0.28, 0.17]))
@@ -206,8 +232,7 @@ class Population:
         kind = np.full(n, "benign", dtype=object)
         u = r.random(n)
         server = u < 0.3
-        for i in np.nonzero(server)[0].tolist():
-            ip_lo[i], ip_hi[i], ip_mode[i] = self._server_egress(str(country[i]))
+        self._server_egress_many(np.nonzero(server)[0], country, ip_lo, ip_hi, ip_mode)
         rhythm[server & (r.random(n) < 0.2)] = FLAT
         mobile_heavy = ~server & (r.random(n) < cgnat_share)
         mobile_some = ~server & ~mobile_heavy & (r.random(n) < 0.15)

@@ -164,17 +164,14 @@ def simulate(
     parts = scale == "large"
     ex_out = StreamWriter(folder, EXCHANGES, parts, compression="lz4" if parts else "zstd")
     lab_out = StreamWriter(folder, LABELS_EXCHANGES, parts)
-    seen = np.zeros(len(cast), dtype=bool)
-    index = {a: i for i, a in enumerate(cast.arrays["account_id"].tolist())}
     campaign_rows = 0
     for batch, labels in traffic.batches():
         ex_out.write(batch)
         lab_out.write(labels)
         campaign_rows += labels.num_rows
-        seen[[index[a] for a in batch.column("account_id").unique().to_pylist()]] = True
     ex_out.close()
     lab_out.close()
-    summary = _write_tables(folder, cast, enforcements, seen)
+    summary = _write_tables(folder, cast, enforcements, traffic.accounts_seen)
     summary.update(
         scenario=sc.name,
         scale=scale,

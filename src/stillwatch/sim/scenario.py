@@ -20,14 +20,14 @@ from stillwatch.errors import UsageError
 SCALES: dict[str, dict[str, float]] = {
     # legit: legitimate accounts (before look-alike organizations), factor: operator accounts.
     "small": {"days": 14, "legit": 11_000, "factor": 1.0},
-    "medium": {"days": 45, "legit": 100_000, "factor": 9.0},
+    "medium": {"days": 45, "legit": 100_000, "factor": 8.0},
     "large": {"days": 45, "legit": 1_000_000, "factor": 90.0},
 }
 
 # Operator parameters: default and meaning. Documented here once; scenario files override.
 OPERATOR_DEFAULTS: dict[str, tuple[Any, str]] = {
     "name": ("operator", "label inside the scenario file only; ids in the data are opaque"),
-    "accounts": ([100, 130], "accounts running at once, at small scale (x9 medium, x90 large)"),
+    "accounts": ([100, 130], "accounts running at once, at small scale (x8 medium, x90 large)"),
     "rate": ([22, 30], "campaign exchanges per account per day"),
     "rate_spread": (0.45, "log-normal spread of the rate across accounts"),
     "lifetime_days": ([5, 9], "mean days an account lives before it is banned or dropped"),

@@ -105,6 +105,7 @@ class Traffic:
 
     def __post_init__(self) -> None:
         self.sessions_seen = np.zeros(len(self.cast), dtype=np.int64)
+        self.accounts_seen = np.zeros(len(self.cast), dtype=bool)
         ips, asn, country, _ = self.book.arrays()
         # value tables: rows pick from them by index, so strings are copied by Arrow, not Python
         self._ips, self._asn, self._country = (
@@ -293,6 +294,7 @@ class Traffic:
             text_rows[kept],
             n_s,
         )
+        self.accounts_seen[rows.acct] = True
         cols = self._columns(rows)
         cols["prompt"] = _Pick(prompt, kept)
         cols["prompt_sha256"] = _Pick(sha, kept)
