@@ -13,7 +13,12 @@ from planted_traffic import accounts, at, exchanges
 from typer.testing import CliRunner
 
 from stillwatch.bench.dataset import Dataset
-from stillwatch.bench.quality import QualityBench, dataset_folder
+from stillwatch.bench.quality import (
+    QualityBench,
+    _current_versions,
+    dataset_folder,
+    ensure_dataset,
+)
 from stillwatch.bench.truth import Truth
 from stillwatch.cli.app import app
 from stillwatch.cli.bench_quality import parse_seeds
@@ -60,7 +65,8 @@ def write_dataset(folder: Path, seed: int) -> None:
         folder / "labels_accounts.parquet",
     )
     pq.write_table(pa.Table.from_pylist(labels_exchanges), folder / "labels_exchanges.parquet")
-    (folder / "manifest.json").write_text(json.dumps({"scenario_version": 2, "seed": seed}))
+    manifest = {**_current_versions("hydra-loud"), "seed": seed}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
 
 
 @pytest.fixture
@@ -102,7 +108,7 @@ def test_bench_scores_each_method_on_each_seed(data_root):
         isolate=False,
     ).run()
     (scenario,) = payload["scenarios"]
-    assert scenario["scenario_version"] == "2"
+    assert scenario["scenario_version"] == _current_versions("hydra-loud")["scenario_version"]
     assert len(scenario["runs"]) == 4
     worst = scenario["worst"]["synchrotrap"]
     assert worst["recall"] == pytest.approx(1.0)
@@ -168,3 +174,24 @@ def test_loader_reads_json_lines_with_text_or_epoch_timestamps(tmp_path):
         moment = first.column("t")[0].as_py()
         assert (moment.year, moment.month, moment.day, moment.hour) == (2026, 4, 22, 13)
         assert moment.utcoffset().total_seconds() == 0
+
+
+def test_data_sets_are_reused_only_when_current(data_root, monkeypatch):
+    import stillwatch.sim
+
+    simulated: list[Path] = []
+
+    def fake_simulate(scenario: str, scale: str, seed: int, out: Path) -> dict:
+        simulated.append(Path(out))
+        Path(out).mkdir(parents=True)
+        return {}
+
+    monkeypatch.setattr(stillwatch.sim, "simulate", fake_simulate)
+    current = dataset_folder(data_root, "hydra-loud", "small", 1000)
+    assert ensure_dataset(data_root, "hydra-loud", "small", 1000) == current
+    assert simulated == []  # written by the current simulator: reused
+    stale = dataset_folder(data_root, "hydra-loud", "small", 1001)
+    (stale / "manifest.json").write_text(json.dumps({"simulator_version": "0"}))
+    assert ensure_dataset(data_root, "hydra-loud", "small", 1001) == stale
+    assert simulated == [stale]
+    assert not (stale / "exchanges").exists()  # the old files are gone

@@ -6,7 +6,9 @@ over the seeds is reported beside every seed's own. Interval coverage pools the 
 
 from __future__ import annotations
 
+import json
 import platform
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -141,18 +143,37 @@ def dataset_folder(root: Path, scenario: str, scale: str, seed: int) -> Path:
     return root / scenario / scale / f"seed-{seed}"
 
 
+def _current_versions(scenario: str) -> dict[str, str]:
+    """The simulator's and the scenario file's versions as they stand now."""
+    from stillwatch.sim import run
+    from stillwatch.sim import scenario as scenario_file
+
+    return {
+        "simulator_version": str(run.SIMULATOR_VERSION),
+        "scenario_version": str(scenario_file.load(scenario).version),
+    }
+
+
 def ensure_dataset(root: Path, scenario: str, scale: str, seed: int) -> Path:
-    """The simulated data set for (scenario, scale, seed): reused when already written."""
+    """The simulated data set for (scenario, scale, seed): reused when already written by the
+    current simulator from the current scenario file, simulated afresh otherwise."""
     folder = dataset_folder(root, scenario, scale, seed)
-    if (folder / "manifest.json").is_file():
-        return folder
+    manifest = folder / "manifest.json"
     try:
-        from stillwatch.sim import simulate  # type: ignore[attr-defined,unused-ignore]
+        from stillwatch.sim import simulate
     except ImportError as exc:
+        if manifest.is_file():
+            return folder
         raise StillwatchError(
             f"the simulator is not available ({exc}); write the data set to {folder} "
             "or install a stillwatch with stillwatch.sim.simulate"
         ) from exc
+    if manifest.is_file():
+        recorded = json.loads(manifest.read_text())
+        current = _current_versions(scenario)
+        if all(str(recorded.get(k)) == v for k, v in current.items()):
+            return folder
+        shutil.rmtree(folder)  # written by an older simulator or scenario file
     folder.parent.mkdir(parents=True, exist_ok=True)
     simulate(scenario=scenario, scale=scale, seed=seed, out=folder)
     return folder
