@@ -300,4 +300,6 @@ class FileLoader:
 
     def finish(self) -> None:
         self.report.unknown_columns = sorted(self.validator.unknown)
+
+    def close(self) -> None:
         self.validator.close()

@@ -104,11 +104,14 @@ def ingest_file(
     with store.transaction():
         ingest_id = int(store.scalar("SELECT nextval('ingest_id_seq')"))
         loader = FileLoader(store, source, ingest_id, max_text_bytes)
-        for batch in prefetched(reader.batches()):
-            loader.load(batch)
-            if progress:
-                progress(source, batch.progress, total)
-        loader.finish()
+        try:
+            for batch in prefetched(reader.batches()):
+                loader.load(batch)
+                if progress:
+                    progress(source, batch.progress, total)
+            loader.finish()
+        finally:
+            loader.close()
         report = loader.report
         if reader.columns is not None:
             report.unknown_columns = sorted(
