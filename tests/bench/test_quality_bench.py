@@ -18,6 +18,7 @@ from stillwatch.bench.quality import (
     _current_versions,
     dataset_folder,
     ensure_dataset,
+    simulator_source_digest,
 )
 from stillwatch.bench.truth import Truth
 from stillwatch.cli.app import app
@@ -195,3 +196,8 @@ def test_data_sets_are_reused_only_when_current(data_root, monkeypatch):
     assert ensure_dataset(data_root, "hydra-loud", "small", 1001) == stale
     assert simulated == [stale]
     assert not (stale / "exchanges").exists()  # the old files are gone
+    assert (stale / "bench-simulator-source.txt").read_text().strip() == simulator_source_digest()
+    # Same version numbers, different simulator code: simulated afresh too.
+    (current / "bench-simulator-source.txt").write_text("an older simulator\n")
+    ensure_dataset(data_root, "hydra-loud", "small", 1000)
+    assert simulated == [stale, current]

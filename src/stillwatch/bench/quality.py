@@ -6,6 +6,7 @@ over the seeds is reported beside every seed's own. Interval coverage pools the 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import platform
 import shutil
@@ -143,6 +144,9 @@ def dataset_folder(root: Path, scenario: str, scale: str, seed: int) -> Path:
     return root / scenario / scale / f"seed-{seed}"
 
 
+SOURCE_MARK = "bench-simulator-source.txt"
+
+
 def _current_versions(scenario: str) -> dict[str, str]:
     """The simulator's and the scenario file's versions as they stand now."""
     from stillwatch.sim import run
@@ -152,6 +156,28 @@ def _current_versions(scenario: str) -> dict[str, str]:
         "simulator_version": str(run.SIMULATOR_VERSION),
         "scenario_version": str(scenario_file.load(scenario).version),
     }
+
+
+def simulator_source_digest() -> str:
+    """SHA-256 over the simulator's code and scenario files: changes even when a version
+    number was not bumped."""
+    import stillwatch.sim
+
+    package = Path(stillwatch.sim.__file__).parent
+    digest = hashlib.sha256()
+    for path in sorted(p for p in package.rglob("*") if p.suffix in {".py", ".yaml"}):
+        digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _is_current(folder: Path, scenario: str) -> bool:
+    recorded = json.loads((folder / "manifest.json").read_text())
+    current = _current_versions(scenario)
+    if any(str(recorded.get(k)) != v for k, v in current.items()):
+        return False
+    # Data sets this bench simulated carry the source digest; others are taken on versions.
+    mark = folder / SOURCE_MARK
+    return not mark.is_file() or mark.read_text().strip() == simulator_source_digest()
 
 
 def ensure_dataset(root: Path, scenario: str, scale: str, seed: int) -> Path:
@@ -169,13 +195,12 @@ def ensure_dataset(root: Path, scenario: str, scale: str, seed: int) -> Path:
             "or install a stillwatch with stillwatch.sim.simulate"
         ) from exc
     if manifest.is_file():
-        recorded = json.loads(manifest.read_text())
-        current = _current_versions(scenario)
-        if all(str(recorded.get(k)) == v for k, v in current.items()):
+        if _is_current(folder, scenario):
             return folder
         shutil.rmtree(folder)  # written by an older simulator or scenario file
     folder.parent.mkdir(parents=True, exist_ok=True)
     simulate(scenario=scenario, scale=scale, seed=seed, out=folder)
+    (folder / SOURCE_MARK).write_text(simulator_source_digest() + "\n")
     return folder
 
 
