@@ -214,7 +214,7 @@ def link_groupings(folder: Path, f: Features) -> dict[str, tuple[float, float]]:
     out = {}
     for name, sql in queries.items():
         # a value links accounts when 2..max_share accounts hold it; hubs are tried as well
-        for cap in (None, 50):
+        for cap in (None, 5, 20, 50):
             having = "count(DISTINCT account_id) >= 2" + (
                 f" AND count(DISTINCT account_id) <= {cap}" if cap else ""
             )
