@@ -198,7 +198,12 @@ def simulate(
             "corpus_turns_reused_with_variation": lib.varied,
             "generated_prompts": lib.generated,
             "prompt_text_kept_share": KEEP_TEXT[scale],
-            "note": "prompt_sha256 is present on every row; prompt text on the kept share",
+            "note": (
+                "prompt_sha256 is on every row. Where the prompt text is kept it is the SHA-256 "
+                "of that text; on rows whose text is not kept (large scale) it is a 256-bit "
+                "digest of the prompt's identity (corpus turn, benchmark item, operator frame "
+                "and slot), so equal prompts share a value as equal hashes would."
+            ),
         },
         "summary": summary,
     }
