@@ -6,9 +6,9 @@ import hashlib
 
 import numpy as np
 import pytest
-from planted_traffic import at, dataset, words
 
 from stillwatch.bench.baselines.content_knn import ContentNeighbours
+from tests.bench.planted_traffic import at, dataset, words
 
 TEMPLATE = (
     "You are an expert agent. Solve the following software engineering task and write out "

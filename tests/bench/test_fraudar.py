@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from planted_traffic import at, dataset
 from scipy import sparse
 
 from stillwatch.bench.baselines.fraudar import Fraudar
+from tests.bench.planted_traffic import at, dataset
 
 
 def _graph_with_block(camouflage: int, seed: int = 3) -> tuple[sparse.csr_matrix, set[int]]:

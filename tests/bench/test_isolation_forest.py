@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from planted_traffic import at, dataset
 
 from stillwatch.bench.baselines.isolation_forest import IsolationForestBaseline
+from tests.bench.planted_traffic import at, dataset
 
 
 def _planted() -> list[dict]:

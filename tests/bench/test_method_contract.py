@@ -6,12 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pytest
-from planted_traffic import accounts, at, exchanges, words
 
 from stillwatch.bench.dataset import Dataset
 from stillwatch.bench.method import MethodResult
 from stillwatch.bench.methods import METHODS, make_method
 from stillwatch.schema import EXCHANGES
+from tests.bench.planted_traffic import accounts, at, exchanges, words
 
 
 def _rows() -> tuple[list[dict], list[dict]]:

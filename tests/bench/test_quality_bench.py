@@ -9,7 +9,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from planted_traffic import accounts, at, exchanges
 from typer.testing import CliRunner
 
 from stillwatch.bench.dataset import Dataset
@@ -24,6 +23,7 @@ from stillwatch.bench.truth import Truth
 from stillwatch.cli.app import app
 from stillwatch.cli.bench_quality import parse_seeds
 from stillwatch.errors import UsageError
+from tests.bench.planted_traffic import accounts, at, exchanges
 
 
 def write_dataset(folder: Path, seed: int) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from planted_traffic import at, dataset
 
 from stillwatch.bench.baselines.synchrotrap import SynchroTrap
+from tests.bench.planted_traffic import at, dataset
 
 # The planted cases carry addresses, not ASNs: synchrony on the /24 and client.
 ON_PREFIX = {"constraints": ("ip_prefix+tls_fingerprint",), "min_shared_buckets": 3}
