@@ -280,8 +280,8 @@ class Traffic:
         kept = np.nonzero(keep)[0]
         sess = sess[kept]
         first_of = np.zeros(n_s, dtype=np.int64)
-        uniq, first_pos = np.unique(sess, return_index=True)
-        first_of[uniq] = first_pos
+        starts_here = np.flatnonzero(np.r_[True, sess[1:] != sess[:-1]]) if len(sess) else sess
+        first_of[sess[starts_here]] = starts_here  # rows stay grouped by session
         rows = _Rows(
             acct[kept],
             sess,
@@ -303,7 +303,8 @@ class Traffic:
             np.where(cat["campaign"][sess], rows.acct, len(self._campaign_pa) - 1),
         )
         # sort by time here, on index arrays: Arrow then copies each string once, in order
-        order = np.lexsort((r.random(len(rows.ts)), rows.ts))
+        # ties within a millisecond are broken at random (10 random low bits under the time)
+        order = np.argsort(rows.ts * 1024 + r.integers(0, 1024, len(rows.ts)), kind="stable")
         out = {}
         for name in (*EXCHANGES.names, _LABEL):
             col = cols[name]
