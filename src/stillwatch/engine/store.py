@@ -135,8 +135,8 @@ def _connect(path: Path, read_only: bool, config: dict[str, Any]) -> duckdb.Duck
         raise StoreError(f"{path}: cannot open as a DuckDB store: {exc}") from None
 
 
-def scratch_connection(memory_limit: str = "1GB", threads: int = 0) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB for work that must stay outside the store's transactions."""
+def _config(memory_limit: str, threads: int) -> dict[str, Any]:
+    """Every connection: never download an extension, UTC, bounded memory."""
     config: dict[str, Any] = {
         "autoinstall_known_extensions": False,
         "memory_limit": memory_limit,
@@ -144,7 +144,12 @@ def scratch_connection(memory_limit: str = "1GB", threads: int = 0) -> duckdb.Du
     }
     if threads:
         config["threads"] = threads
-    return duckdb.connect(":memory:", config=config)
+    return config
+
+
+def scratch_connection(memory_limit: str = "1GB", threads: int = 0) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB for work that must stay outside the store's transactions."""
+    return duckdb.connect(":memory:", config=_config(memory_limit, threads))
 
 
 def open_store(
@@ -163,13 +168,7 @@ def open_store(
         raise StoreError(f"{path}: is a folder; the store is a single DuckDB file")
     if not path.parent.exists():
         raise StoreError(f"{path}: folder {path.parent} does not exist")
-    config: dict[str, Any] = {
-        "autoinstall_known_extensions": False,
-        "memory_limit": memory_limit,
-        "TimeZone": "UTC",
-    }
-    if threads:
-        config["threads"] = threads
+    config = _config(memory_limit, threads)
     # The file, its WAL and spill files are created owner-only while the store is open.
     old_umask = os.umask(0o077)
     try:
