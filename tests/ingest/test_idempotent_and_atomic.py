@@ -77,3 +77,15 @@ def test_batches_do_not_change_results(tmp_path: Path) -> None:
             results.append((r.accepted, r.duplicates, r.conflicts, r.quarantined, stored))
     assert results[0] == results[1]
     assert results[0][0] == 70
+
+
+def test_parquet_batches_follow_row_groups(store: Store, tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = [exchange(i) for i in range(95)]
+    rows[56]["ts"] = "not a time"
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "ex.parquet", row_group_size=10)
+    report = run(store, tmp_path / "ex.parquet", batch_rows=25).files[0]
+    assert (report.rows_read, report.accepted, report.quarantined) == (95, 94, 1)
+    assert store.sql("SELECT line FROM quarantine") == [(57,)]

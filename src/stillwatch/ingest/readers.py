@@ -116,14 +116,25 @@ class ParquetReader:
             ) from None
         self.columns = list(self.file.schema_arrow.names)
 
+    def _ranges(self) -> Iterator[tuple[int, int]]:
+        """Row ranges of about ``batch_rows`` that end on row-group boundaries, so that no
+        row group is decoded twice."""
+        meta = self.file.metadata
+        start = end = 0
+        for i in range(meta.num_row_groups):
+            end += meta.row_group(i).num_rows
+            if end - start >= self.batch_rows:
+                yield start, end
+                start = end
+        if end > start:
+            yield start, end
+
     def batches(self) -> Iterator[Batch]:
         """Row ranges read by DuckDB itself (parallel; the range filter prunes row groups)."""
         wanted = ", ".join(f'"{c}"' for c in self.columns if c in self.table.names)
         path = str(self._path).replace("'", "''")
-        total = int(self.file.metadata.num_rows)
         try:
-            for start in range(0, total, self.batch_rows):
-                end = min(total, start + self.batch_rows)
+            for start, end in self._ranges():
                 yield Batch(
                     sql=f"""SELECT file_row_number + 1 AS _line, {wanted}
                             FROM read_parquet('{path}', file_row_number = true)
