@@ -52,7 +52,7 @@ def _source(path: Path, table: str, fmt: str | None) -> SourceFile:
     if chosen is None:
         raise UsageError(
             f"{path}: cannot tell the format from the name; name it .parquet, .jsonl or .csv "
-            f"(optionally .gz), or pass --format {'|'.join(FORMATS)}"
+            f"(optionally .gz), or pass --input-format {'|'.join(FORMATS)}"
         )
     return SourceFile(path, table, chosen, gz)
 
@@ -90,7 +90,7 @@ def discover(
 ) -> tuple[list[SourceFile], list[str]]:
     """Resolve command-line paths into the files to ingest (accounts first) and notes."""
     if fmt is not None and fmt not in FORMATS:
-        raise UsageError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+        raise UsageError(f"--input-format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     notes: list[str] = []
     by_table: dict[str, list[SourceFile]] = {t: [] for t in TABLE_NAMES}
     for table, args in (
