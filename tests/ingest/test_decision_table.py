@@ -194,3 +194,15 @@ def test_json_objects_where_text_belongs_are_wrong_types(store: Store, tmp_path:
     reasons = [x[0] for x in store.sql("SELECT reason FROM quarantine ORDER BY line")]
     assert reasons == ["prompt: wrong type, got object", "model: wrong type, got boolean"]
     assert store.scalar("SELECT account_id FROM exchanges WHERE event_id = 'e5'") == "12345"
+
+
+def test_byte_order_marks_are_not_data(store: Store, tmp_path: Path) -> None:
+    (tmp_path / "ex.jsonl").write_bytes(
+        b'\xef\xbb\xbf{"event_id":"e1","ts":"2026-04-22T00:00:00Z","account_id":"a","model":"m"}\n'
+    )
+    (tmp_path / "ex.csv").write_bytes(
+        b"\xef\xbb\xbfevent_id,ts,account_id,model\ne2,2026-04-22T00:00:00Z,a,m\n"
+    )
+    report = run(store, tmp_path / "ex.jsonl", tmp_path / "ex.csv")
+    assert not report.errors
+    assert [f.accepted for f in report.files] == [1, 1]

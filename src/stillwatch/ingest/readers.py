@@ -32,6 +32,7 @@ from stillwatch.schema import Table
 
 RAW_LIMIT = 2000  # characters of a bad row's raw text kept in the quarantine
 _CHUNK_BYTES = 32 * 1024 * 1024
+_BOM = b"\xef\xbb\xbf"
 
 
 @dataclass
@@ -171,8 +172,12 @@ class JsonLinesReader:
         pending: list[pa.Table] = []
         pending_rows = 0
         rejected: list[Rejected] = []
+        first = True
         while True:
             chunk = reader.stream.read(_CHUNK_BYTES)
+            if first and chunk.startswith(_BOM):  # exports from Windows tools start so
+                chunk = chunk[len(_BOM) :]
+            first = False
             data = carry + chunk
             if not chunk:
                 carry, complete = b"", data
@@ -251,7 +256,7 @@ class CsvReader:
         if not head.strip():
             raise InputError(str(self.source.path), "empty file", "a CSV header line")
         try:
-            first = head.decode("utf-8").splitlines()[0]
+            first = head.decode("utf-8-sig").splitlines()[0]
         except UnicodeDecodeError:
             raise InputError(str(self.source.path), "header is not UTF-8 text", "CSV") from None
         names = next(csv.reader(io.StringIO(first)))
