@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sim_realism import (
+from sklearn.metrics import average_precision_score
+
+from tests.sim.sim_realism import (
     GUARD_SEEDS,
     account_features,
     link_groupings,
     precision_at_recall,
     single_signal_scores,
 )
-from sklearn.metrics import average_precision_score
 
 CEILING = 0.8
 LINK_CEILING = 0.9
