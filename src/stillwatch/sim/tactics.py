@@ -139,6 +139,29 @@ _VALUES = {
 _SLOTS = re.compile(r"\{(\w+)\}")
 
 
+# Situations a paraphrasing operator opens with, so no two requests start alike.
+_CONTEXT = (
+    ("I'm", "We're", "My team is", "Our startup is", "I am currently"),
+    ("building", "working on", "debugging", "refactoring", "prototyping", "maintaining"),
+    (
+        "a side project",
+        "an internal tool",
+        "a client app",
+        "our backend",
+        "a course assignment",
+        "a data pipeline",
+        "a CLI",
+        "an open-source library",
+    ),
+    ("", " at work", " this week", " for a hackathon", " in my free time", " for a customer"),
+)
+
+
+def _context(rng: np.random.Generator) -> str:
+    parts = [c[int(rng.random() * len(c))] for c in _CONTEXT]
+    return f"{parts[0]} {parts[1]} {parts[2]}{parts[3]}."
+
+
 def _fill(rng: np.random.Generator, template: str, lib: PromptLibrary) -> str:
     vals = {
         k: _VALUES[k][int(rng.random() * len(_VALUES[k]))]
@@ -216,8 +239,11 @@ class OperatorPrompts:
                 body = verb + body[len("Write") :]
             tail = _PARA[3][int(r.integers(0, len(_PARA[3])))]
             text = f"{body} {tail}".strip()
+            if r.random() < 0.6:
+                text = f"{_context(r)} {text[:1].lower()}{text[1:]}"
             if r.random() < self.cot_share:
-                text = f"{text}\n\n{self._elicit(zh)}"
+                elicit = self._elicit(zh)
+                text = f"{elicit}\n\n{text}" if r.random() < 0.3 else f"{text}\n\n{elicit}"
             return text
         lead, task, elicit = self.frames[int(r.integers(0, len(self.frames)))]
         body = _fill(r, task, self.lib)
