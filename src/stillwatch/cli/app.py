@@ -55,3 +55,7 @@ def main() -> None:
             "interrupted: the store keeps every file that finished; rerun to go on", err=True
         )
         sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()
