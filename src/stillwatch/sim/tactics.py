@@ -254,4 +254,5 @@ class OperatorPrompts:
 
     def wrapper_opening(self) -> str:
         """The small talk an evasive operator sends before the real request."""
-        return _WRAP_OPEN[int(self.rng.integers(0, len(_WRAP_OPEN)))]
+        opening = _WRAP_OPEN[int(self.rng.integers(0, len(_WRAP_OPEN)))]
+        return opening if self.rng.random() < 0.3 else f"{opening} {_context(self.rng)}"
