@@ -16,7 +16,7 @@ from stillwatch.sim import corpus as corpus_mod
 from stillwatch.sim.cast import DAY_MS, Cast
 from stillwatch.sim.network import AddressBook
 from stillwatch.sim.operators import Enforcement, OperatorCast
-from stillwatch.sim.population import Population, populate
+from stillwatch.sim.organizations import Organizations, populate
 from stillwatch.sim.prompts import PromptLibrary
 from stillwatch.sim.scenario import SCALES, Scenario, load
 from stillwatch.sim.sessions import SessionWriter
@@ -76,7 +76,7 @@ def build_cast(
     book = AddressBook(_seeded(seed, 2))
     rng = _seeded(seed, 3)
     n_legit = int(cfg["legit"] * rng.uniform(1.0, 1.1))
-    pop = Population(rng, cast, book, t0, t_end, release_ms, cfg["factor"])
+    pop = Organizations(rng, cast, book, t0, t_end, release_ms, cfg["factor"])
     populate(pop, n_legit, scenario.population)
     ops = OperatorCast(_seeded(seed, 4), cast, book, t0, t_end, release_ms, cfg["factor"])
     for i, op in enumerate(scenario.operators):
