@@ -212,3 +212,20 @@ def test_campaign_prompts_carry_the_tactics(dataset) -> None:
     )
     assert cot > 0.2  # reasoning elicitation
     assert lead < 0.05  # few frames, swept over many slots
+
+
+def test_unrelated_legitimate_accounts_rarely_share_exact_text(dataset) -> None:
+    """Real users share short follow-ups ("continue") and popular questions, little else."""
+    folder, _ = dataset("low-and-slow", 1)
+    shared, short = _one(
+        _con(folder),
+        """
+        WITH x AS (SELECT e.prompt_sha256, e.prompt, e.account_id FROM exchanges e
+                   JOIN labels_accounts l USING (account_id)
+                   WHERE l.kind IN ('benign', 'benign:cgnat', 'benign:power-user', 'benign:shared-nat')),
+             s AS (SELECT prompt_sha256, count(DISTINCT account_id) AS n FROM x GROUP BY 1)
+        SELECT avg((n > 1)::INT), median(length(prompt)) FILTER (WHERE n > 1)
+        FROM x JOIN s USING (prompt_sha256)""",
+    )
+    assert 0.01 < shared < 0.12
+    assert short < 60

@@ -44,6 +44,8 @@ _ZH_FOLLOWUPS = (
     "有没有更好的方法？",
     "请举一个具体的例子。",
 )
+_ZH_LEADS = ("好的，", "谢谢，", "嗯，", "明白了，", "另外，", "还有，", "", "那", "请问")
+_ZH_TAILS = ("", "", "谢谢", "麻烦了", "急用", "用{pl}的话", "最好简单一点", "我是初学者")
 _ZH = {
     "pl": ("Python", "Java", "Go", "JavaScript", "C++", "TypeScript", "Rust", "SQL"),
     "job": (
@@ -113,6 +115,15 @@ _AGENT_TASKS = (
     "The CI job for {m} is red after the last merge. Find the cause and propose a patch.",
     "Implement {f} in src/{m}.py according to the spec in docs/{m}.md and add tests.",
     "Review the diff for {m} and list any bugs or missing edge cases in {f}.",
+)
+_AGENT_NOTES = (
+    "",
+    " Ticket #{k}.",
+    " See PR {k}.",
+    " Keep the diff small.",
+    " Issue {k} has context.",
+    " Don't touch the public API.",
+    " Run the linters too.",
 )
 _TOOL_RESULTS = (
     "<tool_result>$ pytest -q tests/test_{m}.py\n{k} passed, 1 failed\nFAILED test_{f}</tool_result>",
@@ -296,9 +307,15 @@ class PromptLibrary:
             return [
                 self._turn(ci, t, conv) for t in range(min(len(conv.turns), max(1, turns_wanted)))
             ]
-        out = [self._fill(_pick(self.rng, _ZH_TASKS))]
+        first = _pick(self.rng, _ZH_TASKS)
+        if self.rng.random() < 0.7:
+            first = _pick(self.rng, _ZH_LEADS) + first + _pick(self.rng, _ZH_TAILS)
+        out = [self._fill(first)]
         for _ in range(max(1, turns_wanted) - 1):
-            out.append(self._fill(_pick(self.rng, _ZH_FOLLOWUPS)))
+            follow = _pick(self.rng, _ZH_FOLLOWUPS)
+            if self.rng.random() < 0.7:  # people word even short follow-ups their own way
+                follow = _pick(self.rng, _ZH_LEADS) + follow + _pick(self.rng, _ZH_TAILS)
+            out.append(self._fill(follow))
         self.generated += len(out)
         return out
 
@@ -342,7 +359,10 @@ class PromptLibrary:
         r = self.rng
         m = _pick(r, _MODULES)
         f = f"{_pick(r, _MODULES)}_{_pick(r, ('load', 'parse', 'merge', 'apply', 'check', 'render'))}"
-        out = [_pick(r, _AGENT_TASKS).format(m=m, f=f)]
+        out = [
+            _pick(r, _AGENT_TASKS).format(m=m, f=f)
+            + _pick(r, _AGENT_NOTES).format(k=int(r.integers(100, 9999)))
+        ]
         for _ in range(turns - 1):
             out.append(_pick(r, _TOOL_RESULTS).format(m=m, f=f, k=int(r.integers(1, 400))))
         self.generated += len(out)
