@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from stillwatch.engine.store import open_store
@@ -49,6 +49,8 @@ def _check(path: Path) -> None:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=400), st.sampled_from(["jsonl", "csv", "parquet", "jsonl.gz"]))
+@example(b"\xef\xbb\xbf\n", "csv")  # a byte order mark and nothing else
+@example(b'"\n', "csv")
 def test_arbitrary_bytes(data: bytes, suffix: str) -> None:
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / f"exchanges.{suffix}"

@@ -253,13 +253,14 @@ class CsvReader:
             raise InputError(str(self.source.path), f"unreadable: {_describe_error(exc)}") from None
         finally:
             reader.close()
-        if not head.strip():
-            raise InputError(str(self.source.path), "empty file", "a CSV header line")
+        line = head.removeprefix(_BOM).split(b"\n", 1)[0].rstrip(b"\r")
+        if not line.strip():
+            raise InputError(str(self.source.path), "no header line", "a CSV header line")
         try:
-            first = head.decode("utf-8-sig").splitlines()[0]
+            first = line.decode("utf-8")
         except UnicodeDecodeError:
             raise InputError(str(self.source.path), "header is not UTF-8 text", "CSV") from None
-        names = next(csv.reader(io.StringIO(first)))
+        names = next(csv.reader(io.StringIO(first)), [])
         names = [n.strip() for n in names]
         if len(set(names)) != len(names) or "" in names:
             raise InputError(
