@@ -206,3 +206,18 @@ def test_byte_order_marks_are_not_data(store: Store, tmp_path: Path) -> None:
     report = run(store, tmp_path / "ex.jsonl", tmp_path / "ex.csv")
     assert not report.errors
     assert [f.accepted for f in report.files] == [1, 1]
+
+
+def test_parquet_duplicates_and_conflicts(store: Store, tmp_path: Path) -> None:
+    rows = [exchange(1), exchange(2), exchange(1), exchange(2, model="other"), exchange(3)]
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "a.parquet", row_group_size=2)
+    r = run(store, tmp_path / "a.parquet", batch_rows=2).files[0]
+    assert (r.rows_read, r.accepted, r.duplicates, r.conflicts) == (5, 3, 1, 1)
+    assert store.sql("SELECT line FROM quarantine") == [(4,)]
+    # every row names every column: pyarrow takes the columns from the first row
+    again = [exchange(3, ip=None), exchange(4, ip="300.1.1.1"), exchange(5, ip="10.0.0.1")]
+    pq.write_table(pa.Table.from_pylist(again), tmp_path / "b.parquet")
+    r = run(store, tmp_path / "b.parquet").files[0]
+    assert (r.accepted, r.duplicates, r.conflicts, r.quarantined) == (1, 1, 0, 1)
+    assert store.scalar("SELECT count(*) FROM exchanges") == 4
+    assert store.scalar("SELECT model FROM exchanges WHERE event_id = 'e2'") == "frontier-1"
