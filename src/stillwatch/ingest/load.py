@@ -82,7 +82,7 @@ class FileLoader:
         self.parsed_rows = 0  # rows the file's format could parse (JSON objects)
         self._tables: dict[str, pa.Table] = {}
 
-    def _sql(self, query: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+    def _run(self, query: str, params: list[Any] | None = None, arrow: bool = False) -> Any:
         """Run SQL that may name this batch's Arrow tables (``stage``, ``again``, ``judged``,
         ``changes``). DuckDB finds them as this frame's local variables (a replacement scan):
         ``register()`` would leave a catalog entry, and the table with it, alive until the
@@ -91,17 +91,19 @@ class FileLoader:
         again = self._tables.get("again")  # noqa: F841
         judged = self._tables.get("judged")  # noqa: F841
         changes = self._tables.get("changes")  # noqa: F841
+        if arrow:
+            return self.store.con.sql(query, params=params).to_arrow_table()
         return self.store.con.execute(query, params or []).fetchall()
+
+    def _sql(self, query: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        return list(self._run(query, params))
 
     def _scalar(self, query: str) -> Any:
         return self._sql(query)[0][0]
 
     def _keep(self, name: str, query: str) -> None:
         """Materialize ``query`` as the Arrow table ``name`` for the rest of the batch."""
-        stage = self._tables.get("stage")  # noqa: F841
-        again = self._tables.get("again")  # noqa: F841
-        judged = self._tables.get("judged")  # noqa: F841
-        self._tables[name] = self.store.con.sql(query).to_arrow_table()
+        self._tables[name] = self._run(query, arrow=True)
 
     def load(self, batch: Batch) -> None:
         self._quarantine_rejected(batch)
