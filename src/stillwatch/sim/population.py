@@ -6,13 +6,8 @@ and office NAT, or the cloud their app runs in. Look-alike kinds (labelled
 ``benign:<kind>``; organizations are built in ``organizations``) each match campaigns on
 some evidence:
 
-- ``coding-fleet``: many accounts of one org, one card, one egress range, one system prompt,
-  agent sessions around the clock;
-- ``eval-harness``: bursts of templated benchmark prompts that say "think step by step",
-  retried at several temperatures, the same frames across labs;
-- ``app``: one system prompt and template, thousands of end users, server or serverless egress;
-- ``router``: resellers forwarding many end users' traffic through few accounts;
-- ``synthetic-data-vendor``: templated generation requests around the clock, shared card;
+- ``coding-fleet``, ``eval-harness``, ``app``, ``router``, ``synthetic-data-vendor``:
+  organizations, described and built in ``organizations``;
 - ``power-user``: heavy individuals, long sessions, reasoning models, odd hours;
 - ``shared-nat``: students and staff behind one campus or office NAT, whole classes
   registering the same afternoon through the education path;
