@@ -176,7 +176,9 @@ class FileLoader:
         """Exchanges: an id seen again is a duplicate (same content) or a conflict (other).
 
         The bulk of a batch holds new ids and is inserted as it is; only ids seen before (in
-        the store, or earlier in the batch) are compared, by content hash, row by row.
+        the store, or earlier in the batch) are compared, by content hash, row by row. A batch
+        is written by one INSERT: a small INSERT between large ones leaves row groups that the
+        next checkpoint has to rewrite.
         """
         self._keep(
             "again",
@@ -186,18 +188,10 @@ class FileLoader:
             SELECT event_id FROM exchanges
             WHERE event_id IN (SELECT event_id FROM stage WHERE _reason IS NULL)""",
         )
-        self._sql(
-            f"""INSERT INTO exchanges
-                SELECT {self._columns()}, {self.ingest_id}, _truncated FROM stage
-                WHERE _reason IS NULL AND event_id NOT IN (SELECT event_id FROM again)"""
-        )
-        fresh = int(
-            self._scalar(
-                """SELECT count(*) FROM stage WHERE _reason IS NULL
-                   AND event_id NOT IN (SELECT event_id FROM again)"""
-            )
-        )
+        fresh_rows = "_reason IS NULL AND event_id NOT IN (SELECT event_id FROM again)"
+        fresh = int(self._scalar(f"SELECT count(*) FROM stage WHERE {fresh_rows}"))
         if not self._scalar("SELECT count(*) FROM again"):
+            self._insert_exchanges(fresh_rows)
             self._count(fresh, 0, 0)
             return
         hash_sql = row_hash(self.table, {c: f'"{c}"' for c in self.table.names})
@@ -212,11 +206,8 @@ class FileLoader:
               ON e.event_id = s.event_id
             WINDOW w AS (PARTITION BY s.event_id ORDER BY s._line)""",
         )
-        self._sql(
-            f"""INSERT INTO exchanges
-                SELECT {self._columns()}, {self.ingest_id}, _truncated FROM judged
-                WHERE _stored_hash IS NULL AND _nth = 1"""
-        )
+        first_seen = "SELECT _line FROM judged WHERE _stored_hash IS NULL AND _nth = 1"
+        self._insert_exchanges(f"({fresh_rows}) OR _line IN ({first_seen})")
         conflict_stored = "_stored_hash IS NOT NULL AND _stored_hash <> _row_hash"
         conflict_batch = "_stored_hash IS NULL AND _nth > 1 AND _row_hash <> _first_hash"
         new, dup, conflicts = self._sql(
@@ -231,6 +222,12 @@ class FileLoader:
             self._quarantine_conflicts(f"({conflict_stored})", "_stored_hash")
             self._quarantine_conflicts(f"({conflict_batch})", "_first_hash")
         self._count(fresh + new, dup, conflicts)
+
+    def _insert_exchanges(self, where: str) -> None:
+        self._sql(
+            f"""INSERT INTO exchanges SELECT {self._columns()}, {self.ingest_id}, _truncated
+                FROM stage WHERE {where}"""
+        )
 
     def _write_snapshot(self) -> None:
         """Accounts: a new version replaces the stored row; the old one goes to history."""

@@ -18,11 +18,10 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -68,8 +67,8 @@ class _Progress:
 
     def __init__(self, source: SourceFile) -> None:
         self.raw = open(source.path, "rb")  # noqa: SIM115 - closed by close()
-        self.stream: IO[bytes] = (
-            cast(IO[bytes], gzip.GzipFile(fileobj=self.raw)) if source.gzip else self.raw
+        self.stream: io.BufferedIOBase = (
+            gzip.GzipFile(fileobj=self.raw) if source.gzip else self.raw
         )
 
     @property
@@ -167,77 +166,127 @@ class JsonLinesReader:
             reader.close()
 
     def _batches(self, reader: _Progress) -> Iterator[Batch]:
-        carry = b""
         next_line = 1
         pending: list[pa.Table] = []
         pending_rows = 0
         rejected: list[Rejected] = []
-        first = True
-        while True:
-            chunk = reader.stream.read(_CHUNK_BYTES)
-            if first and chunk.startswith(_BOM):  # exports from Windows tools start so
-                chunk = chunk[len(_BOM) :]
-            first = False
-            data = carry + chunk
-            if not chunk:
-                carry, complete = b"", data
-            else:
-                cut = data.rfind(b"\n")
-                carry, complete = (data, b"") if cut < 0 else (data[cut + 1 :], data[: cut + 1])
-            if complete:
-                table, bad, next_line = _split_lines(complete, next_line)
+        for data, length in _line_chunks(reader.stream):
+            last = length < 0
+            if not last:
+                table, bad, next_line = _split_lines(data, length, next_line)
                 rejected += bad
                 if table.num_rows:
                     pending.append(table)
                     pending_rows += table.num_rows
-            while pending_rows >= self.batch_rows or (not chunk and (pending or rejected)):
+            while pending_rows >= self.batch_rows or (last and (pending or rejected)):
                 rows = pa.concat_tables(pending) if pending else _empty_lines()
                 head, rest = rows.slice(0, self.batch_rows), rows.slice(self.batch_rows)
                 pending, pending_rows = ([rest], rest.num_rows) if rest.num_rows else ([], 0)
                 # A rejected line goes with the batch its number falls in (or the last one).
-                now = [
-                    x for x in rejected if not pending or (x.line or 0) < rest["_line"][0].as_py()
-                ]
-                rejected = [x for x in rejected if x not in now]
+                first_rest = rest["_line"][0].as_py() if pending else None
+                now = [x for x in rejected if first_rest is None or (x.line or 0) < first_rest]
+                rejected = rejected[len(now) :]
                 yield Batch(head, rejected=now, progress=reader.done)
-            if not chunk:
-                return
+
+
+def _line_chunks(stream: io.BufferedIOBase) -> Iterator[tuple[bytearray, int]]:
+    """Buffers of about ``_CHUNK_BYTES`` and the length of each that ends at a line end (or
+    the file's end); then ``(b"", -1)``. Each buffer is read into once and never copied."""
+    carry = b""
+    first = True
+    while True:
+        data = bytearray(len(carry) + max(_CHUNK_BYTES, len(_BOM)))
+        data[: len(carry)] = carry
+        view = memoryview(data)
+        used = len(carry)
+        while used < len(data) and (n := stream.readinto(view[used:])):
+            used += n
+        view.release()
+        at_end = used == len(carry)
+        if first and data.startswith(_BOM):  # exports from Windows tools start so
+            del data[: len(_BOM)]
+            used -= len(_BOM)
+        first = False
+        if at_end:
+            if carry:
+                yield data, used
+            yield bytearray(), -1
+            return
+        cut = data.rfind(b"\n", 0, used) if used == len(data) else used - 1
+        if cut < 0:  # one line longer than the buffer: read on
+            carry = bytes(data[:used])
+            continue
+        carry = bytes(data[cut + 1 : used])
+        yield data, cut + 1
 
 
 def _empty_lines() -> pa.Table:
     return pa.table({"_line": pa.array([], pa.int64()), "_text": pa.array([], pa.string())})
 
 
-def _split_lines(data: bytes, first_line: int) -> tuple[pa.Table, list[Rejected], int]:
-    """Non-blank lines of ``data`` with their numbers; lines that are not UTF-8 are rejected."""
-    parts = pc.split_pattern(pa.array([data], pa.binary()), pattern=b"\n").values
-    if data.endswith(b"\n"):
-        parts = parts.slice(0, len(parts) - 1)
-    count = len(parts)
-    numbers = pa.array(np.arange(first_line, first_line + count, dtype=np.int64))
+def _split_lines(
+    data: bytes | bytearray, length: int, first_line: int
+) -> tuple[pa.Table, list[Rejected], int]:
+    """Non-blank lines of ``data[:length]`` with their numbers; lines that are not UTF-8
+    are rejected.
+
+    The lines are views into ``data`` (no copy), so each keeps its line end: JSON allows
+    white space there, and the quarantine trims it.
+    """
+    view = np.frombuffer(data, np.uint8, count=length)
+    ends = np.flatnonzero(view == 10) + 1
+    if len(ends) == 0 or ends[-1] != length:
+        ends = np.append(ends, length)
+    offsets = np.concatenate(([0], ends))
+    count = len(ends)
+    large = length >= 2**31 - 1
+    offsets = offsets.astype(np.int64 if large else np.int32)
+    text_type = pa.large_string() if large else pa.string()
+    text = pa.Array.from_buffers(
+        text_type, count, [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+    )
     rejected: list[Rejected] = []
     try:
-        text = parts.cast(pa.string())
+        text.validate(full=True)  # UTF-8, checked by Arrow
     except pa.ArrowInvalid:
-        # Rare: find the lines that are not UTF-8 one by one, keep the rest.
-        good: list[str | None] = []
-        for i, raw in enumerate(parts.to_pylist()):
-            try:
-                good.append(raw.decode("utf-8"))
-            except UnicodeDecodeError:
-                good.append(None)
-                rejected.append(
-                    Rejected(
-                        first_line + i,
-                        "line is not valid UTF-8",
-                        raw.decode("utf-8", "replace")[:RAW_LIMIT],
-                    )
-                )
-        text = pa.array(good, pa.string())
-    text = pc.utf8_rtrim(text, characters="\r")
-    keep = pc.and_(pc.is_valid(text), pc.not_equal(pc.utf8_trim_whitespace(text), ""))
-    table = pa.table({"_line": numbers, "_text": text}).filter(keep)
+        text, rejected = _decode_lines(data, offsets, first_line, text_type)
+    numbers = np.arange(first_line, first_line + count, dtype=np.int64)
+    # Blank lines are not rows. Only lines that start with white space can be blank.
+    starts = offsets[:-1]
+    maybe = np.flatnonzero(np.isin(view[starts], _SPACE)) if length else np.array([], np.int64)
+    drop = [int(i) for i in maybe if not data[offsets[i] : offsets[i + 1]].strip()]
+    drop += [x.line - first_line for x in rejected if x.line is not None]
+    table = pa.table({"_line": numbers, "_text": text})
+    if drop:
+        keep = np.ones(count, dtype=bool)
+        keep[drop] = False
+        table = table.filter(pa.array(keep))
     return table, rejected, first_line + count
+
+
+_SPACE = np.frombuffer(b" \t\r\n\f\v", np.uint8)
+
+
+def _decode_lines(
+    data: bytes | bytearray, offsets: Any, first_line: int, text_type: pa.DataType
+) -> tuple[pa.Array, list[Rejected]]:
+    """Rare: find the lines that are not UTF-8 one by one, keep the rest."""
+    good: list[str | None] = []
+    rejected: list[Rejected] = []
+    for i in range(len(offsets) - 1):
+        raw = data[offsets[i] : offsets[i + 1]]
+        try:
+            good.append(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            good.append(None)
+            rejected.append(
+                Rejected(
+                    first_line + i,
+                    "line is not valid UTF-8",
+                    raw.rstrip(b"\r\n").decode("utf-8", "replace")[:RAW_LIMIT],
+                )
+            )
+    return pa.array(good, text_type), rejected
 
 
 class CsvReader:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -88,16 +89,52 @@ def ingest_file(
     progress: Progress | None = None,
 ) -> FileReport:
     """Ingest one file in one transaction; raises :class:`InputError` with nothing stored."""
-    started = _now()
-    clock = time.perf_counter()
     try:
-        digest = file_sha256(source.path)
+        size = source.path.stat().st_size
     except OSError as exc:
         raise InputError(str(source.path), f"unreadable: {exc.strerror or exc}") from None
-    skipped = _already(store, source, digest)
-    if skipped:
-        report = FileReport(str(source.path), source.table, source.format, skipped=skipped)
-        return report
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="stillwatch-sha256") as pool:
+        digest = pool.submit(_sha256, source)
+        if _size_seen(store, source, size):  # it may be a file already ingested: look first
+            skipped = _already(store, source, digest.result())
+            if skipped:
+                return FileReport(str(source.path), source.table, source.format, skipped=skipped)
+        # No file of this size was ingested, so this one is new: it is hashed while it loads.
+        return _load(
+            store, source, run_id, digest, size,
+            batch_rows=batch_rows, max_text_bytes=max_text_bytes, progress=progress,
+        )  # fmt: skip
+
+
+def _sha256(source: SourceFile) -> str:
+    try:
+        return file_sha256(source.path)
+    except OSError as exc:
+        raise InputError(str(source.path), f"unreadable: {exc.strerror or exc}") from None
+
+
+def _size_seen(store: Store, source: SourceFile, size: int) -> bool:
+    return bool(
+        store.sql(
+            "SELECT 1 FROM ingest_runs WHERE size_bytes = ? AND table_name = ? LIMIT 1",
+            [size, source.table],
+        )
+    )
+
+
+def _load(
+    store: Store,
+    source: SourceFile,
+    run_id: str,
+    digest: Future[str],
+    size: int,
+    *,
+    batch_rows: int,
+    max_text_bytes: int,
+    progress: Progress | None,
+) -> FileReport:
+    started = _now()
+    clock = time.perf_counter()
     reader = open_reader(source, CANONICAL[source.table], batch_rows)
     _check_header(source, reader.columns)
     total = total_units(source)
@@ -128,7 +165,7 @@ def ingest_file(
             "INSERT INTO ingest_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 ingest_id, run_id, source.table, str(source.path.resolve()), source.format,
-                digest, source.path.stat().st_size, report.rows_read, report.accepted,
+                digest.result(), size, report.rows_read, report.accepted,
                 report.duplicates, report.conflicts, report.quarantined, report.replaced,
                 report.truncated, report.warnings, started, _now(),
             ],

@@ -21,6 +21,7 @@ from stillwatch.ipnet import is_ip_or_prefix
 from stillwatch.schema import CANONICAL, Table
 
 KEY_SAMPLE_ROWS = 5_000
+STAGE_BATCH = int(__import__("os").environ.get("SB", "131072"))
 
 
 def _truncate_utf8(text: str, max_bytes: int) -> str:
@@ -67,7 +68,8 @@ class Validator:
                 FROM (
                 SELECT _line, _text,
                   CASE WHEN _all IS NULL THEN 'line is not valid JSON'
-                       WHEN NOT starts_with(ltrim(_text, ' \t\r\n'), '{{')
+                       WHEN NOT starts_with(_text, '{{')
+                            AND NOT starts_with(ltrim(_text, ' \t\r\n'), '{{')
                        THEN 'line is not a JSON object' END AS _pre,
                   _all AS _v
                 FROM (SELECT _line, _text, try(json_extract_string(_text, [{paths}])) AS _all
@@ -75,7 +77,7 @@ class Validator:
             cols = {
                 c: (f"_v[{i + 1}]", "JSON", f"_t[{i + 1}]") for i, c in enumerate(self.table.names)
             }
-            return sql, cols, "_text"
+            return sql, cols, "rtrim(_text, chr(13) || chr(10))"
         described = self.con.execute("DESCRIBE SELECT * FROM batch_rows").fetchall()
         types = {row[0]: row[1] for row in described}
         cols = {c: (f'"{c}"', types[c], "") for c in self.table.names if c in types}
@@ -153,4 +155,4 @@ class Validator:
                      CAST(({" OR ".join(naive) or "false"}) AS INTEGER) AS _naive
               FROM (SELECT *, {", ".join(errors)} FROM (
                       SELECT *, {", ".join(values)} FROM ({src_sql}))))"""
-        ).to_arrow_table()
+        ).to_arrow_table(batch_size=STAGE_BATCH)
