@@ -33,6 +33,19 @@ def test_reingest_same_file_changes_nothing(store: Store, tmp_path: Path) -> Non
     assert store.counts()["exchanges"] == 50
 
 
+def test_a_new_file_of_a_known_size_is_not_skipped(store: Store, tmp_path: Path) -> None:
+    """Files of a size never ingested are hashed while they load; same size: hashed first."""
+    first = write_jsonl(tmp_path / "a.jsonl", [exchange(10 + i) for i in range(20)])
+    second = write_jsonl(tmp_path / "b.jsonl", [exchange(70 + i) for i in range(20)])
+    assert first.stat().st_size == second.stat().st_size
+    assert run(store, first).files[0].accepted == 20
+    report = run(store, second).files[0]
+    assert not report.skipped and report.accepted == 20
+    digests = store.sql("SELECT DISTINCT content_sha256 FROM ingest_runs")
+    assert len(digests) == 2
+    assert run(store, second).files[0].skipped.startswith("already ingested")
+
+
 def test_error_mid_file_rolls_back_everything(
     store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
