@@ -70,7 +70,7 @@ SETTINGS: tuple[Setting, ...] = (
         "prompt, system_prompt and response longer than this (UTF-8 bytes) are truncated and "
         "flagged",
     ),
-    Setting("batch_rows", 200_000, "rows validated and written per batch: bounds ingest memory"),
+    Setting("batch_rows", 500_000, "rows validated and written per batch: bounds ingest memory"),
     Setting("memory_limit", "1GB", "DuckDB memory limit of the store; larger work spills to disk"),
     Setting("threads", 0, "DuckDB worker threads; 0 means one per core"),
 )

@@ -56,11 +56,11 @@ def test_error_mid_file_rolls_back_everything(
     calls = {"n": 0}
     original = load.FileLoader.load
 
-    def failing(self: load.FileLoader, batch: object) -> None:
+    def failing(self: load.FileLoader, batch: object, stage: object) -> None:
         calls["n"] += 1
         if calls["n"] == 3:
             raise RuntimeError("disk on fire")
-        original(self, batch)  # type: ignore[arg-type]
+        original(self, batch, stage)  # type: ignore[arg-type]
 
     monkeypatch.setattr(load.FileLoader, "load", failing)
     with pytest.raises(RuntimeError, match="disk on fire"):

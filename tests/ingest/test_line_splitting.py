@@ -55,11 +55,12 @@ def _read(data: bytes, gz: bool, batch_rows: int) -> tuple[list[tuple[int, str]]
 
 
 @settings(max_examples=300, deadline=None)
-@given(_pieces, st.integers(1, 9), st.booleans(), st.integers(1, 4))
+@given(_pieces, st.integers(1, 9), st.integers(1, 40), st.booleans(), st.integers(1, 4))
 def test_every_line_once_wherever_buffers_end(
-    pieces: list[bytes], chunk: int, gz: bool, batch_rows: int
+    pieces: list[bytes], chunk: int, batch_bytes: int, gz: bool, batch_rows: int
 ) -> None:
     data = b"".join(pieces)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(readers, "_CHUNK_BYTES", chunk)
+        mp.setattr(readers, "_BATCH_BYTES", batch_bytes)
         assert _read(data, gz, batch_rows) == _expected(data)

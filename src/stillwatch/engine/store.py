@@ -8,6 +8,7 @@ icu) are linked into DuckDB's Python package.
 from __future__ import annotations
 
 import os
+import re
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -67,10 +68,17 @@ ACCOUNT_ROWS = {
 class Store:
     """An open store. Use as a context manager, or call :meth:`close`."""
 
-    def __init__(self, path: Path, con: duckdb.DuckDBPyConnection, umask: int | None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        con: duckdb.DuckDBPyConnection,
+        umask: int | None,
+        memory_limit: str = "1GB",
+    ) -> None:
         self.path = path
         self.con = con
         self._umask = umask
+        self.memory_limit = memory_limit
 
     def __enter__(self) -> Store:
         return self
@@ -104,6 +112,17 @@ class Store:
             raise
         self.con.execute("COMMIT")
 
+    @contextmanager
+    def memory_share(self, share: float) -> Iterator[None]:
+        """Give DuckDB only ``share`` of the store's memory limit for a while: work that
+        holds data outside DuckDB (ingest's Arrow batches) spends the rest."""
+        limit = int(byte_size(self.memory_limit) * share)
+        self.con.execute(f"SET memory_limit = '{limit}B'")
+        try:
+            yield
+        finally:
+            self.con.execute(f"SET memory_limit = '{self.memory_limit}'")
+
     def counts(self) -> dict[str, int]:
         names = [*CANONICAL, "accounts_history", "quarantine", "ingest_runs", "forget_requests"]
         return {n: int(self.scalar(f"SELECT count(*) FROM {n}")) for n in names}
@@ -113,6 +132,19 @@ class Store:
         import ibis
 
         return ibis.duckdb.from_connection(self.con)
+
+
+_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+          "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}  # fmt: skip
+
+
+def byte_size(text: str) -> int:
+    """Bytes in a DuckDB size such as ``1GB``, ``512MB`` or ``1.5GiB``."""
+    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*", text)
+    unit = match.group(2).upper() if match else ""
+    if not match or unit not in _UNITS:
+        raise StoreError(f"memory limit {text!r}: not a size such as 1GB or 512MB")
+    return int(float(match.group(1)) * _UNITS[unit])
 
 
 def _owner_only(path: Path) -> None:
@@ -176,7 +208,7 @@ def open_store(
     except BaseException:
         os.umask(old_umask)
         raise
-    store = Store(path, con, old_umask)
+    store = Store(path, con, old_umask, memory_limit)
     if not read_only:
         for ddl in DDL:
             con.execute(ddl)

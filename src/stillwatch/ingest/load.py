@@ -9,6 +9,7 @@ limit: memory follows the batch, not the store.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -105,11 +106,20 @@ class FileLoader:
         """Materialize ``query`` as the Arrow table ``name`` for the rest of the batch."""
         self._tables[name] = self._run(query, arrow=True)
 
-    def load(self, batch: Batch) -> None:
+    def staged(self, batches: Iterator[Batch]) -> Iterator[tuple[Batch, pa.Table | None]]:
+        """Each batch with its rows validated (None when it has no rows). The rows as read
+        are let go once validated: only the validated ones are kept for writing."""
+        for batch in batches:
+            stage = None if batch.empty else self.validator.stage(batch)
+            batch.rows = None
+            yield batch, stage
+
+    def load(self, batch: Batch, stage: pa.Table | None) -> None:
+        """Write one batch, validated by :meth:`staged`."""
         self._quarantine_rejected(batch)
-        if batch.empty:
+        if stage is None:
             return
-        self._tables = {"stage": self.validator.stage(batch)}
+        self._tables = {"stage": stage}
         try:
             read, bad, naive, truncated, objects = self._sql(
                 """SELECT count(*), count(*) FILTER (_reason IS NOT NULL),

@@ -18,7 +18,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import pyarrow as pa
@@ -31,6 +31,8 @@ from stillwatch.schema import Table
 
 RAW_LIMIT = 2000  # characters of a bad row's raw text kept in the quarantine
 _CHUNK_BYTES = 32 * 1024 * 1024
+# A JSON Lines batch also ends at this much text: long lines make big batches.
+_BATCH_BYTES = 256 * 1024 * 1024
 _BOM = b"\xef\xbb\xbf"
 
 
@@ -168,7 +170,7 @@ class JsonLinesReader:
     def _batches(self, reader: _Progress) -> Iterator[Batch]:
         next_line = 1
         pending: list[pa.Table] = []
-        pending_rows = 0
+        pending_rows = pending_bytes = 0
         rejected: list[Rejected] = []
         for data, length in _line_chunks(reader.stream):
             last = length < 0
@@ -178,10 +180,16 @@ class JsonLinesReader:
                 if table.num_rows:
                     pending.append(table)
                     pending_rows += table.num_rows
-            while pending_rows >= self.batch_rows or (last and (pending or rejected)):
+                    pending_bytes += length
+            while (
+                pending_rows >= self.batch_rows
+                or pending_bytes >= _BATCH_BYTES
+                or (last and (pending or rejected))
+            ):
                 rows = pa.concat_tables(pending) if pending else _empty_lines()
                 head, rest = rows.slice(0, self.batch_rows), rows.slice(self.batch_rows)
                 pending, pending_rows = ([rest], rest.num_rows) if rest.num_rows else ([], 0)
+                pending_bytes = pending_bytes * pending_rows // max(rows.num_rows, 1)
                 # A rejected line goes with the batch its number falls in (or the last one).
                 first_rest = rest["_line"][0].as_py() if pending else None
                 now = [x for x in rejected if first_rest is None or (x.line or 0) < first_rest]
@@ -404,34 +412,41 @@ def open_reader(source: SourceFile, table: Table, batch_rows: int) -> Any:
     return readers[source.format](source, table, batch_rows)
 
 
-def prefetched(batches: Iterator[Batch]) -> Iterator[Batch]:
-    """Read the next batch in a background thread while the current one is validated and
-    written (file reads, Arrow and DuckDB all release the GIL). One batch waits at most."""
-    ready: queue.Queue[Batch | BaseException | None] = queue.Queue(maxsize=1)
+T = TypeVar("T")
+_END = object()
+
+
+def prefetched(items: Iterator[T]) -> Iterator[T]:
+    """Make the next item in a background thread while the caller works on the current one
+    (file reads, Arrow and DuckDB all release the GIL). At most two items are alive: the
+    one in use and the next, made or being made."""
+    ready: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    room = threading.Semaphore(1)
     stop = threading.Event()
 
-    def read() -> None:
+    def make() -> None:
         try:
-            for batch in batches:
-                while not stop.is_set():
-                    try:
-                        ready.put(batch, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
+            while True:
+                while not room.acquire(timeout=0.1):
+                    if stop.is_set():
+                        return
                 if stop.is_set():
                     return
-            ready.put(None)
+                item = next(items, _END)
+                ready.put(item)
+                if item is _END:
+                    return
         except BaseException as exc:  # handed to the consumer, raised there
             ready.put(exc)
 
-    worker = threading.Thread(target=read, name="stillwatch-reader", daemon=True)
+    worker = threading.Thread(target=make, name="stillwatch-prefetch", daemon=True)
     worker.start()
     try:
-        while (item := ready.get()) is not None:
+        while (item := ready.get()) is not _END:
             if isinstance(item, BaseException):
                 raise item
-            yield item
+            room.release()  # the next one may be made while this one is used
+            yield cast(T, item)
     finally:
         stop.set()
-        worker.join(timeout=5)
+        worker.join()  # it stops after the item in hand: the caller may close its tools

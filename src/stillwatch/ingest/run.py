@@ -18,6 +18,9 @@ from stillwatch.schema import CANONICAL
 
 # progress(file, done, total): called as a file is read
 Progress = Callable[[SourceFile, int, int], None]
+# DuckDB gets half the store's memory limit while ingesting: the batches in flight, validated
+# and waiting to be written, are Arrow tables outside DuckDB and spend the other half.
+INGEST_MEMORY_SHARE = 0.5
 
 
 @dataclass
@@ -142,8 +145,8 @@ def _load(
         ingest_id = int(store.scalar("SELECT nextval('ingest_id_seq')"))
         loader = FileLoader(store, source, ingest_id, max_text_bytes)
         try:
-            for batch in prefetched(reader.batches()):
-                loader.load(batch)
+            for batch, stage in prefetched(loader.staged(reader.batches())):
+                loader.load(batch, stage)
                 if progress:
                     progress(source, batch.progress, total)
             loader.finish()
@@ -183,14 +186,15 @@ def ingest(
 ) -> RunReport:
     """Ingest every file; a bad file is reported and skipped, the others go on."""
     run = RunReport(run_id=uuid.uuid4().hex[:12])
-    for source in sources:
-        try:
-            run.files.append(
-                ingest_file(
-                    store, source, run.run_id,
-                    batch_rows=batch_rows, max_text_bytes=max_text_bytes, progress=progress,
-                )
-            )  # fmt: skip
-        except InputError as exc:
-            run.errors.append(str(exc))
+    with store.memory_share(INGEST_MEMORY_SHARE):
+        for source in sources:
+            try:
+                run.files.append(
+                    ingest_file(
+                        store, source, run.run_id,
+                        batch_rows=batch_rows, max_text_bytes=max_text_bytes, progress=progress,
+                    )
+                )  # fmt: skip
+            except InputError as exc:
+                run.errors.append(str(exc))
     return run
