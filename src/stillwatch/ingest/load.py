@@ -113,6 +113,7 @@ class FileLoader:
             stage = None if batch.empty else self.validator.stage(batch)
             batch.rows = None
             yield batch, stage
+            del stage
 
     def load(self, batch: Batch, stage: pa.Table | None) -> None:
         """Write one batch, validated by :meth:`staged`."""

@@ -32,7 +32,7 @@ from stillwatch.schema import Table
 RAW_LIMIT = 2000  # characters of a bad row's raw text kept in the quarantine
 _CHUNK_BYTES = 32 * 1024 * 1024
 # A JSON Lines batch also ends at this much text: long lines make big batches.
-_BATCH_BYTES = 256 * 1024 * 1024
+_BATCH_BYTES = 512 * 1024 * 1024
 _BOM = b"\xef\xbb\xbf"
 
 
@@ -195,6 +195,7 @@ class JsonLinesReader:
                 now = [x for x in rejected if first_rest is None or (x.line or 0) < first_rest]
                 rejected = rejected[len(now) :]
                 yield Batch(head, rejected=now, progress=reader.done)
+                del rows, head  # the consumer lets go of them once validated
 
 
 def _line_chunks(stream: io.BufferedIOBase) -> Iterator[tuple[bytearray, int]]:
@@ -436,6 +437,7 @@ def prefetched(items: Iterator[T]) -> Iterator[T]:
                 ready.put(item)
                 if item is _END:
                     return
+                del item  # held by the consumer alone, freed when it is done
         except BaseException as exc:  # handed to the consumer, raised there
             ready.put(exc)
 
@@ -447,6 +449,7 @@ def prefetched(items: Iterator[T]) -> Iterator[T]:
                 raise item
             room.release()  # the next one may be made while this one is used
             yield cast(T, item)
+            del item
     finally:
         stop.set()
         worker.join()  # it stops after the item in hand: the caller may close its tools

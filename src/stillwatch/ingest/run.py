@@ -147,6 +147,7 @@ def _load(
         try:
             for batch, stage in prefetched(loader.staged(reader.batches())):
                 loader.load(batch, stage)
+                del stage  # not kept while the next batch is awaited
                 if progress:
                     progress(source, batch.progress, total)
             loader.finish()
