@@ -1,5 +1,6 @@
-"""Load one file into the store: validate each batch in SQL, sort its rows into accepted,
-duplicate, conflict and quarantined, and write them, all in one transaction per file.
+"""Load one file into the store: validate each batch in SQL (:meth:`FileLoader.staged`, run
+ahead in a background thread), sort its rows into accepted, duplicate, conflict and
+quarantined, and write them (:meth:`FileLoader.load`), all in one transaction per file.
 
 Duplicates are found by joining each batch against the stored keys inside DuckDB, which
 builds its hash table on the batch (the smaller side) and spills to disk past its memory

@@ -1,6 +1,8 @@
 """Validation of one batch, in a DuckDB of its own (in memory, outside the store's
 transaction): the store's transaction then holds only the rows it keeps, and memory follows the
-batch. Temporary tables made inside a long transaction would live until it ends.
+batch. Temporary tables made inside a long transaction would live until it ends. Having its own
+DuckDB also lets the next batch be validated, in a background thread, while the store writes
+this one.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ from stillwatch.ipnet import is_ip_or_prefix
 from stillwatch.schema import CANONICAL, Table
 
 KEY_SAMPLE_ROWS = 5_000
-STAGE_BATCH = int(__import__("os").environ.get("SB", "131072"))
 
 
 def _truncate_utf8(text: str, max_bytes: int) -> str:
@@ -155,4 +156,4 @@ class Validator:
                      CAST(({" OR ".join(naive) or "false"}) AS INTEGER) AS _naive
               FROM (SELECT *, {", ".join(errors)} FROM (
                       SELECT *, {", ".join(values)} FROM ({src_sql}))))"""
-        ).to_arrow_table(batch_size=STAGE_BATCH)
+        ).to_arrow_table()
