@@ -71,7 +71,12 @@ SETTINGS: tuple[Setting, ...] = (
         "flagged",
     ),
     Setting("batch_rows", 500_000, "rows validated and written per batch: bounds ingest memory"),
-    Setting("memory_limit", "1GB", "DuckDB memory limit of the store; larger work spills to disk"),
+    Setting(
+        "memory_limit",
+        "1GB",
+        "DuckDB memory limit of the store (ingest gives DuckDB half, its batches the rest); "
+        "larger work spills to disk",
+    ),
     Setting("threads", 0, "DuckDB worker threads; 0 means one per core"),
 )
 BY_NAME = {s.name: s for s in SETTINGS}
