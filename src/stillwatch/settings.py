@@ -36,7 +36,7 @@ class Setting:
             value = raw
         elif kind is int and isinstance(raw, str):
             try:
-                value = _parse_size(raw)
+                value = parse_size(raw)
             except ValueError:
                 raise UsageError(
                     f"setting {self.name} from {where}: expected an integer (sizes may say "
@@ -53,8 +53,12 @@ class Setting:
         return value
 
 
-def _parse_size(text: str) -> int:
-    units = {"kib": 1024, "mib": 1024**2, "gib": 1024**3, "kb": 1000, "mb": 1000**2, "gb": 1000**3}
+def parse_size(text: str) -> int:
+    """Bytes in a size such as ``1GB``, ``512MiB`` or ``1048576``; ValueError otherwise."""
+    units = {
+        "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4,
+        "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4, "b": 1,
+    }  # fmt: skip
     t = text.strip().lower().replace("_", "")
     for unit, factor in units.items():
         if t.endswith(unit):

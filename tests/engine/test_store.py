@@ -29,3 +29,13 @@ def test_missing_store_and_folder_errors(tmp_path: Path) -> None:
     (tmp_path / "junk.duckdb").write_text("not a database")
     with pytest.raises(StoreError, match="cannot open"):
         open_store(tmp_path / "junk.duckdb")
+
+
+def test_memory_share_lowers_the_limit_for_a_while(store: Store) -> None:
+    def limit() -> str:
+        return str(store.scalar("SELECT current_setting('memory_limit')"))
+
+    before = limit()
+    with store.memory_share(0.5):
+        assert limit() == "476.8 MiB"  # half of the default 1GB (10^9 bytes)
+    assert limit() == before == "953.6 MiB"

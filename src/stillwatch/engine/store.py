@@ -8,7 +8,6 @@ icu) are linked into DuckDB's Python package.
 from __future__ import annotations
 
 import os
-import re
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +18,7 @@ import duckdb
 
 from stillwatch.errors import StoreError
 from stillwatch.schema import ACCOUNTS, CANONICAL, ENFORCEMENTS, EXCHANGES, STORE_TYPES, Table
+from stillwatch.settings import parse_size
 
 SCHEMA_VERSION = "1"
 
@@ -116,7 +116,12 @@ class Store:
     def memory_share(self, share: float) -> Iterator[None]:
         """Give DuckDB only ``share`` of the store's memory limit for a while: work that
         holds data outside DuckDB (ingest's Arrow batches) spends the rest."""
-        limit = int(byte_size(self.memory_limit) * share)
+        try:
+            limit = int(parse_size(self.memory_limit) * share)
+        except ValueError:
+            raise StoreError(
+                f"memory limit {self.memory_limit!r}: not a size such as 1GB or 512MiB"
+            ) from None
         self.con.execute(f"SET memory_limit = '{limit}B'")
         try:
             yield
@@ -132,19 +137,6 @@ class Store:
         import ibis
 
         return ibis.duckdb.from_connection(self.con)
-
-
-_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
-          "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}  # fmt: skip
-
-
-def byte_size(text: str) -> int:
-    """Bytes in a DuckDB size such as ``1GB``, ``512MB`` or ``1.5GiB``."""
-    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*", text)
-    unit = match.group(2).upper() if match else ""
-    if not match or unit not in _UNITS:
-        raise StoreError(f"memory limit {text!r}: not a size such as 1GB or 512MB")
-    return int(float(match.group(1)) * _UNITS[unit])
 
 
 def _owner_only(path: Path) -> None:

@@ -201,10 +201,8 @@ class FileLoader:
             WHERE event_id IN (SELECT event_id FROM stage WHERE _reason IS NULL)""",
         )
         fresh_rows = "_reason IS NULL AND event_id NOT IN (SELECT event_id FROM again)"
-        fresh = int(self._scalar(f"SELECT count(*) FROM stage WHERE {fresh_rows}"))
         if not self._scalar("SELECT count(*) FROM again"):
-            self._insert_exchanges(fresh_rows)
-            self._count(fresh, 0, 0)
+            self._count(self._insert_exchanges(fresh_rows), 0, 0)
             return
         hash_sql = row_hash(self.table, {c: f'"{c}"' for c in self.table.names})
         self._keep(
@@ -219,12 +217,11 @@ class FileLoader:
             WINDOW w AS (PARTITION BY s.event_id ORDER BY s._line)""",
         )
         first_seen = "SELECT _line FROM judged WHERE _stored_hash IS NULL AND _nth = 1"
-        self._insert_exchanges(f"({fresh_rows}) OR _line IN ({first_seen})")
+        accepted = self._insert_exchanges(f"({fresh_rows}) OR _line IN ({first_seen})")
         conflict_stored = "_stored_hash IS NOT NULL AND _stored_hash <> _row_hash"
         conflict_batch = "_stored_hash IS NULL AND _nth > 1 AND _row_hash <> _first_hash"
-        new, dup, conflicts = self._sql(
-            f"""SELECT count(*) FILTER (_stored_hash IS NULL AND _nth = 1),
-                       count(*) FILTER ((_stored_hash IS NOT NULL AND _stored_hash = _row_hash)
+        dup, conflicts = self._sql(
+            f"""SELECT count(*) FILTER ((_stored_hash IS NOT NULL AND _stored_hash = _row_hash)
                                      OR (_stored_hash IS NULL AND _nth > 1
                                          AND _row_hash = _first_hash)),
                        count(*) FILTER (({conflict_stored}) OR ({conflict_batch}))
@@ -233,12 +230,15 @@ class FileLoader:
         if conflicts:
             self._quarantine_conflicts(f"({conflict_stored})", "_stored_hash")
             self._quarantine_conflicts(f"({conflict_batch})", "_first_hash")
-        self._count(fresh + new, dup, conflicts)
+        self._count(accepted, dup, conflicts)
 
-    def _insert_exchanges(self, where: str) -> None:
-        self._sql(
-            f"""INSERT INTO exchanges SELECT {self._columns()}, {self.ingest_id}, _truncated
-                FROM stage WHERE {where}"""
+    def _insert_exchanges(self, where: str) -> int:
+        """Insert the batch's rows that ``where`` picks; returns how many."""
+        return int(
+            self._scalar(
+                f"""INSERT INTO exchanges SELECT {self._columns()}, {self.ingest_id}, _truncated
+                    FROM stage WHERE {where}"""
+            )
         )
 
     def _write_snapshot(self) -> None:

@@ -95,7 +95,7 @@ def ingest_file(
     try:
         size = source.path.stat().st_size
     except OSError as exc:
-        raise InputError(str(source.path), f"unreadable: {exc.strerror or exc}") from None
+        raise _unreadable(source, exc) from None
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="stillwatch-sha256") as pool:
         digest = pool.submit(_sha256, source)
         if _size_seen(store, source, size):  # it may be a file already ingested: look first
@@ -113,7 +113,11 @@ def _sha256(source: SourceFile) -> str:
     try:
         return file_sha256(source.path)
     except OSError as exc:
-        raise InputError(str(source.path), f"unreadable: {exc.strerror or exc}") from None
+        raise _unreadable(source, exc) from None
+
+
+def _unreadable(source: SourceFile, exc: OSError) -> InputError:
+    return InputError(str(source.path), f"unreadable: {exc.strerror or exc}")
 
 
 def _size_seen(store: Store, source: SourceFile, size: int) -> bool:
