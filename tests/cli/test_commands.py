@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from stillwatch.settings import resolve
 from tests.ingest.helpers import exchange, write_jsonl
 
@@ -56,9 +58,16 @@ def test_forget_deletes_everywhere_and_records(tmp_path: Path) -> None:
     assert sw("ingest", str(ex), "--accounts", str(acc), cwd=tmp_path).returncode == 0
     out = sw("forget", "a1", "--format", "json", cwd=tmp_path)
     deleted = json.loads(out.stdout)["deleted"]
-    assert deleted == {
-        "exchanges": 2, "accounts": 1, "accounts_history": 0, "enforcements": 0, "quarantine": 1
-    }  # fmt: skip
+    assert json.loads(out.stdout)["rewrite_seconds"] > 0
+    expected = {"exchanges": 2, "accounts": 1, "quarantine": 1}
+    assert {k: v for k, v in deleted.items() if v} == expected
+    assert {
+        "accounts_history",
+        "enforcements",
+        "signals",
+        "account_scores",
+        "intel_matches",
+    } <= set(deleted)
     status = json.loads(sw("status", "--format", "json", cwd=tmp_path).stdout)
     assert status["tables"]["exchanges"] == 4 and status["tables"]["forget_requests"] == 1
 
@@ -91,3 +100,61 @@ def test_every_setting_and_command_is_documented() -> None:
         assert f"`{s.name}`" in readme, f"setting {s.name} missing from README"
     for command in ("ingest", "status", "quarantine", "forget", "config", "demo", "bench ingest"):
         assert f"stillwatch {command}" in readme, f"command {command} missing from README"
+
+
+def test_11_bad_values_are_one_line_usage_errors(tmp_path: Path) -> None:
+    """`quarantine --limit -1` and STILLWATCH_MEMORY_LIMIT=1KB gave tracebacks;
+    STILLWATCH_THREADS=0 was refused although 0 means one per core."""
+    good = write_jsonl(tmp_path / "good.jsonl", [exchange(1)])
+    assert sw("ingest", str(good), cwd=tmp_path).returncode == 0
+    cases = [
+        (("quarantine", "--limit", "-1"), {}, "--limit must be 0 or more"),
+        (("status",), {"STILLWATCH_MEMORY_LIMIT": "1KB"}, "memory_limit"),
+        (("status",), {"STILLWATCH_MEMORY_LIMIT": "lots"}, "a size such as 1GB"),
+        (("status",), {"STILLWATCH_THREADS": "-1"}, "threads"),
+        (("forget", ""), {}, "account id is empty"),
+    ]
+    for args, env, message in cases:
+        done = sw(*args, cwd=tmp_path, env=env)
+        assert done.returncode == 2, (args, done.stderr)
+        assert "Traceback" not in done.stderr and done.stderr.count("\n") == 1, done.stderr
+        assert message in done.stderr
+    threads = sw("status", "--format", "json", cwd=tmp_path, env={"STILLWATCH_THREADS": "0"})
+    assert threads.returncode == 0, threads.stderr
+    assert json.loads(threads.stdout)["tables"]["exchanges"] == 1
+
+
+def test_an_error_that_follows_ctrl_c_exits_130_without_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A Ctrl-C that DuckDB turns into another error (a table handed to SQL reads as missing)
+    is still the interruption: exit 130, one line. Without a Ctrl-C the error stays an error."""
+    import contextlib
+    import signal
+
+    import duckdb
+
+    from stillwatch.cli import app as app_module
+
+    def interrupted_then_lost() -> None:
+        # swallowed, as DuckDB's replacement scan does
+        with contextlib.suppress(KeyboardInterrupt):
+            app_module._CtrlC.handle(signal.SIGINT, None)
+        raise duckdb.CatalogException("Table with name stage does not exist!")
+
+    monkeypatch.setattr(app_module, "_register", lambda: None)
+    monkeypatch.setattr(app_module, "app", interrupted_then_lost)
+    monkeypatch.setattr(app_module._CtrlC, "seen", False)
+    with pytest.raises(SystemExit) as ended:
+        app_module.main()
+    assert ended.value.code == 130
+    assert "interrupted" in capsys.readouterr().err
+
+    def lost() -> None:
+        raise duckdb.CatalogException("Table with name stage does not exist!")
+
+    monkeypatch.setattr(app_module, "app", lost)
+    monkeypatch.setattr(app_module._CtrlC, "seen", False)
+    with pytest.raises(duckdb.CatalogException):
+        app_module.main()
+    signal.signal(signal.SIGINT, signal.default_int_handler)

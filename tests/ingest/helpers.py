@@ -16,13 +16,18 @@ def write_jsonl(path: Path, rows: list[Any]) -> Path:
 
 def run(store: Store, *paths: Path, accounts: list[Path] | None = None, **kw: Any) -> RunReport:
     sources, _ = discover(
-        [str(p) for p in paths], [str(a) for a in accounts or []], kw.pop("enforcements", None)
+        [str(p) for p in paths],
+        [str(a) for a in accounts or []],
+        kw.pop("enforcements", None),
+        source=kw.get("source", "auto"),
     )
     return ingest(
         store,
         sources,
         batch_rows=kw.get("batch_rows", 1000),
         max_text_bytes=kw.get("max_text_bytes", 1 << 20),
+        dialect_settings=kw.get("settings"),
+        max_record_bytes=kw.get("max_record_bytes", 64 << 20),
     )
 
 

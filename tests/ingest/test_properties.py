@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import tempfile
 from pathlib import Path
@@ -36,15 +35,21 @@ _rows = st.dictionaries(
 
 def _check(path: Path) -> None:
     with tempfile.TemporaryDirectory() as d, open_store(Path(d) / "s.duckdb") as store:
-        report = run(store, path, batch_rows=5)
-        if report.errors:
-            assert store.counts()["exchanges"] == 0
-            assert store.counts()["quarantine"] == 0
-            return
-        r = report.files[0]
-        assert r.add_up()
-        assert store.counts()["exchanges"] == r.accepted
-        assert store.counts()["quarantine"] == r.quarantined + r.conflicts
+        _accounted(store, run(store, path, batch_rows=5), path)
+
+
+def _accounted(store: Any, report: Any, path: Path) -> None:
+    """Every row accounted for, or a whole-file error (one line naming the file) and nothing
+    stored."""
+    if report.errors:
+        assert all(e.startswith(str(path)) and "\n" not in e for e in report.errors)
+        assert store.counts()["exchanges"] == 0
+        assert store.counts()["quarantine"] == 0
+        return
+    r = report.files[0]
+    assert r.add_up()
+    assert store.counts()["exchanges"] == r.accepted
+    assert store.counts()["quarantine"] == r.quarantined + r.conflicts
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -55,8 +60,16 @@ def test_arbitrary_bytes(data: bytes, suffix: str) -> None:
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / f"exchanges.{suffix}"
         path.write_bytes(data)
-        with contextlib.suppress(InputError):  # a whole-file error, reported: allowed
-            _check(path)
+        with open_store(Path(d) / "s.duckdb") as store:
+            try:
+                report = run(store, path, batch_rows=5)
+            except InputError as exc:  # a whole-file error: one line that names the file
+                assert exc.path == str(path) and str(exc).startswith(str(path))
+                assert exc.problem and "\n" not in str(exc)
+                assert store.counts()["exchanges"] == 0  # and nothing was stored
+                assert store.counts()["quarantine"] == 0
+                return
+            _accounted(store, report, path)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

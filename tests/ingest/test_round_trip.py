@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import gzip
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +29,22 @@ SAMPLE: dict[str, Any] = {
 OVERRIDES = {"ip": "203.0.113.7", "signup_ip": "198.51.100.0/24", "action": "ban"}
 
 
+def _value(kind: str, i: int) -> Any:
+    """Row ``i``'s value of a column kind: every row differs in every column."""
+    v = SAMPLE[kind]
+    if kind == "string":
+        return f"{v} #{i}"
+    if kind == "timestamp":
+        return v + timedelta(seconds=i)
+    if kind in ("int", "float"):
+        return v + i
+    if kind == "bool":
+        return i % 2 == 0
+    return v
+
+
 def _row(table: Table, i: int) -> dict[str, Any]:
-    row = {c.name: OVERRIDES.get(c.name, SAMPLE[c.kind]) for c in table.columns}
+    row = {c.name: OVERRIDES.get(c.name, _value(c.kind, i)) for c in table.columns}
     for key in table.key:
         if table.column(key).kind == "string":
             row[key] = f"{key}-{i}"
@@ -82,13 +96,15 @@ def test_every_column_round_trips(tmp_path: Path, name: str) -> None:
             stored = store.con.execute(
                 f"SELECT {', '.join(table.names)} FROM {table.name} ORDER BY 1"
             ).fetchall()
-            want = _row(table, 0)
-            got = dict(zip(table.names, stored[0], strict=True))
-            for col in table.columns:
-                expected = want[col.name]
-                if col.kind == "timestamp":
-                    expected = TS.replace(tzinfo=None)
-                if col.kind == "float":
-                    assert got[col.name] == pytest.approx(expected), col.name
-                else:
-                    assert got[col.name] == expected, (table.name, col.name)
+            assert len(stored) == 3
+            for i, row in enumerate(stored):  # ordered by the key, which holds i
+                want = _row(table, i)
+                got = dict(zip(table.names, row, strict=True))
+                for col in table.columns:
+                    expected = want[col.name]
+                    if col.kind == "timestamp":
+                        expected = expected.replace(tzinfo=None)
+                    if col.kind == "float":
+                        assert got[col.name] == pytest.approx(expected), (table.name, col.name, i)
+                    else:
+                        assert got[col.name] == expected, (table.name, col.name, i)

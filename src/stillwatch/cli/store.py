@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -9,8 +10,10 @@ import typer
 from stillwatch.cli.app import app
 from stillwatch.cli.common import FormatOption, StoreOption, settings, store_from
 from stillwatch.cli.output import Format, console, emit_json, rows_table
+from stillwatch.engine.casebook import default_path, forget_in_casebook, open_casebook
 from stillwatch.engine.forget import forget_account
-from stillwatch.settings import SETTINGS
+from stillwatch.errors import UsageError
+from stillwatch.settings import SECRET_SETTINGS, SETTINGS
 
 
 @app.command("status")
@@ -60,11 +63,13 @@ def quarantine_command(
     fmt: FormatOption = Format.table,
 ) -> None:
     """Rows that were not accepted, with file, line, reason and raw text."""
+    if limit < 0:
+        raise UsageError(f"--limit must be 0 or more, got {limit}")
     resolved = settings(store=store)
     with store_from(resolved) as opened:
         where, params = ("WHERE file LIKE ?", [f"%{file}%"]) if file else ("", [])
         rows = opened.sql(
-            f"""SELECT ingest_id, table_name, file, line, reason, left(raw, 200)
+            f"""SELECT ingest_id, table_name, file, line, part, reason, left(raw, 200)
                 FROM quarantine {where} ORDER BY ingest_id, line LIMIT ?""",
             [*params, limit],
         )
@@ -74,7 +79,7 @@ def quarantine_command(
                 GROUP BY kind ORDER BY n DESC LIMIT 20""",
             params,
         )
-    keys = ["ingest_id", "table", "file", "line", "reason", "raw"]
+    keys = ["ingest_id", "table", "file", "line", "part", "reason", "raw"]
     items = [dict(zip(keys, r, strict=True)) for r in rows]
     if fmt == Format.json:
         emit_json({"total": total, "by_reason": dict(by_reason), "rows": items})
@@ -92,16 +97,40 @@ def forget_command(
     store: StoreOption = None,
     fmt: FormatOption = Format.table,
 ) -> None:
-    """Delete an account's rows everywhere in the store (a privacy request), and record it."""
+    """Delete an account's rows everywhere in the store (a privacy request), and record it.
+
+    The store file is then rebuilt (copied, then renamed into place) so that no byte of the
+    deleted rows stays on disk in it or in its write-ahead log; this needs room for a second
+    copy of the store for a while.
+    """
     resolved = settings(store=store)
     with store_from(resolved) as opened:
-        deleted = forget_account(opened, account_id)
+        done = forget_account(opened, account_id)
+    # The casebook (the web server's decisions and audit) forgets too: see engine/casebook.py.
+    book_path = Path(resolved.casebook) if resolved.casebook else default_path(resolved.store)
+    casebook: dict[str, int] = {}
+    if book_path.exists():
+        with open_casebook(book_path) as book:
+            casebook = forget_in_casebook(book, account_id)
     if fmt == Format.json:
-        emit_json({"deleted": deleted, "total": sum(deleted.values())})
+        emit_json(
+            {
+                "deleted": done.deleted,
+                "total": done.total,
+                "rewrite_seconds": done.rewrite_seconds,
+                "casebook": casebook,
+            }
+        )
         return
+    if casebook:
+        console.print(
+            "casebook: deleted verdicts, actions, allowlist entries; audit rows keep the id's "
+            "SHA-256: " + ", ".join(f"{t} {n}" for t, n in casebook.items())
+        )
     console.print(
-        f"deleted {sum(deleted.values())} row(s): "
-        + ", ".join(f"{t} {n}" for t, n in deleted.items())
+        f"deleted {done.total} row(s): "
+        + ", ".join(f"{t} {n}" for t, n in done.deleted.items())
+        + f"; store file rewritten in {done.rewrite_seconds:.1f}s"
     )
 
 
@@ -112,7 +141,11 @@ def config_command(fmt: FormatOption = Format.table) -> None:
     rows = [
         {
             "setting": s.name,
-            "value": resolved.values[s.name],
+            "value": (
+                ("(set)" if resolved.values[s.name] else "(not set)")
+                if s.name in SECRET_SETTINGS
+                else resolved.values[s.name]
+            ),
             "source": resolved.sources[s.name],
             "env": s.env,
             "help": s.help,

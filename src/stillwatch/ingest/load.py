@@ -4,7 +4,8 @@ quarantined, and write them (:meth:`FileLoader.load`), all in one transaction pe
 
 Duplicates are found by joining each batch against the stored keys inside DuckDB, which
 builds its hash table on the batch (the smaller side) and spills to disk past its memory
-limit: memory follows the batch, not the store.
+limit: memory follows the batch, not the store. The stored keys looked at are those of the
+batch's time span (see :meth:`FileLoader._stored_exchanges`), so time follows the batch too.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from stillwatch.engine.store import Store
@@ -38,18 +40,43 @@ class FileReport:
     replaced: int = 0
     truncated: int = 0
     naive_timestamps: int = 0
+    named_zones: int = 0
+    unlisted_actions: int = 0
     unknown_columns: list[str] = field(default_factory=list)
     skipped: str = ""  # why the file was not read (already ingested)
     seconds: float = 0.0
+    # A dialect file (``--source``): what its records became before validation.
+    source: str = "canonical"
+    account_from: str = ""
+    records_read: int = 0
+    records: dict[str, int] = field(default_factory=dict)  # by outcome: mapped, quarantined, …
+    rows_mapped: int = 0
+    parts_quarantined: int = 0  # by the adapter or the record reader, before validation
+    parts_skipped: dict[str, int] = field(default_factory=dict)  # not model calls, by reason
+    unmapped: dict[str, int] = field(default_factory=dict)  # field -> records holding it
+    unmapped_more: int = 0
+    accounts_added: int = 0  # accounts rows the records named, new to the store
+    notes: list[str] = field(default_factory=list)
+    ingest_id: int = 0
 
     @property
     def warnings(self) -> list[str]:
-        notes = []
+        notes = list(self.notes)
         if self.unknown_columns:
             notes.append("ignored unknown column(s): " + ", ".join(self.unknown_columns))
         if self.naive_timestamps:
             notes.append(
                 f"{self.naive_timestamps} row(s) had a timestamp without time zone: read as UTC"
+            )
+        if self.named_zones:
+            notes.append(
+                f"{self.named_zones} row(s) had a timestamp with a named time zone: converted "
+                "to UTC by that zone's rules"
+            )
+        if self.unlisted_actions:
+            notes.append(
+                f"{self.unlisted_actions} row(s) had an action other than suspend, ban, "
+                "throttle, challenge, reinstate: kept as given"
             )
         if self.truncated:
             notes.append(
@@ -58,7 +85,14 @@ class FileReport:
         return notes
 
     def add_up(self) -> bool:
-        return self.rows_read == self.accepted + self.duplicates + self.conflicts + self.quarantined
+        rows = self.rows_read == self.accepted + self.duplicates + self.conflicts + self.quarantined
+        if self.source == "canonical":
+            return rows
+        return (
+            rows
+            and self.rows_read == self.rows_mapped + self.parts_quarantined
+            and self.records_read == sum(self.records.values())
+        )
 
 
 def file_sha256(path: Any) -> str:
@@ -73,14 +107,23 @@ class FileLoader:
     """Writes the batches of one file; the caller holds the transaction."""
 
     def __init__(
-        self, store: Store, source: SourceFile, ingest_id: int, max_text_bytes: int
+        self,
+        store: Store,
+        source: SourceFile,
+        ingest_id: int,
+        max_text_bytes: int,
+        conflict_window: int = 86_400,
+        validate_as: SourceFile | None = None,
     ) -> None:
         self.store = store
+        self.conflict_window = conflict_window
         self.source = source
         self.table: Table = CANONICAL[source.table]
         self.ingest_id = ingest_id
-        self.validator = Validator(source, max_text_bytes)
-        self.report = FileReport(str(source.path), source.table, source.format)
+        # A dialect file's mapped rows come as JSON Lines text, whatever the file's format.
+        self.validator = Validator(validate_as or source, max_text_bytes)
+        self.report = FileReport(source.label or str(source.path), source.table, source.format)
+        self.report.ingest_id = ingest_id
         self.parsed_rows = 0  # rows the file's format could parse (JSON objects)
         self._tables: dict[str, pa.Table] = {}
 
@@ -121,11 +164,15 @@ class FileLoader:
         self._quarantine_rejected(batch)
         if stage is None:
             return
+        # A unique row number: a dialect record may map to several rows on one line.
+        stage = stage.append_column("_row", pa.array(np.arange(stage.num_rows, dtype=np.int64)))
         self._tables = {"stage": stage}
         try:
-            read, bad, naive, truncated, objects = self._sql(
+            read, bad, naive, named, unlisted, truncated, objects = self._sql(
                 """SELECT count(*), count(*) FILTER (_reason IS NOT NULL),
                           coalesce(sum(_naive) FILTER (_reason IS NULL), 0),
+                          coalesce(sum(_named) FILTER (_reason IS NULL), 0),
+                          coalesce(sum(_unlisted) FILTER (_reason IS NULL), 0),
                           count(*) FILTER (_truncated IS NOT NULL AND _reason IS NULL),
                           count(*) FILTER (_pre IS NULL)
                    FROM stage"""
@@ -134,6 +181,8 @@ class FileLoader:
             r.rows_read += int(read)
             r.quarantined += int(bad)
             r.naive_timestamps += int(naive)
+            r.named_zones += int(named)
+            r.unlisted_actions += int(unlisted)
             r.truncated += int(truncated)
             self.parsed_rows += int(objects)
             if bad:
@@ -148,9 +197,18 @@ class FileLoader:
         if not batch.rejected:
             return
         self.store.con.executemany(
-            "INSERT INTO quarantine VALUES (?, ?, ?, ?, ?, ?)",
+            """INSERT INTO quarantine (ingest_id, table_name, file, line, reason, raw, part)
+               VALUES (?, ?, ?, ?, ?, ?, ?)""",
             [
-                [self.ingest_id, self.table.name, self.report.file, x.line, x.reason, x.raw]
+                [
+                    self.ingest_id,
+                    self.table.name,
+                    self.report.file,
+                    x.line,
+                    x.reason,
+                    x.raw,
+                    x.part or None,
+                ]
                 for x in batch.rejected
             ],
         )
@@ -159,8 +217,9 @@ class FileLoader:
 
     def _quarantine_invalid(self) -> None:
         self._sql(
-            """INSERT INTO quarantine SELECT ?, ?, ?, _line, _reason, _raw
-               FROM stage WHERE _reason IS NOT NULL ORDER BY _line""",
+            """INSERT INTO quarantine (ingest_id, table_name, file, line, reason, raw)
+               SELECT ?, ?, ?, _line, _reason, _raw
+               FROM stage WHERE _reason IS NOT NULL ORDER BY _line, _row""",
             [self.ingest_id, self.table.name, self.report.file],
         )
 
@@ -171,12 +230,12 @@ class FileLoader:
     def _quarantine_conflicts(self, where: str, other_hash: str) -> None:
         raw = raw_expression({c: f'"{c}"' for c in self.table.names})
         self._sql(
-            f"""INSERT INTO quarantine
+            f"""INSERT INTO quarantine (ingest_id, table_name, file, line, reason, raw)
                 SELECT ?, ?, ?, _line,
                        'conflict: ' || {self._key_label()} || ' was seen before with other '
                        || 'content (kept: ' || {other_hash} || ', this row: ' || _row_hash || ')',
                        left(CAST({raw} AS VARCHAR), {RAW_LIMIT})
-                FROM judged WHERE {where} ORDER BY _line""",
+                FROM judged WHERE {where} ORDER BY _line, _row""",
             [self.ingest_id, self.table.name, self.report.file],
         )
 
@@ -192,12 +251,13 @@ class FileLoader:
         is written by one INSERT: a small INSERT between large ones leaves row groups that the
         next checkpoint has to rewrite.
         """
+        stored = self._stored_exchanges()
         self._keep(
             "again",
-            """            SELECT event_id FROM stage WHERE _reason IS NULL
+            f"""            SELECT event_id FROM stage WHERE _reason IS NULL
             GROUP BY event_id HAVING count(*) > 1
             UNION
-            SELECT event_id FROM exchanges
+            SELECT event_id FROM {stored}
             WHERE event_id IN (SELECT event_id FROM stage WHERE _reason IS NULL)""",
         )
         fresh_rows = "_reason IS NULL AND event_id NOT IN (SELECT event_id FROM again)"
@@ -211,13 +271,14 @@ class FileLoader:
                    row_number() OVER w AS _nth, first_value(s._row_hash) OVER w AS _first_hash
             FROM (SELECT * REPLACE ({hash_sql} AS _row_hash) FROM stage WHERE _reason IS NULL
                   AND event_id IN (SELECT event_id FROM again)) s
-            LEFT JOIN (SELECT event_id, {hash_sql} AS _stored_hash FROM exchanges
-                       WHERE event_id IN (SELECT event_id FROM again)) e
+            LEFT JOIN (SELECT event_id, arg_min({hash_sql}, _ingest_id) AS _stored_hash
+                       FROM {stored} WHERE event_id IN (SELECT event_id FROM again)
+                       GROUP BY event_id) e
               ON e.event_id = s.event_id
-            WINDOW w AS (PARTITION BY s.event_id ORDER BY s._line)""",
+            WINDOW w AS (PARTITION BY s.event_id ORDER BY s._line, s._row)""",
         )
-        first_seen = "SELECT _line FROM judged WHERE _stored_hash IS NULL AND _nth = 1"
-        accepted = self._insert_exchanges(f"({fresh_rows}) OR _line IN ({first_seen})")
+        first_seen = "SELECT _row FROM judged WHERE _stored_hash IS NULL AND _nth = 1"
+        accepted = self._insert_exchanges(f"({fresh_rows}) OR _row IN ({first_seen})")
         conflict_stored = "_stored_hash IS NOT NULL AND _stored_hash <> _row_hash"
         conflict_batch = "_stored_hash IS NULL AND _nth > 1 AND _row_hash <> _first_hash"
         dup, conflicts = self._sql(
@@ -231,6 +292,29 @@ class FileLoader:
             self._quarantine_conflicts(f"({conflict_stored})", "_stored_hash")
             self._quarantine_conflicts(f"({conflict_batch})", "_first_hash")
         self._count(accepted, dup, conflicts)
+
+    def _stored_exchanges(self) -> str:
+        """SQL of the stored exchanges a batch's ids are looked up in, so that the lookup
+        costs what the batch's time span holds, not what the store holds: this file's own rows
+        (the table's tail: zone maps on ``_ingest_id`` skip the rest), and earlier rows whose
+        ``ts`` lies within ``conflict_window`` seconds of the batch's (zone maps on ``ts``).
+
+        A duplicate has the same ``ts``, so it is always found. Known miss: an id stored
+        earlier with other content and a ``ts`` further than the window from every row of the
+        batch is not seen as a conflict; the new row is stored beside it.
+        """
+        lo, hi = self._sql(
+            f"""SELECT CAST(min(ts) - to_seconds({self.conflict_window}) AS VARCHAR),
+                       CAST(max(ts) + to_seconds({self.conflict_window}) AS VARCHAR)
+                FROM stage WHERE _reason IS NULL"""
+        )[0]
+        mine = f"SELECT * FROM exchanges WHERE _ingest_id = {self.ingest_id}"
+        if lo is None:
+            return f"({mine})"
+        return (
+            f"({mine} UNION ALL SELECT * FROM exchanges WHERE _ingest_id <> {self.ingest_id} "
+            f"AND ts BETWEEN TIMESTAMP '{lo}' AND TIMESTAMP '{hi}')"
+        )
 
     def _insert_exchanges(self, where: str) -> int:
         """Insert the batch's rows that ``where`` picks; returns how many."""

@@ -11,7 +11,9 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import json
 import queue
+import stat
 import tempfile
 import threading
 import zlib
@@ -22,12 +24,13 @@ from typing import Any, TypeVar, cast
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from stillwatch.errors import InputError
 from stillwatch.ingest.sources import SourceFile
-from stillwatch.schema import Table
+from stillwatch.schema import TEXT_COLUMNS, Table
 
 RAW_LIMIT = 2000  # characters of a bad row's raw text kept in the quarantine
 _CHUNK_BYTES = 32 * 1024 * 1024
@@ -41,6 +44,7 @@ class Rejected:
     line: int | None
     reason: str
     raw: str
+    part: str = ""  # which part of a dialect record (an OTLP export's span), where not all
 
 
 @dataclass
@@ -92,6 +96,14 @@ def total_units(source: SourceFile) -> int:
     return source.path.stat().st_size
 
 
+def literal_path(path: Path) -> str:
+    """``path`` as a SQL string DuckDB reads as this one file: its readers take ``*``, ``?``
+    and ``[`` as a glob (``ex[1].parquet`` would read ``ex1.parquet``), so each is escaped as a
+    one-character class."""
+    text = "".join(f"[{ch}]" if ch in "*?[" else ch for ch in str(path))
+    return text.replace("'", "''")
+
+
 class ParquetReader:
     def __init__(self, source: SourceFile, table: Table, batch_rows: int) -> None:
         self.source, self.table, self.batch_rows = source, table, batch_rows
@@ -117,6 +129,13 @@ class ParquetReader:
                 str(source.path), f"not a Parquet file: {_describe_error(exc)}", "Parquet"
             ) from None
         self.columns = list(self.file.schema_arrow.names)
+        repeated = sorted({c for c in self.columns if self.columns.count(c) > 1})
+        if repeated:
+            raise InputError(
+                str(source.path),
+                f"column name(s) {', '.join(repeated)} repeated",
+                "a Parquet file naming each column once",
+            )
 
     def _ranges(self) -> Iterator[tuple[int, int]]:
         """Row ranges of about ``batch_rows`` that end on row-group boundaries, so that no
@@ -134,7 +153,7 @@ class ParquetReader:
     def batches(self) -> Iterator[Batch]:
         """Row ranges read by DuckDB itself (parallel; the range filter prunes row groups)."""
         wanted = ", ".join(f'"{c}"' for c in self.columns if c in self.table.names)
-        path = str(self._path).replace("'", "''")
+        path = literal_path(self._path)
         try:
             for start, end in self._ranges():
                 yield Batch(
@@ -153,8 +172,13 @@ class JsonLinesReader:
 
     columns: list[str] | None = None
 
-    def __init__(self, source: SourceFile, table: Table, batch_rows: int) -> None:
+    def __init__(
+        self, source: SourceFile, table: Table, batch_rows: int, max_text_bytes: int = 1 << 20
+    ) -> None:
         self.source, self.table, self.batch_rows = source, table, batch_rows
+        self.max_text_bytes = max_text_bytes
+        # Longer lines are shortened in Python before SQL sees them (see _shorten).
+        self.long_line = 3 * max_text_bytes + _LONG_LINE_SLACK
 
     def batches(self) -> Iterator[Batch]:
         reader = _Progress(self.source)
@@ -177,6 +201,9 @@ class JsonLinesReader:
             if not last:
                 table, bad, next_line = _split_lines(data, length, next_line)
                 rejected += bad
+                if table.num_rows and length > self.long_line:
+                    table, bad = self._shorten_long(table)
+                    rejected += bad
                 if table.num_rows:
                     pending.append(table)
                     pending_rows += table.num_rows
@@ -196,6 +223,70 @@ class JsonLinesReader:
                 rejected = rejected[len(now) :]
                 yield Batch(head, rejected=now, progress=reader.done)
                 del rows, head  # the consumer lets go of them once validated
+
+    def _shorten_long(self, table: pa.Table) -> tuple[pa.Table, list[Rejected]]:
+        """Lines too long for DuckDB's JSON parser within the memory limit (a 50 MB prompt)
+        are parsed here: text over ``max_text_bytes`` is cut to just over it (the validation
+        then cuts it to size and flags it, as for any long text), a line that is not a JSON
+        object, or has an oversized value where no long text belongs, is rejected."""
+        texts = table["_text"]
+        sizes = pc.binary_length(texts).to_numpy(zero_copy_only=False)
+        long = np.flatnonzero(sizes > self.long_line)
+        if len(long) == 0:
+            return table, []
+        lines = table["_line"].to_numpy()
+        rejected: list[Rejected] = []
+        kept_lines: list[int] = []
+        kept_texts: list[str] = []
+        for i in long:
+            text = texts[int(i)].as_py()
+            line = int(lines[i])
+            problem, short = _shorten(text, self.table.names, self.max_text_bytes)
+            if problem:
+                rejected.append(Rejected(line, problem, text[:RAW_LIMIT].rstrip("\r\n")))
+            else:
+                kept_lines.append(line)
+                kept_texts.append(short)
+        keep = np.ones(table.num_rows, dtype=bool)
+        keep[long] = False
+        shortened = pa.table(
+            {
+                "_line": pa.array(kept_lines, pa.int64()),
+                "_text": pa.array(kept_texts, table.schema.field("_text").type),
+            }
+        )
+        merged = pa.concat_tables([table.filter(pa.array(keep)), shortened])
+        return merged.sort_by("_line"), rejected
+
+
+_LONG_LINE_SLACK = 4 * 1024 * 1024
+# Text columns are cut to this much over the limit: the validation then sees them as too long.
+_OVER = 4
+
+
+def _shorten(text: str, known: list[str], max_text_bytes: int) -> tuple[str, str]:
+    """(problem, shortened line) for one very long JSON line."""
+    try:
+        pairs = json.loads(text, object_pairs_hook=list)
+    except (ValueError, RecursionError):
+        return "line is not valid JSON", ""
+    if not isinstance(pairs, list) or not all(isinstance(p, tuple) for p in pairs):
+        return "line is not a JSON object", ""
+    out = []
+    for key, value in pairs:
+        size = len(json.dumps(value, ensure_ascii=False)) if not isinstance(value, str) else 0
+        if isinstance(value, str) and key in TEXT_COLUMNS:
+            data = value.encode("utf-8")
+            if len(data) > max_text_bytes:
+                value = data[: max_text_bytes + _OVER].decode("utf-8", "ignore")
+        elif key not in known:
+            value = None  # an unknown column is only named, never read
+        elif (len(value) if isinstance(value, str) else size) > max_text_bytes:
+            return f"{key}: a value of over {max_text_bytes} bytes where no long text belongs", ""
+        out.append(
+            json.dumps(key, ensure_ascii=False) + ":" + json.dumps(value, ensure_ascii=False)
+        )
+    return "", "{" + ",".join(out) + "}"
 
 
 def _line_chunks(stream: io.BufferedIOBase) -> Iterator[tuple[bytearray, int]]:
@@ -329,19 +420,26 @@ class CsvReader:
         return names
 
     def batches(self) -> Iterator[Batch]:
+        """Values are read as bytes: a value that is not UTF-8 quarantines its row alone (the
+        validation decodes it). Line numbers are physical: the line each record starts on,
+        counting the line ends inside quoted values."""
         reader = _Progress(self.source)
         rejected: list[Rejected] = []
+        numbering = _CsvLines()
 
         def on_invalid(row: Any) -> str:
+            text = str(row.text)
+            numbering.skip(row.number, text.count("\n"))
             rejected.append(
                 Rejected(
                     row.number,
                     f"CSV record has {row.actual_columns} fields, the header {row.expected_columns}",
-                    str(row.text)[:RAW_LIMIT],
+                    text[:RAW_LIMIT],
                 )
             )
             return "skip"
 
+        wanted = [c for c in self.columns if c in self.table.names]
         try:
             stream = pacsv.open_csv(
                 reader.stream,
@@ -355,15 +453,12 @@ class CsvReader:
                     newlines_in_values=True, invalid_row_handler=on_invalid
                 ),
                 convert_options=pacsv.ConvertOptions(
-                    column_types={c: pa.string() for c in self.columns},
-                    include_columns=[c for c in self.columns if c in self.table.names],
+                    column_types={c: pa.binary() for c in self.columns},
                     null_values=[""],
                     strings_can_be_null=True,
                     quoted_strings_can_be_null=True,
                 ),
             )
-            good_before = 0  # good records already numbered
-            skipped_lines: list[int] = []
             pending: list[pa.RecordBatch] = []
             pending_rows = 0
             exhausted = False
@@ -377,12 +472,9 @@ class CsvReader:
                 if pending_rows < self.batch_rows and not exhausted:
                     continue
                 rows = pa.Table.from_batches(pending, schema=stream.schema)
-                skipped_lines += [r.line for r in rejected if r.line is not None]
-                numbers = _record_numbers(good_before, rows.num_rows, skipped_lines)
-                good_before += rows.num_rows
-                yield Batch(
-                    rows.add_column(0, "_line", numbers), rejected=rejected, progress=reader.done
-                )
+                numbers = numbering.good(_newlines(rows), rejected)
+                rows = rows.select(wanted).add_column(0, "_line", pa.array(numbers))
+                yield Batch(rows, rejected=rejected, progress=reader.done)
                 rejected = []
                 pending, pending_rows = [], 0
         except pa.ArrowInvalid as exc:
@@ -395,22 +487,88 @@ class CsvReader:
             reader.close()
 
 
-def _record_numbers(good_before: int, count: int, skipped: list[int]) -> pa.Array:
-    """Line numbers of good records ``good_before ..`` given the lines of skipped records.
+def _newlines(rows: pa.Table) -> Any:
+    """Line ends inside each record's values, every column counted."""
+    total = np.zeros(rows.num_rows, dtype=np.int64)
+    for column in rows.columns:
+        counts = pc.fill_null(pc.count_substring(column, "\n"), 0)
+        total += counts.to_numpy().astype(np.int64)
+    return total
 
-    Records start on line 2 (line 1 is the header). Exact while no value spans lines.
+
+class _CsvLines:
+    """The physical line each CSV record starts on.
+
+    The CSV reader numbers records (the header is 1) and hands the skipped ones over with
+    their numbers; the good ones come in order without numbers. A record starts on its number
+    plus the line ends inside all the records before it.
     """
-    k = np.arange(good_before, good_before + count, dtype=np.int64)
-    s = np.sort(np.asarray(skipped, dtype=np.int64))
-    gaps = s - 2 - np.arange(len(s))  # good records before each skipped one
-    return pa.array(k + 2 + np.searchsorted(gaps, k, side="right"))
+
+    def __init__(self) -> None:
+        self.skipped: list[int] = []  # record numbers of skipped records, increasing
+        self.skipped_newlines: list[int] = []
+        self.good_before = 0
+        self.good_newlines_before = 0
+
+    def skip(self, number: int, newlines: int) -> None:
+        self.skipped.append(number)
+        self.skipped_newlines.append(newlines)
+
+    def good(self, newlines: Any, rejected: list[Rejected]) -> Any:
+        """Lines of the next good records (their line ends in ``newlines``); renumbers the
+        records in ``rejected`` (skipped among or just after them) to their lines too."""
+        n = len(newlines)
+        skipped = np.asarray(self.skipped, dtype=np.int64)
+        skipped_before = np.concatenate(([0], np.cumsum(self.skipped_newlines, dtype=np.int64)))
+        gaps = skipped - 2 - np.arange(len(skipped))  # good records before each skipped one
+        k = np.arange(self.good_before, self.good_before + n, dtype=np.int64)
+        numbers = k + 2 + np.searchsorted(gaps, k, side="right")
+        inclusive = np.cumsum(newlines, dtype=np.int64)
+        exclusive = inclusive - newlines
+        lines = (
+            numbers
+            + self.good_newlines_before
+            + exclusive
+            + skipped_before[np.searchsorted(skipped, numbers)]
+        )
+        for x in rejected:
+            if x.line is None:
+                continue
+            i = int(np.searchsorted(skipped, x.line))
+            local = min(int(x.line) - 2 - i - self.good_before, n)
+            good_newlines = self.good_newlines_before + (
+                int(inclusive[local - 1]) if local > 0 else 0
+            )
+            x.line = int(x.line) + good_newlines + int(skipped_before[i])
+        self.good_before += n
+        self.good_newlines_before += int(inclusive[-1]) if n else 0
+        return lines
 
 
-def open_reader(source: SourceFile, table: Table, batch_rows: int) -> Any:
+def open_reader(source: SourceFile, table: Table, batch_rows: int, max_text_bytes: int) -> Any:
+    check_regular(source.path)
     if source.path.stat().st_size == 0:
         raise InputError(str(source.path), "empty file")
-    readers = {"parquet": ParquetReader, "jsonl": JsonLinesReader, "csv": CsvReader}
+    try:
+        with open(source.path, "rb"):
+            pass
+    except OSError as exc:
+        raise InputError(str(source.path), f"unreadable: {exc.strerror or exc}") from None
+    if source.format == "jsonl":
+        return JsonLinesReader(source, table, batch_rows, max_text_bytes)
+    readers = {"parquet": ParquetReader, "csv": CsvReader}
     return readers[source.format](source, table, batch_rows)
+
+
+def check_regular(path: Path) -> None:
+    """A FIFO, a device or standard input would block or never end: only regular files."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise InputError(str(path), f"unreadable: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(mode):
+        kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file (a pipe, device or socket)"
+        raise InputError(str(path), kind, "a regular file; save standard input to a file first")
 
 
 T = TypeVar("T")

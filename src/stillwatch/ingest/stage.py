@@ -8,21 +8,23 @@ this one.
 from __future__ import annotations
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from stillwatch.engine.store import scratch_connection
 from stillwatch.ingest.readers import RAW_LIMIT, Batch
 from stillwatch.ingest.sources import SourceFile
 from stillwatch.ingest.validate import (
+    ACTIONS,
+    _lit,
     column_checks,
     naive_timestamp,
+    named_zone,
     raw_expression,
     row_hash,
     text_limit,
 )
 from stillwatch.ipnet import is_ip_or_prefix
 from stillwatch.schema import CANONICAL, Table
-
-KEY_SAMPLE_ROWS = 5_000
 
 
 def _truncate_utf8(text: str, max_bytes: int) -> str:
@@ -40,6 +42,8 @@ class Validator:
         self.table: Table = CANONICAL[source.table]
         self.max_text_bytes = max_text_bytes
         self.unknown: set[str] = set()
+        self.key_sets: set[int] = set()  # hashes of the JSON key sets seen in this file
+        self.repeated: dict[int, list[str]] = {}  # those that name a key twice
         self.con = scratch_connection(memory_limit)
         # Python helpers the validation SQL calls, on rare rows only.
         self.con.create_function("sw_is_ip", is_ip_or_prefix, ["VARCHAR"], "BOOLEAN")
@@ -67,14 +71,18 @@ class Validator:
                 SELECT *, CASE WHEN _pre IS NULL AND ({maybe_not_text})
                                THEN json_type(_text, [{paths}]) END AS _t
                 FROM (
-                SELECT _line, _text,
+                SELECT _line, _text, _kh,
                   CASE WHEN _all IS NULL THEN 'line is not valid JSON'
                        WHEN NOT starts_with(_text, '{{')
                             AND NOT starts_with(ltrim(_text, ' \t\r\n'), '{{')
-                       THEN 'line is not a JSON object' END AS _pre,
+                       THEN 'line is not a JSON object'
+                       {self._repeated_keys_sql()} END AS _pre,
                   _all AS _v
-                FROM (SELECT _line, _text, try(json_extract_string(_text, [{paths}])) AS _all
-                      FROM batch_rows))"""
+                FROM (SELECT _line, _text, _all,
+                             CASE WHEN _all IS NOT NULL THEN hash(json_keys(_text)) END AS _kh
+                      FROM (SELECT _line, _text,
+                                   try(json_extract_string(_text, [{paths}])) AS _all
+                            FROM batch_rows)))"""
             cols = {
                 c: (f"_v[{i + 1}]", "JSON", f"_t[{i + 1}]") for i, c in enumerate(self.table.names)
             }
@@ -82,20 +90,48 @@ class Validator:
         described = self.con.execute("DESCRIBE SELECT * FROM batch_rows").fetchall()
         types = {row[0]: row[1] for row in described}
         cols = {c: (f'"{c}"', types[c], "") for c in self.table.names if c in types}
-        raw = raw_expression({c: expr for c, (expr, _, _) in cols.items()})
+        # Values that are not UTF-8 (CSV is read as bytes) are shown hex-escaped.
+        raw = raw_expression(
+            {
+                c: f"coalesce(try(decode({e})), CAST({e} AS VARCHAR))" if t == "BLOB" else e
+                for c, (e, t, _) in cols.items()
+            }
+        )
         return "SELECT *, CAST(NULL AS VARCHAR) AS _pre FROM batch_rows", cols, raw
 
-    def _note_json_keys(self) -> None:
-        """Unknown keys, looked for on a sample of each batch: a whole parse of every line
-        would cost a third of the ingest for a warning about columns that are ignored."""
-        rows = self.con.execute(
-            f"""SELECT DISTINCT k FROM (
-                 SELECT unnest(CASE WHEN try(json_type(_text)) = 'OBJECT'
-                                    THEN json_keys(_text) END) AS k
-                 FROM (SELECT _text FROM batch_rows
-                       USING SAMPLE {KEY_SAMPLE_ROWS} ROWS (reservoir, 7)))"""
-        ).fetchall()
-        self.unknown.update(k for (k,) in rows if k not in self.table.names)
+    def _repeated_keys_sql(self) -> str:
+        """A line naming a key twice is quarantined: which value counts would be a guess (a
+        JSON parser takes the first or the last), and for ``account_id`` the guess decides
+        whose row it is."""
+        return "".join(
+            f"WHEN _kh = {h} THEN {_lit('repeated key(s) ' + ', '.join(keys))} "
+            for h, keys in sorted(self.repeated.items())
+        )
+
+    def _note_json_keys(self, stage: pa.Table) -> bool:
+        """Learn the key sets of a validated batch's lines (one parse of each line, beside
+        the values): unknown keys are named, key sets that repeat a key are remembered.
+        True when the batch holds such a line not yet quarantined for it."""
+        fresh = [
+            h
+            for h in pc.unique(stage["_kh"]).to_pylist()
+            if h is not None and h not in self.key_sets
+        ]
+        again = False
+        for h in fresh:
+            keys = self.con.execute(
+                """SELECT json_keys(_text) FROM batch_rows
+                   WHERE try(json_extract_string(_text, '$')) IS NOT NULL
+                     AND hash(try(json_keys(_text))) = ? LIMIT 1""",
+                [h],
+            ).fetchall()[0][0]
+            self.key_sets.add(h)
+            self.unknown.update(k for k in keys if k not in self.table.names)
+            repeated = sorted({k for k in keys if keys.count(k) > 1})
+            if repeated:
+                self.repeated[h] = repeated
+                again = True
+        return again
 
     def stage(self, batch: Batch) -> pa.Table:
         """The batch validated, as Arrow: one SQL statement in layers: values beside the
@@ -106,16 +142,19 @@ class Validator:
         else:
             self.con.execute(f"CREATE OR REPLACE TEMP VIEW batch_rows AS {batch.sql}")
         try:
+            staged = self._validated()
             if self.source.format == "jsonl":
-                self._note_json_keys()
-            return self._validated()
+                if self._note_json_keys(staged):
+                    staged = self._validated()
+                staged = staged.drop_columns(["_kh"])
+            return staged
         finally:
             if batch.rows is not None:
                 self.con.unregister("batch_rows")
 
     def _validated(self) -> pa.Table:
         src_sql, cols, raw = self._source()
-        values, errors, naive, final, truncs = [], [], [], [], []
+        values, errors, naive, named, final, truncs = [], [], [], [], [], []
         for col in self.table.columns:
             expr, typ, json_type = cols.get(col.name, (None, None, ""))
             check = column_checks(col, expr, typ, json_type)
@@ -125,6 +164,8 @@ class Validator:
             if col.kind == "timestamp" and expr is not None and typ is not None:
                 values.append(f'{naive_timestamp(col, expr, typ)} AS "_n_{col.name}"')
                 naive.append(f'coalesce("_n_{col.name}", false)')
+                values.append(f'{named_zone(expr, typ)} AS "_z_{col.name}"')
+                named.append(f'coalesce("_z_{col.name}", false)')
             limited, flag = text_limit(col, ok, self.max_text_bytes)
             final.append(f'{limited} AS "_final_{col.name}"')
             if flag != "false":
@@ -144,8 +185,16 @@ class Validator:
         )
         # Source columns may share the canonical names: the checked ones carry a prefix.
         names = ", ".join(f'"_final_{c}" AS "{c}"' for c in self.table.names)
+        unlisted = (  # an action outside the schema's verbs is kept, and counted
+            f'CAST("_final_action" NOT IN {ACTIONS} AS INTEGER)'
+            if self.table.name == "enforcements"
+            else "0"
+        )
+        key_sets = ", _kh" if self.source.format == "jsonl" else ""
         return self.con.sql(
-            f"""SELECT _line, _pre, {names}, _reason, _truncated, _naive,
+            f"""SELECT _line, _pre, {names}, _reason, _truncated, _naive{key_sets},
+                   CAST(({" OR ".join(named) or "false"}) AS INTEGER) AS _named,
+                   coalesce({unlisted}, 0) AS _unlisted,
                    CASE WHEN _reason IS NULL THEN {hash_sql} END AS _row_hash,
                    CASE WHEN _reason IS NOT NULL
                         THEN left(CAST({raw} AS VARCHAR), {RAW_LIMIT}) END AS _raw

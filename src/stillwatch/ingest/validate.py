@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from stillwatch.engine.digest import row_digest
 from stillwatch.ipnet import IPV4_PATTERN
 from stillwatch.schema import TEXT_COLUMNS, Column, Table
 
@@ -24,6 +25,8 @@ _TS_NAIVE = {"TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS", "DATE"}
 _ZONE_TAIL = r"([0-9][+-][0-9]{2}(:?[0-9]{2})?|UTC|GMT)$"
 _TS_MIN_MS, _TS_MAX_MS = -2208988800000, 7258118400000  # 1900-01-01 .. 2200-01-01
 EXCERPT = 60
+# The enforcement verbs the schema lists; others are kept as given and counted.
+ACTIONS = "('suspend', 'ban', 'throttle', 'challenge', 'reinstate')"
 
 
 def _q(name: str) -> str:
@@ -60,16 +63,30 @@ def _failed(s: str, message: str) -> Callable[[str], str]:
 
 
 def _text_checks(col: Column, s: str) -> Check:
-    """A column given as text ``s`` (NULL = absent). Fast paths first: most rows are clean."""
+    """A column given as text ``s`` (NULL = absent). Fast paths first: most rows are clean.
+
+    Empty text is absent, as CSV cannot tell the two apart.
+    """
     n = col.name
+    s = f"nullif({s}, '')"
     if col.kind == "string":
         return Check(s, _no_error)
     if col.kind == "int":
-        # TRY_CAST rounds "1.5" to 2: a decimal point is refused before the cast.
-        value = f"CASE WHEN NOT contains({s}, '.') THEN TRY_CAST({s} AS BIGINT) END"
-        return Check(value, _failed(s, f"{n}: not an integer: "))
+        # Plain decimal digits only: DuckDB's cast would also take 0x1F, 1_000 and 1e3, and
+        # round 1.5. The round trip is the fast path; the pattern runs only where it fails.
+        cast = f"TRY_CAST({s} AS BIGINT)"
+        value = (
+            f"CASE WHEN CAST({cast} AS VARCHAR) = {s} THEN {cast} "
+            f"WHEN regexp_full_match({s}, '\\s*-?[0-9]+\\s*') THEN TRY_CAST(trim({s}) AS BIGINT) END"
+        )
+        return Check(value, _counted(s, n))
     if col.kind == "float":
-        return Check(f"TRY_CAST({s} AS DOUBLE)", _failed(s, f"{n}: not a number: "))
+        cast = f"TRY_CAST({s} AS DOUBLE)"
+        value = (
+            f"CASE WHEN isfinite({cast}) AND regexp_full_match({s}, {_lit(_DECIMAL)}) "
+            f"THEN {cast} END"
+        )
+        return Check(value, _failed(s, f"{n}: not a finite decimal number: "))
     if col.kind == "bool":
         t = f"lower(trim({s}))"
         value = (
@@ -79,14 +96,25 @@ def _text_checks(col: Column, s: str) -> Check:
         )
         return Check(value, _failed(s, f"{n}: not true/false: "))
     if col.kind == "timestamp":
-        # RFC 3339 text first; failing that, integer epoch milliseconds in a sane range.
+        # RFC 3339 text (a named zone too) first; failing that, the same with its "t" and
+        # "z" upper-cased; failing that, integer epoch milliseconds. Words DuckDB would take
+        # ("epoch", "infinity") and negative years do not start with a digit; offsets beyond
+        # ±18:00 and instants outside 1900-2200 are refused.
         epoch = f"TRY_CAST({s} AS BIGINT)"
-        value = (
+        parsed = (
             f"coalesce(timezone('UTC', TRY_CAST({s} AS TIMESTAMPTZ)), "
+            f"timezone('UTC', TRY_CAST(upper({s}) AS TIMESTAMPTZ)), "
             f"CASE WHEN NOT contains({s}, '.') AND {epoch} BETWEEN {_TS_MIN_MS} AND {_TS_MAX_MS} "
             f"THEN epoch_ms({epoch}) END)"
         )
-        return Check(value, _failed(s, f"{n}: not a timestamp (RFC 3339 or epoch ms): "))
+        value = (
+            f"CASE WHEN left(ltrim({s}), 1) BETWEEN '0' AND '9' AND NOT ({_big_offset(s)}) "
+            f"THEN {_in_range(parsed)} END"
+        )
+        return Check(
+            value,
+            _failed(s, f"{n}: not a timestamp (RFC 3339 or epoch ms, 1900-2200): "),
+        )
     if col.kind == "ip":
         # The Python check runs only on rows holding a colon (IPv6), never on the IPv4 bulk.
         t = f"trim({s})"
@@ -96,6 +124,32 @@ def _text_checks(col: Column, s: str) -> Check:
         )
         return Check(value, _failed(s, f"{n}: not an IP address or CIDR prefix: "))
     raise AssertionError(col.kind)
+
+
+# A float given as text: decimal or exponent notation (no hex, no digit separators).
+_DECIMAL = r"\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\s*"
+_TS_LOW, _TS_HIGH = "TIMESTAMP '1900-01-01'", "TIMESTAMP '2200-01-01'"
+
+
+def _in_range(v: str) -> str:
+    return f"CASE WHEN {v} >= {_TS_LOW} AND {v} < {_TS_HIGH} THEN {v} END"
+
+
+def _big_offset(s: str) -> str:
+    """True where the text ends in a numeric offset beyond ±18:00 (``+25:00`` shifted the
+    time by 25 h). Only the last six characters are looked at."""
+    tail = f"right(rtrim({s}), 6)"
+    hours = f"TRY_CAST(regexp_extract({tail}, '[+-]([0-9]{{2}}):?[0-9]{{2}}$', 1) AS INTEGER)"
+    return f"(contains({tail}, '+') OR contains({tail}, '-')) AND coalesce({hours} > 18, false)"
+
+
+def _counted(src: str, n: str) -> Callable[[str], str]:
+    """Error of a count (every integer column is one): not an integer, or negative."""
+    return lambda v: (
+        f"CASE WHEN {src} IS NOT NULL AND {v} IS NULL "
+        f"THEN {_lit(n + ': not an integer: ')} || {_show(src)} "
+        f"WHEN {v} < 0 THEN {_lit(n + ': negative: ')} || {_show(src)} END"
+    )
 
 
 def naive_timestamp(col: Column, src: str, src_type: str) -> str:
@@ -108,9 +162,22 @@ def naive_timestamp(col: Column, src: str, src_type: str) -> str:
         return (
             f"({src} IS NOT NULL AND NOT (right(rtrim({src}), 1) IN ('Z', 'z') "
             f"OR (contains({src}, ':') AND regexp_matches({tail}, {_lit(_ZONE_TAIL)})) "
+            f"OR {named_zone(src, src_type)} "
             f"OR TRY_CAST({src} AS BIGINT) IS NOT NULL))"
         )
     return "false"
+
+
+def named_zone(src: str, src_type: str) -> str:
+    """True where a timestamp names its zone (``… America/New_York``, ``… CET``): converted
+    by the zone's rules, counted in the warnings of its own."""
+    if src_type not in ("VARCHAR", "JSON"):
+        return "false"
+    last = f"right(rtrim({src}), 1)"
+    return (
+        f"({src} IS NOT NULL AND regexp_matches({last}, '[A-Ya-y]') "
+        f"AND NOT regexp_matches(rtrim({src}), '(UTC|GMT)$'))"
+    )
 
 
 _JSON_ALLOWED = {
@@ -170,23 +237,28 @@ def _typed_checks(col: Column, src: str, src_type: str) -> Check:
     if col.kind == "string" and (numeric or base == "BOOLEAN"):
         return Check(f"CAST({src} AS VARCHAR)", _no_error)
     if col.kind == "float" and numeric:
-        return Check(f"CAST({src} AS DOUBLE)", _no_error)
+        value = f"CASE WHEN isfinite(CAST({src} AS DOUBLE)) THEN CAST({src} AS DOUBLE) END"
+        return Check(value, _failed(src, f"{n}: not a finite number: "))
     if col.kind == "int" and numeric:
         if base in _INT_TYPES:
             value = f"TRY_CAST({src} AS BIGINT)"
-        else:
-            value = f"CASE WHEN {src} = trunc({src}) THEN TRY_CAST({src} AS BIGINT) END"
-        return Check(value, _failed(src, f"{n}: not an integer: "))
+        else:  # pandas writes an integer column with missing values as floats
+            value = (
+                f"CASE WHEN isfinite(CAST({src} AS DOUBLE)) AND {src} = trunc({src}) "
+                f"THEN TRY_CAST({src} AS BIGINT) END"
+            )
+        return Check(value, _counted(src, n))
     if col.kind == "bool" and base == "BOOLEAN":
         return Check(src, _no_error)
     if col.kind == "bool" and base in _INT_TYPES:
         value = f"CASE WHEN {src} = 1 THEN true WHEN {src} = 0 THEN false END"
         return Check(value, _failed(src, f"{n}: not true/false: "))
     if col.kind == "timestamp":
+        out_of_range = _failed(src, f"{n}: outside 1900-2200: ")
         if base in ("TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ"):
-            return Check(f"timezone('UTC', {src})", _no_error)
+            return Check(_in_range(f"timezone('UTC', {src})"), out_of_range)
         if base in _TS_NAIVE:
-            return Check(f"CAST({src} AS TIMESTAMP)", _no_error)
+            return Check(_in_range(f"CAST({src} AS TIMESTAMP)"), out_of_range)
         if base in _INT_TYPES:
             value = (
                 f"CASE WHEN {src} BETWEEN {_TS_MIN_MS} AND {_TS_MAX_MS} "
@@ -217,6 +289,5 @@ def raw_expression(sources: dict[str, str]) -> str:
 
 
 def row_hash(table: Table, values: dict[str, str]) -> str:
-    """A stable content hash of a row's canonical values (md5: the same on every engine)."""
-    parts = ", ".join(f"coalesce(CAST({values[c.name]} AS VARCHAR), chr(0))" for c in table.columns)
-    return f"md5(concat_ws(chr(31), {parts}))"
+    """A stable content hash of a row's canonical values (see :mod:`stillwatch.engine.digest`)."""
+    return row_digest(values[c.name] for c in table.columns)
