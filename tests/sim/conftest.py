@@ -27,3 +27,19 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., tuple[Pat
         return cache[key]
 
     return make
+
+
+@pytest.fixture(scope="session")
+def per_account(dataset: Callable[..., tuple[Path, dict[str, Any]]]) -> Callable[..., Any]:
+    """``per_account(scenario, seed)`` → the per-account statistics of ``sim_realism`` for
+    that small data set, computed once for the session (both guards read them)."""
+    from tests.sim.sim_realism import account_features
+
+    cache: dict[tuple[str, int], Any] = {}
+
+    def get(scenario: str, seed: int) -> Any:
+        if (scenario, seed) not in cache:
+            cache[scenario, seed] = account_features(dataset(scenario, seed)[0])
+        return cache[scenario, seed]
+
+    return get

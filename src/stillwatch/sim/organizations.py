@@ -6,7 +6,12 @@
   retried at several temperatures, the same frames across labs;
 - ``app``: one system prompt and template, thousands of end users, server or serverless egress;
 - ``router``: resellers forwarding many end users' traffic through few accounts;
-- ``synthetic-data-vendor``: templated generation requests around the clock, shared card.
+- ``synthetic-data-vendor``: templated generation requests around the clock, shared card,
+  half of them run by a scheduler that makes the vendor's accounts busy in the same minutes.
+
+Each organization speaks in one voice (``voices``) across its accounts: a harness's custom
+reasoning and grading frames, a fleet's agent framing, a vendor's rubrics recur across the
+organization's accounts as an operator's frames do.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from stillwatch.sim.cast import (
     PER_REQUEST,
     PER_SESSION,
     ROUTER,
+    SCHEDULER,
     VENDOR,
     WORKDAY,
     pick,
@@ -42,10 +48,24 @@ from stillwatch.sim.population import (
 )
 from stillwatch.sim.prompts import app_design, org_name
 from stillwatch.sim.registration import UNIVERSITIES, company_domain, personal_email
+from stillwatch.sim.voices import family_bits
+
+
+def _org_voice(pop: Population, shares: dict[str, float]) -> int:
+    """One voice for a whole organization (at least one family)."""
+    bits = 0
+    while not bits:
+        bits = int(family_bits(pop.rng, 1, shares)[0])
+    return pop.cast.add_voice(bits)
+
+
+VENDOR_GROUPS = 2000  # scheduler groups of vendors start here (operators' and rings' below)
 
 
 class Organizations(Population):
     """The legitimate population with its look-alike organizations."""
+
+    vendor_groups: int = 0
 
     def _org(self, kind: str, n_accounts: int, path: str) -> dict:
         """One organization's shared registration: name, domain, card, egress, system prompt."""
@@ -98,6 +118,8 @@ class Organizations(Population):
                 f"CONTRIBUTING.md. Use the tools provided. Never push to main."
             )
             client = int(clients.draw(r, 1, ("agent-cli", "python-sdk"))[0])
+            voice = _org_voice(self, {"agent": 0.8, "reasoning": 0.4, "task": 0.3})
+            voice_p = float(r.uniform(0.3, 0.9))
             for _ in range(int(np.clip(r.lognormal(np.log(8), 0.7), 3, 60))):
                 rec = self._org_record(org, 400)
                 delay, share = self._adoption(0.3, 0.5)
@@ -122,6 +144,8 @@ class Organizations(Population):
                     adopt_delay=delay,
                     adopt_share=share,
                     system=system,
+                    voice=voice,
+                    voice_p=voice_p,
                     key_lo=k[0],
                     key_hi=k[1],
                 )
@@ -138,6 +162,12 @@ class Organizations(Population):
             if r.random() < 0.4:
                 org["domain"] = UNIVERSITIES[int(r.integers(0, len(UNIVERSITIES)))]
             frame = int(r.integers(0, 4))
+            # a lab's own harness frames its items; a public harness's template is fixed
+            custom = r.random() < 0.6
+            voice = (
+                _org_voice(self, {"reasoning": 0.7, "grader": 0.5, "task": 0.4}) if custom else -1
+            )
+            voice_p = float(r.uniform(0.5, 1.0))
             for _ in range(int(r.integers(1, 5))):
                 rec = self._org_record(org, 300)
                 rec["verified"] = bool(r.random() < 0.5)
@@ -171,7 +201,8 @@ class Organizations(Population):
                     else np.inf,
                     adopt_share=0.5,
                     repeats=int(r.integers(1, 6)),
-                    cot_p=1.0,
+                    voice=voice,
+                    voice_p=voice_p,
                     key_lo=k[0],
                     key_hi=k[1],
                 )
@@ -218,7 +249,6 @@ class Organizations(Population):
                 thinking_p=float(pick(r, [0.0, 0.0, 0.3, 1.0])),
                 max_tokens=int(pick(r, MAX_TOKENS, MAX_TOKENS_P)),
                 temperature=float(pick(r, TEMPERATURES, TEMPERATURES_P)),
-                cot_p=1.0 if "step by step" in template else 0.0,
                 zh_p=0.9 if writes_zh else 0.0,
                 model_mix=int(pick(r, [0, 2])),
                 system=self.cast.add_system(system_text),
@@ -248,7 +278,6 @@ class Organizations(Population):
                 thinking_p=0.3,
                 max_tokens=int(pick(r, [4096, 8192, 16000])),
                 zh_p=float(r.uniform(0.05, 0.3)),
-                cot_p=0.05,
                 end_users=int(r.integers(2000, 20000)),
                 key_lo=k[0],
                 key_hi=k[1],
@@ -261,6 +290,10 @@ class Organizations(Population):
                 "synthetic-data-vendor", 0, str(pick(r, ["self-serve", "startup-program"]))
             )
             frame = int(r.integers(0, 4))
+            voice = _org_voice(self, {"grader": 0.6, "task": 0.5, "reasoning": 0.5})
+            voice_p = float(r.uniform(0.3, 0.8))
+            scheduled = r.random() < 0.5
+            self.vendor_groups += 1
             for _ in range(int(r.integers(3, 8))):
                 rec = self._org_record(org, 200)
                 k = self._keys(int(r.integers(1, 4)))
@@ -269,7 +302,8 @@ class Organizations(Population):
                     tz=COUNTRY_TZ[org["country"]],
                     sessions_per_day=float(r.lognormal(np.log(22), 0.5)),
                     active_p=float(r.uniform(0.6, 1.0)),
-                    rhythm=FLAT,
+                    rhythm=SCHEDULER if scheduled else FLAT,
+                    group=VENDOR_GROUPS + self.vendor_groups,
                     content=VENDOR,
                     frame=frame,
                     ip_lo=org["ip"][0],
@@ -278,7 +312,8 @@ class Organizations(Population):
                     thinking_p=float(r.uniform(0.2, 0.8)),
                     max_tokens=int(pick(r, [4096, 8192, 16000])),
                     temperature=float(pick(r, [0.7, 0.9, 1.0])),
-                    cot_p=float(r.uniform(0.0, 0.4)),
+                    voice=voice,
+                    voice_p=voice_p,
                     zh_p=float(pick(r, [0.0, 0.0, 0.3])),
                     key_lo=k[0],
                     key_hi=k[1],

@@ -48,12 +48,16 @@ from stillwatch.sim.registration import (
     payment_ids,
     personal_email,
 )
+from stillwatch.sim.scenario import LEGIT_FAMILY_SHARES
+from stillwatch.sim.voices import assigned, family_bits
 
 MAX_TOKENS = np.array([1024, 2048, 4096, 8192, 16000, 32000])
 MAX_TOKENS_P = np.array([0.22, 0.1, 0.3, 0.2, 0.12, 0.06])
 TEMPERATURES = np.array([-1.0, 0.0, 0.2, 0.5, 0.7, 1.0])
 TEMPERATURES_P = np.array([0.45, 0.1, 0.08, 0.1, 0.17, 0.1])
 TOOLS = np.array([0, 1, 2, 3, 4, 6, 8, 12, 16, 24])
+# students ask for reasoning, build for hackathons and course projects
+STUDENT_FAMILIES = {"reasoning": 0.3, "context": 0.25, "task": 0.1, "smalltalk": 0.1}
 CLOUD_EGRESS = "cloud-egress"  # shared serverless pool: apps and some operators use it
 CLOUD_COUNTRIES = ("US", "US", "US", "DE", "SG", "JP", "GB", "NL")
 
@@ -147,7 +151,6 @@ class Population:
             "adopt_delay": delay,
             "adopt_share": share,
             "weekend": float(r.uniform(0.35, 1.1)),
-            "cot_p": float(r.uniform(0.15, 0.9)) if r.random() < 0.06 else 0.0,
             "tools": int(pick(r, TOOLS)) if r.random() < 0.2 else 0,
         }
 
@@ -261,7 +264,8 @@ class Population:
             adopt_delay=delay,
             adopt_share=share,
             weekend=r.uniform(0.35, 1.1, n),
-            cot_p=np.where(r.random(n) < 0.06, r.uniform(0.15, 0.9, n), 0.0),
+            voice=self.cast.add_voices(family_bits(r, n, assigned(LEGIT_FAMILY_SHARES))),
+            voice_p=r.beta(4.0, 2.0, n),
             tools=np.where(r.random(n) < 0.2, r.choice(TOOLS, size=n), 0),
             sessions_per_day=r.lognormal(np.log(0.75), 0.9, n),
             active_p=r.beta(0.5, 4.0, n),
@@ -309,9 +313,12 @@ class Population:
             if r.random() < 0.35:
                 lo, hi, mode = self._server_egress(country)
             k = self._keys(int(r.integers(1, 5)))
+            bits = family_bits(r, 1, {f: min(0.5, 3 * s) for f, s in LEGIT_FAMILY_SHARES.items()})
             self.cast.add(
                 **rec,
                 **common,
+                voice=self.cast.add_voice(int(bits[0])),
+                voice_p=float(r.uniform(0.3, 0.9)),
                 sessions_per_day=float(r.lognormal(np.log(1.8), 0.6)),
                 active_p=float(r.uniform(0.45, 0.95)),
                 content=int(pick(r, [CHAT, CODING, AGENT], [0.4, 0.4, 0.2])),
@@ -358,9 +365,12 @@ class Population:
                     rec["org_name"] = None
                 common = self._common(country, writes_zh)
                 k = self._keys(1)
+                bits = family_bits(r, 1, STUDENT_FAMILIES if campus else LEGIT_FAMILY_SHARES)
                 self.cast.add(
                     **rec,
                     **common,
+                    voice=self.cast.add_voice(int(bits[0])),
+                    voice_p=float(r.beta(2.0, 3.0)),
                     sessions_per_day=float(r.lognormal(np.log(1.5), 0.8)),
                     active_p=float(r.beta(0.8, 3.0)),
                     content=int(pick(r, [CHAT, CODING, OSS], [0.5, 0.45, 0.05])),

@@ -86,6 +86,6 @@ def session_starts(
         )
     sched = rhythm == SCHEDULER
     if sched.any():
-        jitter = rng.integers(0, 45_000, int(sched.sum()))
-        out[sched] = day_start + slot_minutes[sched].astype(np.int64) * 60_000 + jitter
-    return out
+        out[sched] = day_start + slot_minutes[sched].astype(np.int64) * 60_000
+    # one sub-minute offset distribution for every population
+    return out - (out - day_start) % 60_000 + rng.integers(0, 60_000, n)

@@ -76,7 +76,146 @@ POPULATION_DEFAULTS: dict[str, float] = {
     "synthetic-data-vendor": 1.0,
     "shared-nat": 1.0,
     "cgnat": 1.0,
+    "abuse-ring": 1.0,
 }
+# Wording families campaigns use and the share of legitimate (ordinary) accounts that speak
+# each in a phrasing of their own (``voices``); look-alike organizations speak them more.
+LEGIT_FAMILY_SHARES: dict[str, float] = {
+    "reasoning": 0.10,  # "write out your reasoning step by step", in English or Chinese
+    "task": 0.06,  # framed tasks: "Implement … with unit tests", plans, analyses
+    "agent": 0.03,  # "act as an autonomous agent with shell access"
+    "grader": 0.02,  # rubric grading and pairwise comparison of answers
+    "context": 0.06,  # "our startup is building …", "for a hackathon"
+    "smalltalk": 0.05,  # a session opened with small talk
+}
+# Share of legitimate accounts whose agent framework sends one of a few fixed system prompts.
+FRAMEWORK_SYSTEM_SHARE = 0.05
+# Abuse rings (``benign:abuse-ring``): coordinated fraud that harvests no capability. Each ring
+# is built like an operator from these parameters (the rest take OPERATOR_DEFAULTS); a
+# scenario holds RINGS_PER_SCENARIO of them at small scale (x the population's size factor).
+RINGS_PER_SCENARIO = 5
+RING_TRADES = {"spam": 0.45, "card-testing": 0.3, "key-resale": 0.25}
+ABUSE_RING: dict[str, Any] = {
+    "accounts": [8, 30],
+    "rate": [2, 8],
+    "rate_spread": 0.8,
+    "lifetime_days": [2, 6],
+    "ban_share": 0.75,
+    "replace_hours": [0.5, 12.0],
+    "payment": "pooled",
+    "payment_pool": [2, 8],
+    "infrastructure": {"datacenter-proxy": 0.4, "residential-proxy": 0.4, "mobile-proxy": 0.2},
+    "rotation": "session",
+    "signup_paths": {"self-serve": 0.8, "startup-program": 0.1, "education": 0.1},
+    "burst_size": [5, 20],
+    "turns": 1.0,
+    "thinking": [0.0, 0.1],
+    "max_tokens": [256, 1024, 4096],
+    "aged_share": [0.0, 0.2],
+    "verified_share": [0.0, 0.05],
+    "zh_share": [0.0, 0.1],
+    "client_families": ["python-sdk", "raw-http", "node-sdk"],
+}
+
+# What each operator key takes: ("number", low, high) for a number or a [low, high] range,
+# ("int", …) likewise for whole numbers, ("bool",), ("text",), ("choice", options),
+# ("weights", allowed keys or None), ("list", allowed items or None, item kind).
+_CAPABILITIES = ("coding", "agentic", "long-horizon", "data-analysis", "computer-use")
+_INFRA = ("datacenter-proxy", "residential-proxy", "mobile-proxy", "cloud")
+_CLIENT_FAMILIES = (
+    "python-sdk",
+    "node-sdk",
+    "framework",
+    "raw-http",
+    "go-sdk",
+    "java-sdk",
+    "agent-cli",
+    "browser",
+)
+SPEC: dict[str, tuple[Any, ...]] = {
+    "name": ("text",),
+    "accounts": ("number", 1e-9, 1e6),
+    "rate": ("number", 1e-9, 1e5),
+    "rate_spread": ("number", 0, 5),
+    "lifetime_days": ("number", 0.01, 1e4),
+    "ban_share": ("number", 0, 1),
+    "replace_hours": ("number", 0, 1e4),
+    "start_day": ("number", 0, 1e4),
+    "hydra": ("bool",),
+    "resold_share": ("number", 0, 0.95),
+    "style": ("choice", ("template", "paraphrase")),
+    "frames": ("int", 1, 1000),
+    "cot_share": ("number", 0, 1),
+    "grader_share": ("number", 0, 1),
+    "zh_share": ("number", 0, 1),
+    "capabilities": ("weights", _CAPABILITIES),
+    "payment": ("choice", ("pooled", "per-account")),
+    "payment_pool": ("int", 1, 1e6),
+    "infrastructure": ("weights", _INFRA),
+    "rotation": ("choice", ("request", "session", "sticky")),
+    "proxy_provider": ("text",),
+    "signup_paths": ("weights", None),
+    "burst_size": ("int", 1, 1e6),
+    "timing": ("choice", ("synchronized", "flat", "human")),
+    "turns": ("number", 1, 100),
+    "wrapper": ("bool",),
+    "release_pivot": ("number", 0, 1),
+    "thinking": ("number", 0, 1),
+    "max_tokens": ("list", None, "int"),
+    "aged_share": ("number", 0, 1),
+    "verified_share": ("number", 0, 1),
+    "client_families": ("list", _CLIENT_FAMILIES, "text"),
+}
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and np.isfinite(v)
+
+
+def _problem(key: str, value: Any) -> str | None:
+    """What is wrong with ``value`` for operator key ``key`` (None when it is fine)."""
+    kind, *rest = SPEC[key]
+    if kind in ("number", "int"):
+        low, high = rest
+        whole = kind == "int"
+        what = "a whole number" if whole else "a number"
+        values = value if isinstance(value, list) else [value]
+        if (isinstance(value, list) and len(value) != 2) or not all(
+            _is_number(v) and (not whole or float(v).is_integer()) for v in values
+        ):
+            return f"expected {what} or a range [low, high], got {value!r}"
+        if len(values) == 2 and values[0] > values[1]:
+            return f"range [low, high] has low > high: {value!r}"
+        if any(v < low or v > high for v in values):
+            return f"expected {what} between {low:g} and {high:g}, got {value!r}"
+        return None
+    if kind == "bool":
+        return None if isinstance(value, bool) else f"expected true or false, got {value!r}"
+    if kind == "text":
+        return None if isinstance(value, str) else f"expected text, got {value!r}"
+    if kind == "choice":
+        return None if value in rest[0] else f"expected one of {', '.join(rest[0])}, got {value!r}"
+    if kind == "weights":
+        allowed = rest[0]
+        if not isinstance(value, dict) or not value:
+            return f"expected a mapping of name: weight, got {value!r}"
+        bad = [k for k in value if allowed is not None and k not in allowed]
+        if bad:
+            return f"unknown {', '.join(map(str, bad))} (known: {', '.join(allowed)})"
+        if not all(_is_number(v) and v >= 0 for v in value.values()) or not sum(value.values()):
+            return f"weights must be non-negative numbers, not all 0, got {value!r}"
+        return None
+    allowed, item = rest
+    if not isinstance(value, list) or not value:
+        return f"expected a non-empty list, got {value!r}"
+    if item == "int" and not all(_is_number(v) and float(v).is_integer() and v > 0 for v in value):
+        return f"expected positive whole numbers, got {value!r}"
+    if item == "text" and not all(isinstance(v, str) for v in value):
+        return f"expected a list of names, got {value!r}"
+    bad = [v for v in value if allowed is not None and v not in allowed]
+    if bad:
+        return f"unknown {', '.join(map(str, bad))} (known: {', '.join(allowed)})"
+    return None
 
 
 @dataclass
@@ -128,6 +267,16 @@ def _read(name: str | None, file: str | Path | None) -> tuple[dict[str, Any], st
     return data, source
 
 
+def ring_params(rng: np.random.Generator) -> Operator:
+    """One abuse ring's parameters, drawn like an operator's (see ``ABUSE_RING``)."""
+    params = {
+        k: _draw(rng, ABUSE_RING.get(k, default)) for k, (default, _) in OPERATOR_DEFAULTS.items()
+    }
+    params["timing"] = str(rng.choice(["synchronized", "flat", "human"], p=[0.5, 0.3, 0.2]))
+    params["name"] = "ring"
+    return Operator(params)
+
+
 def _draw(rng: np.random.Generator, value: Any) -> Any:
     if (
         isinstance(value, list)
@@ -148,8 +297,14 @@ def _draw(rng: np.random.Generator, value: Any) -> Any:
     return value
 
 
-def load(name: str | None = None, file: str | Path | None = None, seed: int = 0) -> Scenario:
-    """Read a scenario and draw its ranged parameters for ``seed``."""
+def load(
+    name: str | None = None,
+    file: str | Path | None = None,
+    seed: int = 0,
+    operator_seed: int | None = None,
+) -> Scenario:
+    """Read a scenario and draw its ranged parameters: the operators' for ``operator_seed``
+    (default ``seed``), the rest (the release day) for ``seed``."""
     data, source = _read(name, file)
     problems = [f"{source}: unknown key {k!r}" for k in data if k not in SCENARIO_KEYS]
     for k in ("scenario", "version"):
@@ -163,28 +318,60 @@ def load(name: str | None = None, file: str | Path | None = None, seed: int = 0)
         if not isinstance(op, dict):
             problems.append(f"{source}: operators[{i}] must be a mapping")
             continue
-        problems += [
-            f"{source}: operators[{i}] unknown key {k!r} (known: {', '.join(OPERATOR_DEFAULTS)})"
-            for k in op
-            if k not in OPERATOR_DEFAULTS
-        ]
+        for k, v in op.items():
+            if k not in OPERATOR_DEFAULTS:
+                problems.append(
+                    f"{source}: operators[{i}] unknown key {k!r} "
+                    f"(known: {', '.join(OPERATOR_DEFAULTS)})"
+                )
+            elif (why := _problem(k, v)) is not None:
+                problems.append(f"{source}: operators[{i}].{k}: {why}")
     pop = data.get("population") or {}
-    problems += [
-        f"{source}: population unknown kind {k!r} (known: {', '.join(POPULATION_DEFAULTS)})"
-        for k in pop
-        if k not in POPULATION_DEFAULTS
-    ]
+    if not isinstance(pop, dict):
+        problems.append(f"{source}: 'population' must be a mapping of kind: multiplier")
+        pop = {}
+    for k, v in pop.items():
+        if k not in POPULATION_DEFAULTS:
+            problems.append(
+                f"{source}: population unknown kind {k!r} (known: {', '.join(POPULATION_DEFAULTS)})"
+            )
+        elif not (_is_number(v) and 0 <= v <= 100):
+            problems.append(f"{source}: population.{k}: expected a number 0-100, got {v!r}")
+    release = data.get("release")
+    if release is not None and not (
+        isinstance(release, dict)
+        and set(release) == {"day"}
+        and (
+            _is_number(release["day"])
+            or (
+                isinstance(release["day"], list)
+                and len(release["day"]) == 2
+                and all(_is_number(d) for d in release["day"])
+                and release["day"][0] <= release["day"][1]
+            )
+        )
+        and min(np.ravel(release["day"])) >= 0
+    ):
+        problems.append(
+            f"{source}: release: expected {{day: N}} or {{day: [low, high]}}, got {release!r}"
+        )
+    if "version" in data and not (
+        isinstance(data["version"], int) and not isinstance(data["version"], bool)
+    ):
+        problems.append(f"{source}: version: expected a whole number, got {data['version']!r}")
     if problems:
         raise UsageError("; ".join(problems))
-    rng = np.random.default_rng([seed, 7919])
+    if seed < 0 or (operator_seed is not None and operator_seed < 0):
+        raise UsageError(f"seeds are non-negative integers, got {seed}, {operator_seed}")
+    rng = np.random.default_rng([seed if operator_seed is None else operator_seed, 7919])
     operators = []
     for op in ops_raw:
         params = {
             k: _draw(rng, op.get(k, default)) for k, (default, _) in OPERATOR_DEFAULTS.items()
         }
         operators.append(Operator(params))
-    release = data.get("release")
-    release_day = float(_draw(rng, release["day"])) if isinstance(release, dict) else None
+    release_rng = np.random.default_rng([seed, 7920])
+    release_day = float(_draw(release_rng, release["day"])) if isinstance(release, dict) else None
     return Scenario(
         name=str(data["scenario"]),
         version=int(data["version"]),

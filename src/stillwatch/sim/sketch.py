@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stillwatch.sim.cast import AGENT, APP, CAMPAIGN, CHAT, CODING, EVAL, OSS, ROUTER, VENDOR
+from stillwatch.sim.cast import AGENT, APP, CAMPAIGN, CHAT, CODING, EVAL, OSS, RING, ROUTER, VENDOR
 from stillwatch.sim.corpus import Corpus
 
 # (median prompt tokens, log spread) of kinds whose text is generated, measured on the text path
@@ -24,6 +24,7 @@ _LENGTH: dict[int | str, tuple[int, float]] = {
     OSS: (150, 0.8),
     VENDOR: (21, 0.4),
     CAMPAIGN: (60, 0.7),
+    RING: (40, 0.9),
     "zh": (30, 0.6),
     "wrapper": (10, 0.2),
 }
@@ -94,7 +95,8 @@ class Sketcher:
         r = self.rng
         n_s = len(acct)
         content = arrays["content"][acct]
-        operator = arrays["operator"][acct]
+        # an operator's index where the account is a campaign's (rings index their own list)
+        operator = np.where(arrays["content"][acct] == CAMPAIGN, arrays["operator"][acct], -1)
         campaign = (content == CAMPAIGN) & (r.random(n_s) < arrays["campaign_share"][acct])
         # resold traffic of a hydra is ordinary conversation
         chatty = np.isin(content, [CHAT, CODING, ROUTER, APP]) | ((content == CAMPAIGN) & ~campaign)
@@ -149,6 +151,11 @@ class Sketcher:
         item = r.integers(0, 664, n_s)  # benchmark items: the same across harnesses
         ident_a[rows] = arrays["frame"][acct][sess][rows]
         ident_b[rows] = item[sess][rows]
+        rows = (content == RING)[sess]
+        tokens[rows] = self._lengths(RING, int(rows.sum()))
+        ring = arrays["operator"][acct][sess][rows]
+        ident_a[rows] = 1_000_000 + ring * 1000 + r.integers(0, 6, int(rows.sum()))
+        ident_b[rows] = r.integers(0, 3000, int(rows.sum()))
         rows = campaign[sess]
         tokens[rows] = self._lengths(CAMPAIGN, int(rows.sum()))
         kind[rows] = CAMPAIGN

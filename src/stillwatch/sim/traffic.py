@@ -28,6 +28,7 @@ from stillwatch.sim.cast import (
     EVAL,
     OSS,
     PER_REQUEST,
+    RING,
     ROUTER,
     SCHEDULER,
     VENDOR,
@@ -80,6 +81,7 @@ OUTPUT_MEDIAN = {
     VENDOR: 900,
     CAMPAIGN: 650,
     ROUTER: 350,
+    RING: 300,
 }
 RETRY_TEMPERATURES = np.array([0.0, 0.2, 0.5, 0.8, 1.0])
 STATUS = np.array(["ok", "rate_limited", "overloaded", "invalid_request"], dtype=object)
@@ -167,9 +169,10 @@ class Traffic:
         slots = np.full(len(acct), -1, dtype=np.int64)
         sched = rhythm == SCHEDULER
         if sched.any():
-            for op in np.unique(a["operator"][acct[sched]]):
+            group = a["group"][acct]
+            for g in np.unique(group[sched]):
                 minutes = r.choice(1440, size=self.slots_per_day, replace=False)
-                mine = sched & (a["operator"][acct] == op)
+                mine = sched & (group == g)
                 slots[mine] = minutes[r.integers(0, len(minutes), int(mine.sum()))]
         starts = session_starts(r, ds, rhythm, a["tz"][acct], burst_at, slots)
         forced = np.repeat(force, n)
@@ -190,23 +193,26 @@ class Traffic:
         camp = np.zeros(n_s, dtype=bool)
         retry = np.zeros(n_s, dtype=bool)
         content, frame, mean_turns = a["content"], a["frame"], a["turns"]
-        cot, zh, rep, share, oper = (
-            a["cot_p"],
+        zh, rep, share, oper, voice, voice_p = (
             a["zh_p"],
             a["repeats"],
             a["campaign_share"],
             a["operator"],
+            a["voice"],
+            a["voice_p"],
         )
         for i, ac in enumerate(acct_s.tolist()):
             st = self.writer.session(
+                ac,
                 int(content[ac]),
                 int(frame[ac]),
                 float(mean_turns[ac]),
-                float(cot[ac]),
                 float(zh[ac]),
                 int(rep[ac]),
                 float(share[ac]),
                 int(oper[ac]),
+                int(voice[ac]),
+                float(voice_p[ac]),
             )
             k = len(st.prompts)
             turns[i] = k
