@@ -1,0 +1,1 @@
+"""Pieces that run inside other tools: the LiteLLM custom logger."""
