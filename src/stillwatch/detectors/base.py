@@ -1,0 +1,170 @@
+"""The shapes every detector shares: what it requires, the signals and links it emits, and the
+context a scan hands it.
+
+A detector is either a declarative rule (``rules/*.yaml``, compiled to an engine query over
+``account_features``) or a small class. Both declare ``id``, ``version``, ``family``,
+``requires`` (canonical ``table.column`` names; ``a|b`` means either) and ``evidence_keys``,
+and return :class:`DetectorOutput`. Scores are in [0, 1], higher = more suspicious; evidence
+is a small dict of the measured facts behind the score, written when the score is computed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from stillwatch.features.sources import Sources
+
+# Each family of evidence belongs to one of three groups: a distillation campaign is a
+# network (coordination) of fraudulent accounts (account) harvesting answers (usage).
+FAMILY_GROUPS: dict[str, str] = {
+    "account-profile": "account",
+    "enforcement": "account",
+    "infrastructure": "coordination",
+    "synchrony": "coordination",
+    "registration-burst": "coordination",
+    "models": "coordination",
+    "content-frames": "coordination",
+    "partner-intel": "coordination",
+    "rhythm": "usage",
+    "volume": "usage",
+    "tokens": "usage",
+    "conversation": "usage",
+    "content-elicitation": "usage",
+    "content-capability": "usage",
+}
+FAMILIES = tuple(FAMILY_GROUPS)
+GROUPS = ("account", "coordination", "usage")
+
+
+@dataclass(frozen=True)
+class Signal:
+    """One detector's finding about one account."""
+
+    detector: str
+    version: str
+    family: str
+    account_id: str
+    score: float
+    evidence: Mapping[str, Any]
+    entity_kind: str = "account"
+
+
+@dataclass(frozen=True)
+class LinkCandidate:
+    """Two accounts a cross-account detector found tied; stored one row per endpoint."""
+
+    detector: str
+    link_type: str
+    a: str
+    b: str
+    weight: float
+    evidence: Mapping[str, Any]
+
+    @property
+    def link_id(self) -> str:
+        lo, hi = sorted((self.a, self.b))
+        return hashlib.sha256(f"{self.detector}\0{lo}\0{hi}".encode()).hexdigest()[:20]
+
+
+@dataclass
+class DetectorOutput:
+    """Per-account scores with evidence, and optional pair candidates for the link stage."""
+
+    account_ids: list[str] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+    links: list[LinkCandidate] = field(default_factory=list)
+
+    def add(self, account_id: str, score: float, evidence: dict[str, Any]) -> None:
+        if score > 0:
+            self.account_ids.append(account_id)
+            self.scores.append(float(min(1.0, score)))
+            self.evidence.append(evidence)
+
+    def frame(self) -> pd.DataFrame:
+        """account_id, score, evidence; sorted by account for deterministic writes."""
+        df = pd.DataFrame(
+            {"account_id": self.account_ids, "score": self.scores, "evidence": self.evidence}
+        )
+        return df.sort_values("account_id", kind="stable").reset_index(drop=True)
+
+    def signals(self, detector: Detector) -> list[Signal]:
+        df = self.frame()
+        return [
+            Signal(detector.id, detector.version, detector.family, a, float(s), e)
+            for a, s, e in zip(df.account_id, df.score, df.evidence, strict=True)
+        ]
+
+
+@dataclass
+class ScanContext:
+    """What a detector may read: the canonical tables (Ibis), this scan's account features
+    (a DataFrame), the columns present, and the links earlier detectors proposed."""
+
+    sources: Sources
+    features: pd.DataFrame
+    present: frozenset[str]
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    links: list[LinkCandidate] = field(default_factory=list)
+    features_table: Any = None  # the Ibis table of account_features for this scan
+
+    def setting(self, name: str, default: Any) -> Any:
+        return self.settings.get(name, default)
+
+
+class Detector(Protocol):
+    """What every detector declares (read-only: class attributes satisfy it)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def version(self) -> str: ...
+    @property
+    def family(self) -> str: ...
+    @property
+    def requires(self) -> tuple[str, ...]: ...
+    @property
+    def evidence_keys(self) -> tuple[str, ...]: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def false_positives(self) -> str: ...
+
+    def run(self, ctx: ScanContext) -> DetectorOutput: ...
+
+
+def missing_requirements(requires: Sequence[str], present: frozenset[str]) -> list[str]:
+    """The requirements not met: ``table.column`` absent (every value NULL, or no rows);
+    ``a|b`` is met when either is present."""
+    missing = []
+    for req in requires:
+        if not any(alt.strip() in present for alt in req.split("|")):
+            missing.append(req)
+    return missing
+
+
+def ramp(x: np.ndarray | float, start: float, end: float) -> np.ndarray:
+    """0 at ``start``, 1 at ``end``, linear between (``end`` < ``start`` ramps downward);
+    NaN stays 0."""
+    arr = np.asarray(x, dtype=np.float64)
+    out = (arr - start) / (end - start)
+    return np.nan_to_num(np.clip(out, 0.0, 1.0), nan=0.0)
+
+
+def check_param(name: str, value: object, low: float, high: float, integer: bool = False) -> None:
+    """Parameters are validated up front: the message names the parameter, the allowed range
+    and what was given."""
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if ok and integer and not float(value).is_integer():  # type: ignore[arg-type]
+        ok = False
+    if ok and not (low <= float(value) <= high):  # type: ignore[arg-type]
+        ok = False
+    if not ok:
+        kind = "an integer" if integer else "a number"
+        raise ValueError(f"{name} must be {kind} in [{low}, {high}]; got {value!r}")

@@ -1,0 +1,275 @@
+"""Content detectors: the seam to ``stillwatch.features.content`` (built on its own branch).
+
+These classes read ``exchanges.prompt`` (a bounded, deterministic sample per account) and
+call the content package's interface:
+
+- ``frames.mine_frames(account_ids, texts) -> FrameStats``: per account, the share of its
+  prompts whose frame (skeleton with slot content masked) recurs across accounts beyond the
+  language's own baseline, with the shared frames. Read here from ``stats.accounts``
+  (``account_id``, ``frame_share``, ``top_frames``, ``max_sharing_accounts``);
+- ``elicitation.score(texts) -> np.ndarray`` in [0, 1] per prompt;
+- ``capability.classify(texts) -> list[str]`` one capability per prompt.
+
+A scan skips them, saying why, when prompt text is absent (hash-only logs) or the content
+package is not installed. Until it lands they are skipped as "not installed": nothing here
+fakes a content score.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from importlib import import_module
+from typing import Any
+
+import ibis
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from stillwatch.detectors.base import (
+    DetectorOutput,
+    LinkCandidate,
+    ScanContext,
+    check_param,
+    ramp,
+)
+from stillwatch.detectors.pairs import group_pairs, sparse_group_pairs, top_k_links
+
+# The capabilities distillation campaigns harvest (THREATS.md); labels of
+# ``stillwatch.features.content.capability.LABELS``.
+TARGETED = ("coding", "agentic-tool-use", "long-horizon-planning", "reasoning-math",
+            "data-analysis")  # fmt: skip
+
+
+def content_module(name: str) -> Any:
+    """The content package's module, or None when it is not installed."""
+    try:
+        return import_module(f"stillwatch.features.content.{name}")
+    except ImportError:
+        return None
+
+
+def prompt_sample(ctx: ScanContext, per_account: int) -> pd.DataFrame:
+    """Up to ``per_account`` prompts per account, chosen by event id (deterministic)."""
+    ex = ctx.sources.exchanges
+    ex = ex.filter(ex.prompt.notnull())
+    w = ibis.window(group_by=ex.account_id, order_by=ex.event_id)
+    ranked = ex.select("account_id", "event_id", "prompt", rank=ibis.row_number().over(w))
+    sample = ranked.filter(ranked["rank"] < per_account).select("account_id", "event_id", "prompt")
+    df = sample.to_pandas()
+    return df.sort_values(["account_id", "event_id"], kind="stable").reset_index(drop=True)
+
+
+class _ContentDetector:
+    module = ""
+    requires = ("exchanges.prompt",)
+
+    def __init__(self, per_account: int = 200, min_prompts: int = 10) -> None:
+        check_param("per_account", per_account, 1, 1e6, integer=True)
+        check_param("min_prompts", min_prompts, 1, 1e6, integer=True)
+        self.per_account = per_account
+        self.min_prompts = min_prompts
+
+    def unavailable(self) -> str | None:
+        if content_module(self.module) is None:
+            return f"content analysis not installed (stillwatch.features.content.{self.module})"
+        return None
+
+
+class SharedFrames(_ContentDetector):
+    id = "content.shared-frames"
+    version = "3"
+    max_group = 200
+    neighbours = 5
+    top_k = 20
+    family = "content-frames"
+    module = "frames"
+    evidence_keys = ("share", "prompts", "frames", "max_sharing_accounts")
+    description = "prompts built on frames that recur across accounts beyond the language's rate"
+    false_positives = "apps repeating one template for their users, evaluation harnesses"
+
+    def run(self, ctx: ScanContext) -> DetectorOutput:
+        out = DetectorOutput()
+        df = prompt_sample(ctx, self.per_account)
+        if df.empty:
+            return out
+        stats = content_module(self.module).mine_frames(df.account_id.tolist(), df.prompt.tolist())
+        counts = df.groupby("account_id").size()
+        for row in sorted(stats.accounts.to_pylist(), key=lambda r: r["account_id"]):
+            a = row["account_id"]
+            n = int(counts.get(a, 0))
+            if n < self.min_prompts or not row["frame_share"]:
+                continue
+            share = float(row["frame_share"])
+            frames = list(row["top_frames"] or [])[:3]
+            out.add(a, float(ramp(share, 0.2, 0.7)), {"share": round(share, 3), "prompts": n,
+                    "frames": frames,
+                    "max_sharing_accounts": int(row["max_sharing_accounts"] or 0)})  # fmt: skip
+        out.links = self._links(stats)
+        return out
+
+    def _links(self, stats: Any) -> list[LinkCandidate]:
+        """Accounts filling the same campaign frames (not common ones: those are the
+        language's). Which pairs: the holders of each frame, all pairs up to ``max_group``
+        holders, else each tied to ``neighbours`` others on each side in a fixed pseudo-random
+        order (a large campaign's frame is still evidence). How strong: every frame the two
+        share counts, as independent evidence, ``1 − Π(1 − rarity weight)``: an operator's
+        accounts share dozens of its frames, a customer who happens to use one of its phrases
+        shares that one. Each account keeps its ``top_k`` strongest partners."""
+        inc = stats.incidence.to_pandas()
+        if inc.empty:
+            return []
+        fr = stats.frames.to_pandas()[["frame_id", "weight", "accounts"]]
+        inc = inc.merge(fr, on="frame_id")
+        inc = inc[inc.weight > 0]
+        pairs: set[tuple[str, str]] = set()
+        for _, g in inc.groupby("frame_id", sort=True):
+            ids = g.account_id.astype(str).tolist()
+            pairs.update(group_pairs(ids) if len(ids) <= self.max_group else (
+                sparse_group_pairs(ids, self.neighbours)))  # fmt: skip
+        if not pairs:
+            return []
+        weight, shared, top = shared_frame_weights(inc, sorted(pairs))
+        candidates = [
+            (x, y, w, "frame", {"frame_id": f, "frames": int(n), "weight": round(w, 4)})
+            for (x, y), w, n, f in zip(sorted(pairs), weight, shared, top, strict=True)
+        ]
+        return top_k_links(self.id, candidates, self.top_k)
+
+
+def shared_frame_weights(
+    incidence: pd.DataFrame, pairs: list[tuple[str, str]]
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Per pair of accounts: ``1 − Π(1 − w)`` over the frames both hold (``incidence``: rows
+    ``account_id``, ``frame_id``, ``weight``), how many they share, and the rarest of them."""
+    accounts = pd.Index(sorted(set(incidence.account_id)))
+    frames = pd.Index(sorted(set(incidence.frame_id)))
+    r = accounts.get_indexer(incidence.account_id)
+    c = frames.get_indexer(incidence.frame_id)
+    w = np.clip(incidence.weight.to_numpy(dtype=float), 0.0, 0.999)
+    shape = (len(accounts), len(frames))
+    held = sparse.csr_matrix((np.ones(len(r)), (r, c)), shape=shape)
+    held.data[:] = 1.0  # an account holds a frame once
+    log_miss = sparse.csr_matrix((np.log1p(-w), (r, c)), shape=shape)
+    weighted = sparse.csr_matrix((w, (r, c)), shape=shape)
+    xs = accounts.get_indexer([p[0] for p in pairs])
+    ys = accounts.get_indexer([p[1] for p in pairs])
+    both = held[xs].multiply(held[ys]).tocsr()
+    weight = 1.0 - np.exp(np.asarray(log_miss[xs].multiply(both).sum(axis=1)).ravel())
+    shared = np.asarray(both.sum(axis=1)).ravel()
+    rarest = weighted[xs].multiply(both).tocsr()
+    top = []
+    for i in range(len(pairs)):
+        lo, hi = rarest.indptr[i], rarest.indptr[i + 1]
+        top.append(
+            str(frames[rarest.indices[lo + np.argmax(rarest.data[lo:hi])]]) if hi > lo else ""
+        )
+    return weight, shared, top
+
+
+class Elicitation(_ContentDetector):
+    id = "content.elicitation"
+    version = "1"
+    family = "content-elicitation"
+    module = "elicitation"
+    evidence_keys = ("share", "prompts")
+    description = "prompts asking for full reasoning traces or grading (CoT/grader elicitation)"
+    false_positives = "evaluation harnesses and tutors that say 'think step by step'"
+
+    def run(self, ctx: ScanContext) -> DetectorOutput:
+        out = DetectorOutput()
+        df = prompt_sample(ctx, self.per_account)
+        if df.empty:
+            return out
+        scores = np.asarray(content_module(self.module).score(df.prompt.tolist()), dtype=float)
+        df = df.assign(hit=scores >= 0.5)
+        for a, g in df.groupby("account_id", sort=True):
+            if len(g) < self.min_prompts:
+                continue
+            share = float(g.hit.mean())
+            out.add(str(a), float(ramp(share, 0.2, 0.7)), {"share": round(share, 3),
+                                                           "prompts": len(g)})  # fmt: skip
+        return out
+
+
+class CapabilityFocus(_ContentDetector):
+    id = "content.capability-focus"
+    version = "1"
+    family = "content-capability"
+    module = "capability"
+    evidence_keys = ("capability", "share", "prompts")
+    description = "prompts narrowly targeting one capability (coding, agentic, planning, maths)"
+    false_positives = "coding assistants and single-purpose apps"
+
+    def run(self, ctx: ScanContext) -> DetectorOutput:
+        out = DetectorOutput()
+        df = prompt_sample(ctx, self.per_account)
+        if df.empty:
+            return out
+        labels = content_module(self.module).classify(df.prompt.tolist())
+        df = df.assign(label=list(labels))
+        per: dict[str, Any] = defaultdict(list)
+        for a, g in df.groupby("account_id", sort=True):
+            if len(g) < self.min_prompts:
+                continue
+            top = g.label.value_counts().sort_index().sort_values(ascending=False, kind="stable")
+            cap, n = str(top.index[0]), int(top.iloc[0])
+            if cap not in TARGETED:
+                continue
+            share = n / len(g)
+            per[str(a)] = [share, cap, len(g)]
+            out.add(str(a), float(ramp(share, 0.6, 0.95)), {"capability": cap,
+                    "share": round(share, 3), "prompts": len(g)})  # fmt: skip
+        return out
+
+
+class SimilarPhrasing(_ContentDetector):
+    """Accounts whose own repeated phrasing (MinHash over skeleton 3-grams that recur in their
+    prompts) is alike: LSH neighbours, checked by estimated Jaccard similarity.
+
+    Catches: one operator's templates spread over many accounts even when reworded in parts.
+    Known false positives: one app's or harness's accounts sending the same templates."""
+
+    id = "content.similar-phrasing"
+    version = "1"
+    family = "content-frames"
+    module = "minhash"
+    evidence_keys = ("partners", "best_similarity")
+    description = "accounts whose repeated phrasing is alike (MinHash/LSH neighbours)"
+    false_positives = "accounts of one app or evaluation harness sending the same templates"
+    min_similarity = 0.5
+    partners_full = 5
+    top_k = 20
+
+    def run(self, ctx: ScanContext) -> DetectorOutput:
+        out = DetectorOutput()
+        df = prompt_sample(ctx, self.per_account)
+        if df.empty:
+            return out
+        frames = content_module("frames")
+        # Phrasing repeated by more than the frames' "common" share of accounts is the
+        # language's, as for frames; in a small data set a share says little, so the same
+        # floor on accounts holds (frames.COMMON_MIN_ACCOUNTS).
+        n_text = df.account_id.nunique()
+        common = max(frames.COMMON_SHARE, frames.COMMON_MIN_ACCOUNTS / max(n_text, 1))
+        sig = content_module(self.module).account_signatures(
+            df.account_id.tolist(), df.prompt.tolist(), df.event_id.tolist(),
+            per_account=self.per_account, min_similarity=self.min_similarity,
+            common_share=min(common, 1.0),
+        )  # fmt: skip
+        pairs = sig.pairs.to_pandas()
+        if pairs.empty:
+            return out
+        both = pd.concat(
+            [pairs.rename(columns={"account_a": "a", "account_b": "b"}),
+             pairs.rename(columns={"account_b": "a", "account_a": "b"})]
+        )  # fmt: skip
+        for a, g in both.groupby("a", sort=True):
+            out.add(str(a), min(1.0, len(g) / self.partners_full),
+                    {"partners": len(g), "best_similarity": round(float(g.similarity.max()), 3)})  # fmt: skip
+        candidates = [
+            (str(a), str(b), float(s), "minhash", {"similarity": round(float(s), 3)})
+            for a, b, s in zip(pairs.account_a, pairs.account_b, pairs.similarity, strict=True)
+        ]
+        out.links = top_k_links(self.id, candidates, self.top_k)
+        return out

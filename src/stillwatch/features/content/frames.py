@@ -1,0 +1,266 @@
+"""Frames: prompt skeleton prefixes and suffixes that a group of accounts fills with new slots.
+
+A template is a fixed frame around changing slot content. Each prompt's skeleton (see
+:mod:`.skeleton`) gives frame candidates at both ends: its first and its last ``key_tokens``
+tokens (words; each CJK character is a token), and the first and last ``SHORT_KEYS`` tokens,
+so a frame is found whether the slot comes after it ("Grade the answer below: …"), before it
+("… Let's think step by step."), or both; a multi-turn wrapper's small talk first still leaves
+the suffix. A frame shorter than ``key_tokens`` ("Create a milestone schedule toward: …")
+leaves slot content in the long key, so each key differs; its short key recurs. At each end a
+prompt holds the **longest** of its candidates that recurs (one frame per end, never a frame
+and its own beginning twice; a long campaign frame is not diluted by the language's short
+phrase it starts with). A candidate is a **recurring frame** when
+
+- at least ``min_accounts`` accounts use it,
+- the accounts using it fill it with different slots (median distinct prompts per account
+  under the frame ≥ 2): a popular question or a public benchmark problem asked by many
+  accounts is the same text each time — shared slot content, weak evidence — and is not a
+  frame, even when several accounts ask it with their own wrappers,
+- it holds at least ``MIN_FRAME_WORDS`` unmasked tokens.
+
+Against how often the language repeats them: a recurring frame used by more than
+``common_share`` of all accounts with text and by more than ``COMMON_MIN_ACCOUNTS`` (a widely
+used framework's system prompt, "you are a helpful assistant", "think step by step") is
+**common**: listed with its counts, never counted
+as evidence. The rest are **campaign frames**; each carries a rarity weight (shared by fewer
+accounts weighs more) for the linking stage, and the account→frame incidence says who shares
+what. Known misses: an operator who rewords the frame on every request (the MinHash view sees
+that structure), and a campaign that is itself more than ``common_share`` of the accounts in
+the data (its frame is reported as common). Known false positives: legitimate templated
+traffic — evaluation harnesses, app fleets — uses recurring frames too; frames are one piece
+of evidence to combine, never a verdict alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from stillwatch.engine.store import scratch_connection
+from stillwatch.features.content.skeleton import skeleton_select
+
+KEY_TOKENS = 10
+# Shorter keys tried at each end too (frames of fewer than KEY_TOKENS words).
+SHORT_KEYS = (6,)
+MIN_ACCOUNTS = 3
+COMMON_SHARE = 0.05
+# ...and by more than this many accounts: in a small data set a share says little, and a phrase
+# of the language is used by thousands of accounts, never by a few dozen.
+COMMON_MIN_ACCOUNTS = 50
+MIN_FRAME_WORDS = 3
+# Keys are read from this many characters at each end of the skeleton (enough for the tokens).
+EDGE_CHARS = 240
+# CJK ideographs, kana, hangul and full-width forms are tokenised one character each.
+_CJK = r"([\x{3000}-\x{30ff}\x{3400}-\x{4dbf}\x{4e00}-\x{9fff}\x{ac00}-\x{d7af}\x{f900}-\x{faff}\x{ff00}-\x{ffef}])"
+
+
+@dataclass(frozen=True)
+class FrameStats:
+    """What frame mining found.
+
+    - ``frames``: one row per recurring frame: ``frame_id``, ``kind`` (prefix/suffix),
+      ``frame`` (the masked skeleton tokens: the frame itself), ``example`` (one real prompt
+      using it: redact before showing), ``accounts``, ``prompts``, ``distinct_prompts``,
+      ``median_fills`` (distinct prompts per account under it), ``common`` (bool),
+      ``weight`` (rarity weight in (0, 1]; 0 for common frames).
+    - ``accounts``: one row per account with text: ``account_id``, ``prompts``,
+      ``frame_prompts`` (prompts whose prefix or suffix is a campaign frame), ``frame_share``,
+      ``frames`` (campaign frames it uses), ``max_sharing_accounts`` (most other accounts
+      sharing one of its campaign frames), ``top_frames`` (up to 3 frame ids, most used first).
+    - ``incidence``: ``account_id``, ``frame_id``, ``prompts``: who uses which campaign frame.
+    """
+
+    frames: pa.Table
+    accounts: pa.Table
+    incidence: pa.Table
+
+
+def mine_frames(
+    account_ids: Sequence[str],
+    texts: Sequence[str | None],
+    *,
+    key_tokens: int = KEY_TOKENS,
+    min_accounts: int = MIN_ACCOUNTS,
+    common_share: float = COMMON_SHARE,
+    con: Any = None,
+) -> FrameStats:
+    """Mine frames from prompts ``texts`` sent by ``account_ids`` (aligned sequences)."""
+    if len(account_ids) != len(texts):
+        raise ValueError(
+            f"mine_frames: account_ids has {len(account_ids)} rows but texts has {len(texts)}"
+        )
+    for name, value in (("key_tokens", key_tokens), ("min_accounts", min_accounts)):
+        if int(value) < 1:
+            raise ValueError(f"mine_frames: {name} must be at least 1, got {value}")
+    if not 0 < common_share <= 1:
+        raise ValueError(f"mine_frames: common_share must be in (0, 1], got {common_share}")
+    prompts = pa.table(
+        {
+            "account_id": pa.array(list(account_ids), pa.string()),
+            "prompt": pa.array(list(texts), pa.string()),
+        }
+    )
+    own = con is None
+    db = scratch_connection() if own else con
+    try:
+        db.register("_sw_prompts", prompts)
+        return _mine(db, "_sw_prompts", key_tokens, min_accounts, common_share)
+    finally:
+        db.unregister("_sw_prompts")
+        if own:
+            db.close()
+
+
+def mine_frames_sql(
+    con: Any,
+    source: str,
+    *,
+    key_tokens: int = KEY_TOKENS,
+    min_accounts: int = MIN_ACCOUNTS,
+    common_share: float = COMMON_SHARE,
+) -> FrameStats:
+    """Mine frames from ``source`` (a table or parenthesised query with columns
+    ``account_id`` and ``prompt``) on an open DuckDB connection, e.g. the store's."""
+    return _mine(con, source, key_tokens, min_accounts, common_share)
+
+
+def words_of(expr: str) -> str:
+    """A DuckDB expression: the list of words of skeleton text ``expr`` (split at blanks; each
+    CJK character a word). Text without any non-ASCII character — most — is split without a
+    regular expression: a skeleton holds no runs of blanks."""
+    cjk = f"string_split_regex(trim(regexp_replace({expr}, '{_CJK}', ' \\1 ', 'g')), '[ \\n]+')"
+    plain = f"string_split(replace(trim({expr}), chr(10), ' '), ' ')"
+    return f"(CASE WHEN strlen({expr}) = length({expr}) THEN {plain} ELSE {cjk} END)"
+
+
+def _mine(
+    con: Any, source: str, key_tokens: int, min_accounts: int, common_share: float
+) -> FrameStats:
+    k = int(key_tokens)
+    lengths = sorted({k, *(x for x in SHORT_KEYS if x < k)}, reverse=True)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _sw_src AS
+        SELECT account_id, prompt, hash(prompt) AS ph, row_number() OVER () AS rid FROM {source}
+        WHERE prompt IS NOT NULL AND prompt <> ''
+        """
+    )
+    skel = skeleton_select("_sw_src", "prompt", carry=("account_id", "rid", "ph"))
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _sw_keys AS
+        WITH sk AS (
+            SELECT account_id, rid, ph, left(skeleton, {EDGE_CHARS}) AS h,
+                   right(skeleton, {EDGE_CHARS}) AS t
+            FROM ({skel})
+        ),
+        tok AS MATERIALIZED (
+            SELECT account_id, rid, ph, {words_of("h")} AS head, {words_of("t")} AS tail FROM sk
+        ),
+        lengths AS (SELECT unnest({lengths}) AS k),
+        cand AS (
+            SELECT account_id, rid, ph, 'prefix' AS kind, k, list_slice(head, 1, k) AS kt
+            FROM tok, lengths WHERE len(head) > k
+            UNION ALL
+            SELECT account_id, rid, ph, 'suffix' AS kind, k, list_slice(tail, -k, -1) AS kt
+            FROM tok, lengths WHERE len(tail) > k
+        )
+        SELECT account_id, rid, ph, kind, k, array_to_string(kt, ' ') AS frame,
+               len(list_filter(kt, lambda x: NOT (x LIKE '<%>%' AND regexp_full_match(x, '<[a-z]+>[^ ]*')))) AS words
+        FROM cand
+        """
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _sw_frames AS
+        WITH per_account AS (
+            SELECT kind, frame, account_id, count(*) AS n, count(DISTINCT ph) AS fills
+            FROM _sw_keys WHERE words >= {MIN_FRAME_WORDS}
+            GROUP BY ALL
+        ),
+        f AS (
+            SELECT kind, frame, count(*) AS accounts, sum(n) AS prompts,
+                   median(fills) AS median_fills
+            FROM per_account GROUP BY ALL
+            HAVING count(*) >= {int(min_accounts)} AND median(fills) >= 2
+        ),
+        total AS (SELECT count(DISTINCT account_id) AS n FROM _sw_keys)
+        SELECT substr(md5(f.kind || ':' || f.frame), 1, 16) AS frame_id, f.kind, f.frame,
+               f.accounts, f.prompts, f.median_fills,
+               f.accounts > greatest({float(common_share)} * total.n, {COMMON_MIN_ACCOUNTS}) AS common
+        FROM f, total
+        """
+    )
+    # Each prompt end keeps only its longest recurring candidate; frames no end kept go.
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _sw_hits AS
+        SELECT k.account_id, k.rid, k.ph, k.kind, arg_max(k.frame, k.k) AS frame
+        FROM _sw_keys k JOIN _sw_frames f USING (kind, frame)
+        GROUP BY k.account_id, k.rid, k.ph, k.kind
+        """
+    )
+    con.execute(
+        "DELETE FROM _sw_frames f WHERE NOT EXISTS "
+        "(SELECT 1 FROM _sw_hits h WHERE h.kind = f.kind AND h.frame = f.frame)"
+    )
+    frames = con.sql(
+        """
+        WITH ex AS (
+            SELECT k.kind, k.frame, min(p.prompt) AS example, count(DISTINCT k.ph) AS distinct_prompts
+            FROM _sw_hits k JOIN _sw_frames f USING (kind, frame) JOIN _sw_src p USING (rid)
+            GROUP BY ALL
+        )
+        SELECT f.frame_id, f.kind, f.frame, ex.example, f.accounts, f.prompts,
+               ex.distinct_prompts, f.median_fills, f.common,
+               CASE WHEN f.common THEN 0.0 ELSE 1.0 / log2(1 + f.accounts) END AS weight
+        FROM _sw_frames f JOIN ex USING (kind, frame)
+        ORDER BY f.common, f.accounts DESC, f.frame_id
+        """
+    ).to_arrow_table()
+    incidence = con.sql(
+        """
+        SELECT k.account_id, f.frame_id, count(*) AS prompts
+        FROM _sw_hits k JOIN _sw_frames f USING (kind, frame)
+        WHERE NOT f.common GROUP BY ALL ORDER BY k.account_id, f.frame_id
+        """
+    ).to_arrow_table()
+    accounts = con.sql(
+        f"""
+        WITH base AS (
+            SELECT account_id, count(*) AS prompts FROM {source}
+            WHERE prompt IS NOT NULL AND prompt <> '' GROUP BY ALL
+        ),
+        -- a prompt counts once even when both its prefix and its suffix are frames
+        prompt_hits AS (
+            SELECT account_id, count(*) AS frame_prompts FROM (
+                SELECT DISTINCT k.account_id, k.rid
+                FROM _sw_hits k JOIN _sw_frames f USING (kind, frame) WHERE NOT f.common
+            ) GROUP BY ALL
+        ),
+        used AS (
+            SELECT i.account_id, count(*) AS frames, max(f.accounts) - 1 AS max_sharing_accounts,
+                   list(i.frame_id ORDER BY i.prompts DESC, i.frame_id)[1:3] AS top_frames
+            FROM (
+                SELECT k.account_id, f.frame_id, count(*) AS prompts
+                FROM _sw_hits k JOIN _sw_frames f USING (kind, frame)
+                WHERE NOT f.common GROUP BY ALL
+            ) i JOIN _sw_frames f USING (frame_id)
+            GROUP BY ALL
+        )
+        SELECT b.account_id, b.prompts,
+               coalesce(p.frame_prompts, 0) AS frame_prompts,
+               least(1.0, coalesce(p.frame_prompts, 0) / b.prompts) AS frame_share,
+               coalesce(u.frames, 0) AS frames,
+               coalesce(u.max_sharing_accounts, 0) AS max_sharing_accounts,
+               coalesce(u.top_frames, []::VARCHAR[]) AS top_frames
+        FROM base b LEFT JOIN prompt_hits p USING (account_id) LEFT JOIN used u USING (account_id)
+        ORDER BY b.account_id
+        """
+    ).to_arrow_table()
+    for table in ("_sw_keys", "_sw_hits", "_sw_frames", "_sw_src"):
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+    return FrameStats(frames=frames, accounts=accounts, incidence=incidence)

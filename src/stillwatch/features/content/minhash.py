@@ -1,0 +1,221 @@
+"""MinHash signatures of accounts' prompts, and LSH candidate pairs of similar accounts.
+
+Each account is the set of word 3-gram shingles of the skeletons of a bounded sample of its
+prompts (see :mod:`.sampling`; each CJK character is a word) that recur in at least
+``min_repeats`` of those prompts: the account's own repeated phrasing, its frames, without the
+one-off slot content that would swamp them — and that at most ``common_share`` of the
+accounts repeat (phrases the language itself repeats, "can you help me", are dropped). An account with fewer than ``min_shingles`` such
+shingles (little repetition: most people) gets no signature. Its MinHash signature (``rensa``)
+estimates the Jaccard similarity of two accounts' shingle sets; banded LSH proposes candidate
+pairs whose signatures agree on a whole band, so similar accounts are found without comparing
+all pairs. A bucket holding more than ``max_bucket`` accounts (a hydra's thousands of
+accounts, or boilerplate everyone sends) is linked as a chain in account-id order instead of
+all its pairs: the group stays connected and the pair count stays linear.
+
+Catches: accounts sending the same templates even when reworded in parts (paraphrases keep
+many 3-grams) and when slot content differs (slots are masked first). Known false positives:
+accounts of one legitimate app or evaluation harness (same templates), and accounts that only
+send a few very short prompts (small sets, noisy estimates).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from rensa import RMinHash
+
+from stillwatch.engine.store import scratch_connection
+from stillwatch.features.content.frames import COMMON_SHARE, words_of
+from stillwatch.features.content.sampling import PER_ACCOUNT, sample_select
+from stillwatch.features.content.skeleton import skeleton_select
+
+NUM_PERM = 128
+BANDS = 32
+MAX_BUCKET = 50
+SEED = 20260422
+MIN_REPEATS = 2
+MIN_SHINGLES = 5
+
+
+@dataclass(frozen=True)
+class AccountSignatures:
+    """``accounts[i]`` has signature ``signatures[i]`` (uint32, ``num_perm`` wide) built from
+    ``shingles[i]`` distinct shingles; ``pairs`` holds LSH candidate pairs ``account_a``,
+    ``account_b`` (a < b) and ``similarity`` (estimated Jaccard)."""
+
+    accounts: list[str]
+    signatures: np.ndarray
+    shingles: np.ndarray
+    pairs: pa.Table
+
+
+def account_signatures(
+    account_ids: Sequence[str],
+    texts: Sequence[str | None],
+    event_ids: Sequence[str] | None = None,
+    *,
+    per_account: int = PER_ACCOUNT,
+    num_perm: int = NUM_PERM,
+    bands: int = BANDS,
+    max_bucket: int = MAX_BUCKET,
+    min_similarity: float = 0.0,
+    min_repeats: int = MIN_REPEATS,
+    min_shingles: int = MIN_SHINGLES,
+    common_share: float = COMMON_SHARE,
+    con: Any = None,
+) -> AccountSignatures:
+    """Signatures over at most ``per_account`` prompts per account (by hash of ``event_ids``;
+    row numbers stand in when none are given) and LSH candidate pairs with estimated
+    similarity ≥ ``min_similarity``."""
+    n = len(account_ids)
+    if len(texts) != n or (event_ids is not None and len(event_ids) != n):
+        raise ValueError("account_signatures: account_ids, texts and event_ids must be aligned")
+    if num_perm < 1 or bands < 1 or num_perm % bands:
+        raise ValueError(
+            f"account_signatures: num_perm ({num_perm}) must be a positive multiple of bands ({bands})"
+        )
+    ids = list(event_ids) if event_ids is not None else [str(i) for i in range(n)]
+    prompts = pa.table(
+        {
+            "event_id": pa.array(ids, pa.string()),
+            "account_id": pa.array(list(account_ids), pa.string()),
+            "prompt": pa.array(list(texts), pa.string()),
+        }
+    )
+    own = con is None
+    db = scratch_connection() if own else con
+    try:
+        db.register("_sw_mh", prompts)
+        return signatures_sql(
+            db,
+            "_sw_mh",
+            per_account=per_account,
+            num_perm=num_perm,
+            bands=bands,
+            max_bucket=max_bucket,
+            min_similarity=min_similarity,
+            min_repeats=min_repeats,
+            min_shingles=min_shingles,
+            common_share=common_share,
+        )
+    finally:
+        db.unregister("_sw_mh")
+        if own:
+            db.close()
+
+
+def signatures_sql(
+    con: Any,
+    source: str,
+    *,
+    per_account: int = PER_ACCOUNT,
+    num_perm: int = NUM_PERM,
+    bands: int = BANDS,
+    max_bucket: int = MAX_BUCKET,
+    min_similarity: float = 0.0,
+    min_repeats: int = MIN_REPEATS,
+    min_shingles: int = MIN_SHINGLES,
+    common_share: float = COMMON_SHARE,
+) -> AccountSignatures:
+    """As :func:`account_signatures`, over ``source`` (columns ``event_id``, ``account_id``,
+    ``prompt``) on an open DuckDB connection."""
+    sample = sample_select(
+        f"(SELECT event_id, account_id, prompt FROM {source} WHERE prompt IS NOT NULL AND prompt <> '')",
+        per_account,
+    )
+    skel = skeleton_select(
+        f"(SELECT *, row_number() OVER () AS rid FROM ({sample}))",
+        "prompt",
+        carry=("account_id", "rid"),
+    )
+    rel = con.sql(
+        f"""
+        WITH tok AS (SELECT account_id, rid, {words_of("skeleton")} AS t FROM ({skel})),
+        -- a shingle is the hash of three consecutive words (of the whole text if shorter)
+        sh AS (
+            SELECT account_id, rid, unnest(CASE WHEN len(t) < 3 THEN [hash(array_to_string(t, ' '))]
+                ELSE list_transform(range(1, len(t) - 1), lambda i: hash(t[i], t[i + 1], t[i + 2])) END) AS s
+            FROM tok
+        ),
+        per AS MATERIALIZED (
+            SELECT account_id, s, count(DISTINCT rid) >= {int(min_repeats)} AS kept
+            FROM sh GROUP BY ALL
+        ),
+        df AS (
+            SELECT s, count(*) AS accounts FROM per WHERE kept GROUP BY s
+        ),
+        total AS (SELECT count(DISTINCT account_id) AS n FROM per),
+        acc AS (
+            SELECT account_id, list(per.s) FILTER (
+                WHERE kept AND df.accounts <= greatest(2, {float(common_share)} * total.n)
+            ) AS h
+            FROM per JOIN df USING (s), total GROUP BY account_id
+        )
+        SELECT account_id, h FROM acc WHERE len(h) >= {int(min_shingles)} ORDER BY account_id
+        """
+    ).to_arrow_table()
+    accounts = rel.column("account_id").to_pylist()
+    lists = rel.column("h").combine_chunks()
+    flat = np.asarray(lists.values.to_numpy(zero_copy_only=False), dtype=np.uint64)
+    offsets = np.asarray(lists.offsets.to_numpy(), dtype=np.uint64)
+    if accounts:
+        matrix = RMinHash.digest_matrix_from_flat_token_hashes(
+            flat, offsets, num_perm=num_perm, seed=SEED
+        )
+        signatures = np.asarray(matrix.to_rows(), dtype=np.uint32).reshape(len(accounts), num_perm)
+    else:
+        signatures = np.zeros((0, num_perm), dtype=np.uint32)
+    pairs = lsh_pairs(
+        accounts, signatures, bands=bands, max_bucket=max_bucket, min_similarity=min_similarity
+    )
+    return AccountSignatures(accounts, signatures, np.diff(offsets).astype(np.int64), pairs)
+
+
+def lsh_pairs(
+    accounts: Sequence[str],
+    signatures: np.ndarray,
+    *,
+    bands: int = BANDS,
+    max_bucket: int = MAX_BUCKET,
+    min_similarity: float = 0.0,
+) -> pa.Table:
+    """Candidate pairs: accounts whose signatures agree on all rows of at least one band."""
+    n, width = signatures.shape
+    rows = width // bands
+    found: set[tuple[int, int]] = set()
+    for b in range(bands):
+        band = np.ascontiguousarray(signatures[:, b * rows : (b + 1) * rows])
+        keys = band.view(np.dtype((np.void, band.dtype.itemsize * rows))).ravel()
+        order = np.argsort(keys, kind="stable")
+        sorted_keys = keys[order]
+        starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
+        ends = np.r_[starts[1:], n]
+        for s, e in zip(starts, ends, strict=True):
+            if e - s < 2:
+                continue
+            members = np.sort(order[s:e])
+            if e - s > max_bucket:
+                found.update(zip(members[:-1].tolist(), members[1:].tolist(), strict=True))
+            else:
+                for i in range(len(members)):
+                    for j in range(i + 1, len(members)):
+                        found.add((int(members[i]), int(members[j])))
+    if found:
+        pa_idx = np.array(sorted(found), dtype=np.int64)
+        sim = (signatures[pa_idx[:, 0]] == signatures[pa_idx[:, 1]]).mean(axis=1)
+        keep = sim >= min_similarity
+        pa_idx, sim = pa_idx[keep], sim[keep]
+    else:
+        pa_idx, sim = np.zeros((0, 2), dtype=np.int64), np.zeros(0)
+    names = np.asarray(accounts, dtype=object)
+    return pa.table(
+        {
+            "account_a": pa.array(names[pa_idx[:, 0]].tolist() if len(pa_idx) else [], pa.string()),
+            "account_b": pa.array(names[pa_idx[:, 1]].tolist() if len(pa_idx) else [], pa.string()),
+            "similarity": pa.array(sim, pa.float64()),
+        }
+    )

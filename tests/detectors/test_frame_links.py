@@ -1,0 +1,24 @@
+"""Frame links: every frame two accounts share counts, so an operator's accounts (sharing many
+of its frames) are tied far more firmly than a customer who uses one of its phrases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from stillwatch.detectors.content import shared_frame_weights
+
+
+def test_pairs_sharing_more_frames_weigh_more() -> None:
+    rows = [("op1", f"f{i}", 0.2) for i in range(10)] + [("op2", f"f{i}", 0.2) for i in range(10)]
+    rows += [("customer", "f0", 0.2), ("stranger", "g", 0.5)]
+    inc = pd.DataFrame(rows, columns=["account_id", "frame_id", "weight"])
+    pairs = [("customer", "op1"), ("op1", "op2"), ("op1", "stranger")]
+    weight, shared, top = shared_frame_weights(inc, pairs)
+    assert weight[0] == pytest.approx(0.2)
+    assert weight[1] == pytest.approx(1 - 0.8**10)
+    assert weight[2] == 0.0
+    assert shared.tolist() == [1, 10, 0]
+    assert top[0] == "f0" and top[1].startswith("f") and top[2] == ""
+    assert np.all((weight >= 0) & (weight < 1))

@@ -1,0 +1,100 @@
+"""Frame mining on planted traffic: the campaign's frame is found; a popular question and a
+common system prompt are not counted as campaign frames."""
+
+from __future__ import annotations
+
+import pytest
+
+from stillwatch.features.content.frames import mine_frames
+from tests.features.planted_content import planted
+
+
+@pytest.fixture(scope="module")
+def found():
+    accounts, prompts, campaign = planted()
+    return mine_frames(accounts, prompts), campaign
+
+
+def test_the_campaign_frame_is_found_and_only_its_accounts_use_it(found) -> None:
+    stats, campaign = found
+    frames = stats.frames.to_pylist()
+    campaign_frames = [f for f in frames if not f["common"]]
+    assert campaign_frames, "no campaign frame found"
+    assert any("strict judge" in f["frame"] or "number only" in f["frame"] for f in campaign_frames)
+    users = {r["account_id"] for r in stats.incidence.to_pylist()}
+    assert users == campaign
+    per_account = {r["account_id"]: r for r in stats.accounts.to_pylist()}
+    for acc in campaign:
+        assert per_account[acc]["frame_share"] == 1.0
+        assert per_account[acc]["max_sharing_accounts"] == len(campaign) - 1
+    organic = [r for a, r in per_account.items() if a not in campaign]
+    assert max(r["frame_share"] for r in organic) == 0.0
+
+
+def test_popular_question_and_common_system_prompt_are_not_campaign_frames(found) -> None:
+    stats, _ = found
+    for f in stats.frames.to_pylist():
+        assert "meaning of life" not in f["frame"]
+        if "helpful assistant" in f["frame"]:
+            assert f["common"] and f["weight"] == 0.0
+
+
+def test_shuffled_rows_give_the_same_frames() -> None:
+    import random
+
+    accounts, prompts, _ = planted(seed=2)
+    rows = list(zip(accounts, prompts, strict=True))
+    random.Random(0).shuffle(rows)
+    a = mine_frames(accounts, prompts)
+    b = mine_frames([r[0] for r in rows], [r[1] for r in rows])
+    assert (
+        a.frames.sort_by("frame_id")
+        .drop(["example"])
+        .equals(b.frames.sort_by("frame_id").drop(["example"]))
+    )
+    assert a.accounts.equals(b.accounts)
+
+
+def test_empty_and_misaligned_input() -> None:
+    stats = mine_frames([], [])
+    assert stats.frames.num_rows == 0 and stats.accounts.num_rows == 0
+    with pytest.raises(ValueError, match="texts has 1"):
+        mine_frames(["a", "b"], ["x"])
+
+
+def test_a_frame_shorter_than_the_key_is_found_and_each_end_holds_its_longest() -> None:
+    """Six words before varied content: the 10-token key holds slot words and never recurs;
+    the short key does. Where the long key recurs too, the end holds the long one only."""
+    import random
+
+    rng = random.Random(3)
+    words = [
+        "alpha",
+        "beta",
+        "gamma",
+        "delta",
+        "epsilon",
+        "zeta",
+        "eta",
+        "theta",
+        "iota",
+        "kappa",
+        "lambda",
+    ]
+    accounts, prompts = [], []
+    for i in range(8):
+        for _ in range(6):
+            slot = " ".join(rng.choice(words) for _ in range(12))
+            accounts.append(f"short{i}")
+            prompts.append(f"Draft a milestone schedule toward this: {slot}")
+            accounts.append(f"long{i}")
+            prompts.append(f"Please act as a strict grader and mark this essay now: {slot}")
+    stats = mine_frames(accounts, prompts)
+    prefixes = {f["frame"]: f for f in stats.frames.to_pylist() if f["kind"] == "prefix"}
+    assert "draft a milestone schedule toward this:" in prefixes, prefixes
+    long_keys = [k for k in prefixes if k.startswith("please act as")]
+    assert len(long_keys) == 1 and len(long_keys[0].split()) == 10, long_keys
+    per_account = {r["account_id"]: r for r in stats.accounts.to_pylist()}
+    assert all(per_account[f"short{i}"]["frame_share"] == 1.0 for i in range(8))
+    # one frame per prompt end: the long frame's 6-word beginning is not a second frame
+    assert all(per_account[f"long{i}"]["frames"] == 1 for i in range(8))

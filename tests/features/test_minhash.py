@@ -1,0 +1,75 @@
+"""MinHash LSH finds planted near-duplicate accounts without comparing all pairs; the sample
+is bounded and stable under row order."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+
+from stillwatch.features.content.minhash import account_signatures
+from stillwatch.features.content.sampling import sample_mask
+from tests.features.planted_content import OPENERS, SYLLABLES
+
+TEMPLATES = [
+    "Please review the following function and list every bug you find, then rewrite it cleanly: {}",
+    "Write unit tests covering the edge cases of this module, using pytest fixtures where helpful: {}",
+]
+
+
+def _traffic(seed: int = 3) -> tuple[list[str], list[str], list[str]]:
+    rng = random.Random(seed)
+    vocab = ["".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 3))) for _ in range(3000)]
+    accounts, prompts = [], []
+    for a in range(300):
+        for _ in range(20):
+            accounts.append(f"u{a}")
+            prompts.append(
+                f"{rng.choice(OPENERS)} "
+                + " ".join(rng.choice(vocab) for _ in range(rng.randint(8, 30)))
+            )
+    for a in range(10):
+        for _ in range(20):
+            accounts.append(f"c{a}")
+            words = " ".join(rng.choice(vocab) for _ in range(6))
+            # paraphrased on some requests: a word swapped, so no two frames need match exactly
+            template = rng.choice(TEMPLATES)
+            if rng.random() < 0.3:
+                template = template.replace("every", "each").replace("covering", "that cover")
+            prompts.append(template.format(words))
+    return accounts, prompts, [f"e{i}" for i in range(len(accounts))]
+
+
+def test_lsh_finds_the_planted_group_without_all_pairs() -> None:
+    accounts, prompts, events = _traffic()
+    sig = account_signatures(accounts, prompts, events, per_account=50)
+    pairs = sig.pairs.to_pylist()
+    group = {f"c{a}" for a in range(10)}
+    found = {
+        (p["account_a"], p["account_b"]) for p in pairs if {p["account_a"], p["account_b"]} <= group
+    }
+    assert len(found) == 45
+    assert all(p["similarity"] > 0.5 for p in pairs if {p["account_a"], p["account_b"]} <= group)
+    n = len(set(accounts))
+    assert len(pairs) < 0.01 * n * (n - 1) / 2
+    assert not [p for p in pairs if not {p["account_a"], p["account_b"]} <= group]
+
+
+def test_a_big_bucket_is_chained_not_all_pairs() -> None:
+    accounts = [f"h{a:03d}" for a in range(200) for _ in range(5)]
+    prompts = [
+        f"Solve this task and show the final result only, no commentary please: item {i}"
+        for i in range(1000)
+    ]
+    sig = account_signatures(accounts, prompts, per_account=5, common_share=1.0, max_bucket=50)
+    assert 199 <= sig.pairs.num_rows < 200 * 199 / 2 / 10
+
+
+def test_sample_is_bounded_and_stable_under_row_order() -> None:
+    accounts, _, events = _traffic()
+    mask = sample_mask(events, accounts, per_account=5)
+    kept = set(np.asarray(events)[mask])
+    assert len(kept) == 310 * 5
+    perm = np.random.default_rng(0).permutation(len(events))
+    mask2 = sample_mask([events[i] for i in perm], [accounts[i] for i in perm], per_account=5)
+    assert set(np.asarray(events)[perm][mask2]) == kept
