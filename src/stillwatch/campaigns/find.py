@@ -1,0 +1,677 @@
+"""One scan's campaigns, from the account graph to the tables (``docs/campaigns.md``).
+
+1. **Cluster** the account graph (``links``) with Leiden/CPM; join parts whose mutual owned
+   ties are as strong as their own (:func:`merge_parts`); trim weakly tied members.
+2. **Judge** each cluster as a whole (``judge.py``) and compare its score with the operating
+   point of the permutation null model (``null.py``); honour the casebook's allowlist and use
+   analysts' dismissals as known negatives.
+3. **Size** each reported campaign: its exchanges by classifying the members' exchanges
+   (``size.py``), accounts, first and last day, each with an interval; the capabilities,
+   infrastructure, keys and end users carrying it.
+4. **Attribute** campaigns to operators (``attribution.py``) and give every campaign and
+   operator the id it had in the previous scan (``identity.py``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from scipy import sparse
+from scipy.sparse.csgraph import connected_components
+
+from stillwatch.campaigns.attribution import bridges, operator_groups
+from stillwatch.campaigns.cluster import leiden_cpm
+from stillwatch.campaigns.identity import carry_ids, digest_id
+from stillwatch.campaigns.judge import (
+    JudgeSettings,
+    baseline_shares,
+    cluster_scores,
+    coordination_of,
+    internal_strength,
+    kind_factor,
+    member_facts,
+    tie_kinds,
+    trim,
+)
+from stillwatch.campaigns.null import null_threshold
+from stillwatch.campaigns.size import bootstrap_exchanges, exchange_cells, mixture
+from stillwatch.campaigns.usage import prompt_shares
+from stillwatch.engine.store import Store
+from stillwatch.link.graph import POOL_TYPES, edge_frame
+
+# Dismissed accounts count as known negatives once analysts have dismissed this many.
+MIN_DISMISSED = 20
+# A candidate cluster is kept (status ``candidate``) at this score or more.
+CANDIDATE_MIN_SCORE = 0.25
+# A member tied less firmly than this is in doubt (the low end of the accounts interval).
+CORE_MEMBERSHIP = 0.75
+# An account outside, tied to a campaign this strongly, is in doubt (the high end).
+NEAR_STRENGTH = 2.0
+# Owned edges this strong or more hold a cluster together when it is split by owned ties.
+SPLIT_TIE = 0.25
+# An exchange is written to ``campaign_exchanges`` at this confidence or more.
+EXCHANGE_CONFIDENCE = 0.5
+
+
+@dataclass(frozen=True)
+class CampaignSettings:
+    resolution: float = 0.02
+    merge_ratio: float = 0.5
+    trim_strength: float = 0.5
+    min_accounts: int = 3
+    target_fpr: float = 0.0001
+    min_score: float = 0.45
+    null_rounds: int = 200
+    bootstrap_rounds: int = 200
+    attribution_ratio: float = 0.2
+    seed: int = 11
+
+    @classmethod
+    def from_settings(cls, s: Mapping[str, Any]) -> CampaignSettings:
+        return cls(
+            resolution=float(s.get("campaign_resolution", cls.resolution)),
+            merge_ratio=float(s.get("campaign_merge_ratio", cls.merge_ratio)),
+            attribution_ratio=float(s.get("campaign_attribution_ratio", cls.attribution_ratio)),
+            trim_strength=float(s.get("campaign_trim_strength", cls.trim_strength)),
+            min_accounts=int(s.get("campaign_min_accounts", cls.min_accounts)),
+            target_fpr=float(s.get("campaign_target_fpr", cls.target_fpr)),
+            min_score=float(s.get("campaign_min_score", cls.min_score)),
+            null_rounds=int(s.get("campaign_null_rounds", cls.null_rounds)),
+            bootstrap_rounds=int(s.get("campaign_bootstrap_rounds", cls.bootstrap_rounds)),
+        )
+
+
+@dataclass(frozen=True)
+class AnalystInput:
+    """What people decided (the casebook), as the scan needs it."""
+
+    allowlisted_accounts: frozenset[str] = frozenset()
+    dismissed_accounts: frozenset[str] = frozenset()
+
+
+@dataclass
+class CampaignResult:
+    reported: int = 0
+    candidates: int = 0
+    operators: int = 0
+    threshold: dict[str, Any] = field(default_factory=dict)
+    member_of: dict[str, tuple[str, float, float]] = field(default_factory=dict)  # id, m, score
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def merge_parts(
+    labels: np.ndarray, a: np.ndarray, b: np.ndarray, w: np.ndarray, owned: np.ndarray,
+    ratio: float, min_part: int = 1,
+) -> np.ndarray:  # fmt: skip
+    """Join each cluster to the larger cluster it is most firmly tied to, when its owned ties
+    to it weigh at least ``ratio`` times its own size (CPM can cut a large, sparse campaign
+    into parts). A part joins only a larger one (ties: the lower label), one partner each, so
+    no chain of small bridges joins two large groups: an app fleet and a campaign that two or
+    three customers each half-resemble stay apart. Parts of fewer than ``min_part`` accounts
+    are left alone: an account CPM left out is no part of anything."""
+    k = int(labels.max()) + 1 if len(labels) else 0
+    if k == 0:
+        return labels
+    la, lb = labels[a], labels[b]
+    cross = (la != lb) & owned & (la >= 0) & (lb >= 0)
+    between = sparse.coo_matrix((w[cross], (la[cross], lb[cross])), shape=(k, k)).tocsr()
+    between = (between + between.T).tocoo()
+    size = np.bincount(labels[labels >= 0], minlength=k)
+    me, other, tie = between.row, between.col, between.data
+    larger = (size[other] > size[me]) | ((size[other] == size[me]) & (other < me))
+    ok = larger & (tie >= ratio * size[me]) & (size[me] >= min_part)
+    # each part's partner: its firmest tie to a larger part (equal ties: the lower label)
+    me, other, tie = me[ok], other[ok], tie[ok]
+    order = np.lexsort((other, -tie, me))
+    chooser, first = np.unique(me[order], return_index=True)
+    target = np.arange(k)
+    target[chooser] = other[order][first]
+    final = target.copy()
+    for i in sorted(range(k), key=lambda x: (-size[x], x)):  # larger parts are settled first
+        final[i] = final[target[i]]
+    return np.where(labels >= 0, final[np.maximum(labels, 0)], labels).astype(np.int64)
+
+
+def split_by_owned(
+    labels: np.ndarray, a: np.ndarray, b: np.ndarray, owned: np.ndarray,
+    w: np.ndarray | None = None, min_tie: float = 0.0,
+) -> np.ndarray:  # fmt: skip
+    """Split each cluster into its connected parts over owned edges whose owned weight ``w``
+    is ``min_tie`` or more: a group tied to the rest of its cluster by rented-pool evidence (a proxy provider's
+    ranges) and a few faint owned ties (one phrase two operators both happen to use) is
+    another group."""
+    n = len(labels)
+    if n == 0:
+        return labels
+    keep = owned & (labels[a] == labels[b]) & (labels[a] >= 0)
+    if w is not None:
+        keep &= w >= min_tie
+    graph = sparse.coo_matrix((np.ones(int(keep.sum())), (a[keep], b[keep])), shape=(n, n))
+    _, parts = connected_components(graph, directed=False)
+    return np.where(labels >= 0, parts, -1).astype(np.int64)
+
+
+def _compact(labels: np.ndarray) -> tuple[np.ndarray, int]:
+    out = np.full(len(labels), -1, dtype=np.int64)
+    inside = labels >= 0
+    if not inside.any():
+        return out, 0
+    uniq, inv = np.unique(labels[inside], return_inverse=True)
+    out[inside] = inv
+    return out, len(uniq)
+
+
+def account_table(store: Store, scan_id: str) -> pd.DataFrame:
+    """Every scored account with its own score and family scores."""
+    df = store.con.execute(
+        "SELECT account_id, score, family_scores FROM account_scores WHERE scan_id = ? "
+        "ORDER BY account_id",
+        [scan_id],
+    ).df()
+    fam = pd.DataFrame([json.loads(x) if x else {} for x in df.family_scores], index=df.account_id)
+    signals = store.con.execute(
+        "SELECT account_id, detector, score FROM signals WHERE scan_id = ?", [scan_id]
+    ).df()
+    detectors = (
+        signals.pivot_table(index="account_id", columns="detector", values="score", aggfunc="max")
+        if len(signals)
+        else pd.DataFrame(index=pd.Index([], name="account_id"))
+    )
+    facts = member_facts(fam, detectors)
+    facts["own_score"] = df.score.to_numpy()
+    return facts
+
+
+def _population(store: Store, scan_id: str, accounts: pd.DataFrame) -> pd.DataFrame:
+    """Every scored account: its facts (``account_table``), whether it is verified and its
+    organization, and the shares the harvest lift reads (``judge.LIFT_SHARES``: token shapes
+    from its features, prompt shares from ``usage.prompt_shares``)."""
+    features = store.con.execute(
+        "SELECT f.account_id, f.verified, a.org_name, exchanges, thinking_share, max_cap_share "
+        "FROM account_features f LEFT JOIN accounts a USING (account_id) "
+        "WHERE f.scan_id = ? ORDER BY f.account_id",
+        [scan_id],
+    ).df()
+    shares = prompt_shares(store)[["account_id", "elicitation_share", "targeted_share"]]
+    out = accounts.reset_index(names="account_id").merge(features, on="account_id", how="left")
+    return out.merge(shares, on="account_id", how="left")
+
+
+def find_campaigns(
+    store: Store,
+    scan_id: str,
+    settings: Mapping[str, Any],
+    analyst: AnalystInput | None = None,
+) -> CampaignResult:
+    """Cluster, judge, size, attribute and write this scan's campaigns."""
+    import time
+
+    cs = CampaignSettings.from_settings(settings)
+    js = JudgeSettings(cs.trim_strength, 2.0, cs.min_accounts)
+    analyst = analyst or AnalystInput()
+    result = CampaignResult()
+    t0 = time.perf_counter()
+    accounts = account_table(store, scan_id)
+    edges = edge_frame(store, scan_id)
+    allow = analyst.allowlisted_accounts
+    if allow:
+        edges = edges[~edges.a.isin(allow) & ~edges.b.isin(allow)]
+    nodes = np.array(sorted(set(edges.a) | set(edges.b)), dtype=object)
+    index = pd.Index(nodes)
+    a = index.get_indexer(edges.a)
+    b = index.get_indexer(edges.b)
+    w = edges.weight.to_numpy(dtype=float)
+    owned = np.array([any(t not in POOL_TYPES for t in ts) for ts in edges.link_types], dtype=bool)
+    t1 = time.perf_counter()
+    labels = leiden_cpm(nodes, edges, cs.resolution, cs.seed)
+    result.seconds["leiden"] = time.perf_counter() - t1
+    # what the operator's own kinds of tie weigh on each edge (a proxy range shared on top of
+    # one faint phrase is not a firm owned tie)
+    ow = edges.owned_weight.to_numpy(dtype=float)
+    labels = merge_parts(labels, a, b, ow, owned, cs.merge_ratio, cs.min_accounts)
+    labels = split_by_owned(labels, a, b, owned, ow, SPLIT_TIE)
+    labels = trim(labels, a, b, w, owned, js, owned_weight=ow)
+    labels, k = _compact(labels)
+    strength = internal_strength(labels, a, b, w)
+    kinds = tie_kinds(labels, a, b, list(edges.link_types), k)
+    factor = kind_factor(kinds)
+    firm = np.where(labels >= 0, coordination_of(strength, js), 0.0)  # membership
+    coordination = firm * factor[np.maximum(labels, 0)]
+    population = _population(store, scan_id, accounts)
+    facts = population.set_index("account_id").reindex(nodes)
+    facts[["account", "harvest", "content", "own_score"]] = facts[
+        ["account", "harvest", "content", "own_score"]].fillna(0.0)  # fmt: skip
+    baseline = baseline_shares(population)
+    table = cluster_scores(labels, facts.reset_index(drop=True), coordination, k, baseline)
+    null = null_threshold(
+        labels, coordination, population, k, cs.target_fpr, cs.min_score, cs.null_rounds,
+    )  # fmt: skip
+    threshold = null.threshold
+    members_of = [nodes[labels == c].tolist() for c in range(k)]
+    status = ["reported" if s >= threshold else "candidate" for s in table.score]
+    known_negative = 0.0
+    if len(analyst.dismissed_accounts) >= MIN_DISMISSED:
+        for c, m in enumerate(members_of):
+            if sum(x in analyst.dismissed_accounts for x in m) * 2 > len(m):
+                status[c] = "dismissed"
+                known_negative = max(known_negative, float(table.score[c]))
+        if known_negative >= threshold:
+            threshold = known_negative + 1e-9
+            status = [
+                st if st == "dismissed" else ("reported" if s >= threshold else "candidate")
+                for st, s in zip(status, table.score, strict=True)
+            ]
+    result.threshold = {**null.as_dict(), "known_negative_max": round(known_negative, 4),
+                        "threshold": round(threshold, 4)}  # fmt: skip
+    keep = [
+        c for c in range(k) if status[c] != "candidate" or table.score[c] >= CANDIDATE_MIN_SCORE
+    ]
+    reported = [c for c in keep if status[c] == "reported"]
+    result.seconds["cluster"] = time.perf_counter() - t0
+    t2 = time.perf_counter()
+    doubt = _doubt(labels, a, b, w, facts, firm, reported, cs)
+    sizes = _sizes(store, scan_id, reported, members_of, cs, doubt)
+    result.seconds["size"] = time.perf_counter() - t2
+    # Attribution over reported campaigns.
+    campaign_of = {x: i for i, c in enumerate(reported) for x in members_of[c]}
+    ties = bridges(edges, campaign_of)
+    ops = operator_groups([len(members_of[c]) for c in reported], ties, cs.attribution_ratio)
+    # Stable ids.
+    prev_members, prev_first, prev_operator = _previous(store, scan_id)
+    ids, lineage = carry_ids({c: set(members_of[c]) for c in keep}, prev_members, prev_first)
+    op_ids = _operator_ids(reported, ops, ids, prev_operator)
+    _write(store, scan_id, keep, status, table, members_of, ids, lineage, op_ids, sizes,
+           prev_first, labels, nodes, firm, facts, ties, reported, result, kinds)  # fmt: skip
+    result.seconds["write"] = time.perf_counter() - t2 - result.seconds["size"]
+    return result
+
+
+def _previous(
+    store: Store, scan_id: str
+) -> tuple[dict[str, set[str]], dict[str, str], dict[str, str]]:
+    prev = store.scalar(
+        "SELECT s.scan_id FROM scans s WHERE s.status = 'done' AND s.scan_id <> ? AND EXISTS "
+        "(SELECT 1 FROM campaigns c WHERE c.scan_id = s.scan_id) ORDER BY s.finished_at DESC "
+        "LIMIT 1",
+        [scan_id],
+    )
+    if prev is None:
+        return {}, {}, {}
+    members: dict[str, set[str]] = {}
+    for cid, acc in store.sql(
+        "SELECT campaign_id, account_id FROM campaign_members m WHERE scan_id = ? AND "
+        "campaign_id IN (SELECT campaign_id FROM campaigns WHERE scan_id = ? AND "
+        "status = 'reported')",
+        [prev, prev],
+    ):
+        members.setdefault(cid, set()).add(acc)
+    first = {}
+    operator = {}
+    for cid, fs, op in store.sql(
+        "SELECT campaign_id, first_scan_id, operator_id FROM campaigns WHERE scan_id = ?", [prev]
+    ):
+        first[cid] = fs
+        if op:
+            operator[cid] = op
+    return members, first, operator
+
+
+def _operator_ids(
+    reported: list[int], ops: np.ndarray, ids: dict[int, str], prev_operator: dict[str, str]
+) -> dict[int, str]:
+    out: dict[int, str] = {}
+    taken: set[str] = set()
+    for g in sorted(set(ops.tolist())):
+        cs = [reported[i] for i in np.flatnonzero(ops == g)]
+        votes = Counter(prev_operator[ids[c]] for c in cs if ids[c] in prev_operator)
+        chosen = None
+        for op, _ in sorted(votes.items(), key=lambda kv: (-kv[1], kv[0])):
+            if op not in taken:
+                chosen = op
+                break
+        chosen = chosen or digest_id("op", [ids[c] for c in cs])
+        taken.add(chosen)
+        for c in cs:
+            out[c] = chosen
+    return out
+
+
+@dataclass
+class CampaignSize:
+    exchanges: tuple[int, int, int]
+    accounts: tuple[int, int, int]
+    member_exchanges: int
+    legit_share: float
+    confidence: dict[str, float]
+
+
+def _doubt(
+    labels: np.ndarray, a: np.ndarray, b: np.ndarray, w: np.ndarray, facts: pd.DataFrame,
+    coordination: np.ndarray, reported: list[int], cs: CampaignSettings,
+) -> dict[int, tuple[list[int], list[int]]]:  # fmt: skip
+    """Per reported campaign, the accounts in doubt: members tied only loosely (membership
+    under ``CORE_MEMBERSHIP``: they may not belong), and accounts outside every campaign tied
+    to it by at least ``NEAR_STRENGTH`` of edge weight whose own account facts look like a
+    campaign's (they may belong, though their only ties are rented pools). Node indexes."""
+    out: dict[int, tuple[list[int], list[int]]] = {}
+    if not reported:
+        return out
+    la, lb = labels[a], labels[b]
+    rep = np.zeros(int(labels.max()) + 2, dtype=bool)
+    rep[np.asarray(reported)] = True
+    outside_a = (la < 0) & (lb >= 0) & rep[np.maximum(lb, 0)]
+    outside_b = (lb < 0) & (la >= 0) & rep[np.maximum(la, 0)]
+    near = pd.DataFrame({
+        "node": np.r_[a[outside_a], b[outside_b]],
+        "c": np.r_[lb[outside_a], la[outside_b]],
+        "w": np.r_[w[outside_a], w[outside_b]],
+    }).groupby(["node", "c"]).w.sum().reset_index()  # fmt: skip
+    near = near.sort_values("w", ascending=False).drop_duplicates("node")
+    account = facts.account.to_numpy()
+    near = near[(near.w >= NEAR_STRENGTH) & (account[near.node.to_numpy()] >= 0.5)]
+    for c in reported:
+        loose = np.flatnonzero((labels == c) & (coordination < CORE_MEMBERSHIP)).tolist()
+        out[c] = (loose, near.node[near.c == c].astype(int).tolist())
+    return out
+
+
+def _sizes(
+    store: Store, scan_id: str, reported: list[int], members_of: list[list[str]],
+    cs: CampaignSettings, doubt: dict[int, tuple[list[int], list[int]]],
+) -> dict[int, CampaignSize]:  # fmt: skip
+    if not reported:
+        return {}
+    exchange_cells(store)
+    rows = [(x, c) for c in reported for x in members_of[c]]
+    store.con.register("_sw_members_df", pa.table({"account_id": [r[0] for r in rows],
+                                                    "c": [r[1] for r in rows]}))  # fmt: skip
+    store.con.execute("CREATE OR REPLACE TEMP TABLE _sw_members AS SELECT * FROM _sw_members_df")
+    store.con.unregister("_sw_members_df")
+    legit = (
+        store.con.execute(
+            "SELECT cell, count(*) AS n FROM _sw_cells WHERE account_id NOT IN "
+            "(SELECT account_id FROM _sw_members) GROUP BY cell"
+        )
+        .df()
+        .set_index("cell")
+        .n
+    )
+    per = store.con.execute(
+        "SELECT m.c, x.account_id, x.cell, count(*) AS n FROM _sw_cells x JOIN _sw_members m "
+        "USING (account_id) GROUP BY ALL"
+    ).df()
+    out: dict[int, CampaignSize] = {}
+    for c in reported:
+        sub = per[per.c == c]
+        matrix = sub.pivot_table(index="account_id", columns="cell", values="n", aggfunc="sum",
+                                 fill_value=0)  # fmt: skip
+        est = mixture(matrix.sum(axis=0), legit)
+        point, lo, hi = bootstrap_exchanges(matrix, legit, cs.bootstrap_rounds, cs.seed + c)
+        n = len(members_of[c])
+        loose, near = doubt.get(c, ([], []))
+        low_share = (n - len(loose)) / n
+        high_share = (n + len(near)) / n
+        out[c] = CampaignSize(
+            (
+                round(point),
+                int(np.floor(min(lo, point) * low_share)),
+                int(np.ceil(max(hi, point) * high_share)),
+            ),
+            (n, n - len(loose), n + len(near)),
+            int(matrix.to_numpy().sum()),
+            est.legit_share,
+            est.confidence,
+        )
+    return out
+
+
+def _json(x: Any) -> str:
+    return json.dumps(x, sort_keys=True, default=str)
+
+
+def _write(
+    store: Store, scan_id: str, keep: list[int], status: list[str], table: pd.DataFrame,
+    members_of: list[list[str]], ids: dict[int, str], lineage: dict[int, dict[str, list[str]]],
+    op_ids: dict[int, str], sizes: dict[int, CampaignSize], prev_first: dict[str, str],
+    labels: np.ndarray, nodes: np.ndarray, coordination: np.ndarray, facts: pd.DataFrame,
+    ties: dict[tuple[int, int], float], reported: list[int], result: CampaignResult,
+    kinds: np.ndarray,
+) -> None:  # fmt: skip
+    node_index = {x: i for i, x in enumerate(nodes.tolist())}
+    conf_rows: list[tuple[str, str, float]] = []
+    camp_rows: dict[str, list[Any]] = {k: [] for k in (
+        "scan_id", "campaign_id", "operator_id", "score", "threshold", "status", "accounts",
+        "accounts_low", "accounts_high", "exchanges", "exchanges_low", "exchanges_high",
+        "member_exchanges", "evidence", "first_scan_id")}  # fmt: skip
+    mem_rows: dict[str, list[Any]] = {k: [] for k in (
+        "scan_id", "campaign_id", "account_id", "membership", "role", "campaign_share",
+        "signals")}  # fmt: skip
+    thr = float(result.threshold["threshold"])
+    for c in keep:
+        cid = ids[c]
+        size = sizes.get(c)
+        row = table.iloc[c]
+        evidence = {
+            "size": int(row["size"]),
+            "tie_kinds": int(kinds[c]),
+            "account": round(float(row.account), 4),
+            "coordination": round(float(row.coordination), 4),
+            "harvest": round(float(row.harvest), 4),
+            "verified_share": round(float(row.verified_share), 4),
+            "top_org_share": round(float(row.top_org_share), 4),
+            "member_harvest": round(float(row.member_harvest), 4),
+            "content_harvest": round(float(row.content_harvest), 4),
+            "lift": {
+                x: round(float(getattr(row, f"lift_{x}")), 4)
+                for x in ("thinking", "max_cap", "elicitation", "targeted")
+            },
+            "legit_share": round(size.legit_share, 4) if size else None,
+            **lineage.get(c, {}),
+        }
+        camp_rows["scan_id"].append(scan_id)
+        camp_rows["campaign_id"].append(cid)
+        camp_rows["operator_id"].append(op_ids.get(c))
+        camp_rows["score"].append(round(float(row.score), 6))
+        camp_rows["threshold"].append(round(thr, 6))
+        camp_rows["status"].append(status[c])
+        n = len(members_of[c])
+        acc = size.accounts if size else (n, n, n)
+        ex = size.exchanges if size else (None, None, None)
+        camp_rows["accounts"].append(acc[0])
+        camp_rows["accounts_low"].append(acc[1])
+        camp_rows["accounts_high"].append(acc[2])
+        camp_rows["exchanges"].append(ex[0])
+        camp_rows["exchanges_low"].append(ex[1])
+        camp_rows["exchanges_high"].append(ex[2])
+        camp_rows["member_exchanges"].append(size.member_exchanges if size else None)
+        camp_rows["evidence"].append(_json(evidence))
+        camp_rows["first_scan_id"].append(
+            prev_first.get(cid, scan_id) if status[c] == "reported" else None
+        )
+        for x in members_of[c]:
+            i = node_index[x]
+            m = float(coordination[i])
+            mem_rows["scan_id"].append(scan_id)
+            mem_rows["campaign_id"].append(cid)
+            mem_rows["account_id"].append(x)
+            mem_rows["membership"].append(round(m, 4))
+            mem_rows["role"].append("core" if m >= CORE_MEMBERSHIP else "peripheral")
+            mem_rows["campaign_share"].append(None)
+            mem_rows["signals"].append(_json({
+                "account": round(float(facts.account.iloc[i]), 4),
+                "harvest": round(float(facts.harvest.iloc[i]), 4),
+                "own_score": round(float(facts.own_score.iloc[i]), 4),
+            }))  # fmt: skip
+            if status[c] == "reported":
+                result.member_of[x] = (cid, m, float(row.score))
+        if size:
+            conf_rows.extend((cid, cell, v) for cell, v in size.confidence.items())
+    _insert(store, "campaigns", camp_rows)
+    _insert(store, "campaign_members", mem_rows)
+    result.reported = sum(1 for c in keep if status[c] == "reported")
+    result.candidates = len(keep) - result.reported
+    if conf_rows:
+        _campaign_exchanges(store, scan_id, conf_rows, reported, ids)
+    if reported:
+        _describe(store, scan_id)
+    ops: dict[str, list[str]] = {}
+    for c in reported:
+        ops.setdefault(op_ids[c], []).append(ids[c])
+    op_rows: dict[str, list[Any]] = {k: [] for k in ("scan_id", "operator_id", "campaigns",
+                                                     "evidence", "first_scan_id")}  # fmt: skip
+    pos = {c: i for i, c in enumerate(reported)}
+    for op, cids in sorted(ops.items()):
+        linked = [
+            {"campaigns": [ids[reported[x]], ids[reported[y]]], "owned_weight": round(n, 3)}
+            for (x, y), n in sorted(ties.items())
+            if ids[reported[x]] in cids and ids[reported[y]] in cids
+        ]
+        op_rows["scan_id"].append(scan_id)
+        op_rows["operator_id"].append(op)
+        op_rows["campaigns"].append(len(cids))
+        op_rows["evidence"].append(_json({"campaign_ids": sorted(cids), "ties": linked}))
+        op_rows["first_scan_id"].append(scan_id)
+    del pos
+    _insert(store, "operators", op_rows)
+    store.con.execute(
+        "UPDATE operators o SET first_scan_id = p.first FROM (SELECT operator_id, "
+        "min(first_scan_id) AS first FROM campaigns WHERE operator_id IS NOT NULL AND "
+        "first_scan_id IS NOT NULL GROUP BY operator_id) p WHERE o.scan_id = ? AND "
+        "o.operator_id = p.operator_id",
+        [scan_id],
+    )
+    result.operators = len(ops)
+
+
+def _insert(store: Store, table: str, rows: dict[str, list[Any]]) -> None:
+    if not rows["scan_id"]:
+        return
+    frame = pa.table(rows)
+    store.con.register("_sw_rows", frame)
+    try:
+        cols = ", ".join(f'"{c}"' for c in frame.column_names)
+        store.con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _sw_rows")
+    finally:
+        store.con.unregister("_sw_rows")
+
+
+def _campaign_exchanges(
+    store: Store, scan_id: str, conf_rows: list[tuple[str, str, float]], reported: list[int],
+    ids: dict[int, str],
+) -> None:  # fmt: skip
+    store.con.register("_sw_conf_df", pa.table({
+        "campaign_id": [r[0] for r in conf_rows], "cell": [r[1] for r in conf_rows],
+        "confidence": [r[2] for r in conf_rows]}))  # fmt: skip
+    store.con.register(
+        "_sw_cid_df", pa.table({"c": reported, "campaign_id": [ids[c] for c in reported]})
+    )
+    store.con.execute(
+        f"""
+        INSERT INTO campaign_exchanges (scan_id, campaign_id, event_id, account_id, day, confidence)
+        SELECT ?, k.campaign_id, x.event_id, x.account_id, x.day, round(f.confidence, 4)
+        FROM _sw_cells x JOIN _sw_members m USING (account_id)
+        JOIN _sw_cid_df k ON k.c = m.c
+        JOIN _sw_conf_df f ON f.campaign_id = k.campaign_id AND f.cell = x.cell
+        WHERE f.confidence >= {EXCHANGE_CONFIDENCE}
+        """,
+        [scan_id],
+    )
+    store.con.unregister("_sw_conf_df")
+    store.con.unregister("_sw_cid_df")
+
+
+def _describe(store: Store, scan_id: str) -> None:
+    """First and last seen (with intervals), capabilities, infrastructure, keys and end
+    users of each reported campaign, from its exchanges."""
+    store.con.execute(
+        """
+        UPDATE campaigns c SET first_seen = d.first, last_seen = d.last,
+          first_seen_low = d.any_first, first_seen_high = d.first2,
+          last_seen_low = d.last2, last_seen_high = d.any_last
+        FROM (
+          SELECT e.campaign_id, min(e.day) AS first, max(e.day) AS last,
+                 (SELECT min(day) FROM _sw_cells x JOIN campaign_members m USING (account_id)
+                  WHERE m.scan_id = e.scan_id AND m.campaign_id = e.campaign_id) AS any_first,
+                 (SELECT max(day) FROM _sw_cells x JOIN campaign_members m USING (account_id)
+                  WHERE m.scan_id = e.scan_id AND m.campaign_id = e.campaign_id) AS any_last,
+                 min(e.day) FILTER (WHERE e.confidence >= 0.9) AS first2,
+                 max(e.day) FILTER (WHERE e.confidence >= 0.9) AS last2
+          FROM campaign_exchanges e WHERE e.scan_id = ? GROUP BY e.scan_id, e.campaign_id
+        ) d WHERE c.scan_id = ? AND c.campaign_id = d.campaign_id
+        """,
+        [scan_id, scan_id],
+    )
+    store.con.execute(
+        """
+        UPDATE campaigns SET
+          first_seen_low = least(first_seen_low, first_seen),
+          first_seen_high = greatest(coalesce(first_seen_high, first_seen), first_seen),
+          last_seen_low = least(coalesce(last_seen_low, last_seen), last_seen),
+          last_seen_high = greatest(last_seen_high, last_seen)
+        WHERE scan_id = ? AND first_seen IS NOT NULL
+        """,
+        [scan_id],
+    )
+    for column, sql in _DESCRIBE.items():
+        store.con.execute(
+            f"UPDATE campaigns c SET {column} = d.v FROM ({sql}) d "
+            "WHERE c.scan_id = ? AND c.campaign_id = d.campaign_id",
+            [scan_id, scan_id],
+        )
+
+
+def _top(expr: str, source: str, unit: str = "exchanges") -> str:
+    return f"""
+        SELECT campaign_id, to_json(struct_pack(distinct_values := count(*),
+               top := list(struct_pack(value := v, {unit} := n) ORDER BY n DESC, v)[1:10])) AS v
+        FROM (SELECT campaign_id, {expr} AS v, count(*) AS n FROM {source}
+              GROUP BY ALL HAVING v IS NOT NULL)
+        GROUP BY campaign_id
+    """
+
+
+_CE = ("(SELECT e.campaign_id, x.* FROM campaign_exchanges e JOIN exchanges x USING (event_id) "
+       "WHERE e.scan_id = ?)")  # fmt: skip
+_CM = ("(SELECT m.campaign_id, a.* FROM campaign_members m JOIN accounts a USING (account_id) "
+       "WHERE m.scan_id = ?)")  # fmt: skip
+_DESCRIBE = {
+    # The capability each member's sampled prompts mostly target (content.capability-focus),
+    # as shares of the members that have one; NULL without prompt text.
+    "capabilities": """
+        SELECT campaign_id, to_json(map_from_entries(list(struct_pack(k := cap, v := share)
+                                                        ORDER BY share DESC, cap))) AS v
+        FROM (SELECT campaign_id, cap,
+                     round(n / sum(n) OVER (PARTITION BY campaign_id), 4) AS share
+              FROM (SELECT m.campaign_id, s.evidence->>'capability' AS cap, count(*) AS n
+                    FROM campaign_members m JOIN signals s USING (scan_id, account_id)
+                    WHERE m.scan_id = ? AND s.detector = 'content.capability-focus'
+                    GROUP BY m.campaign_id, cap))
+        GROUP BY campaign_id
+    """,
+    "api_keys": _top("api_key_id", _CE),
+    "end_users": _top("end_user_id", _CE),
+    "infrastructure": f"""
+        SELECT campaign_id, to_json(struct_pack(
+          asns := (SELECT to_json(list(struct_pack(asn := v, exchanges := n) ORDER BY n DESC, v)[1:5])
+                   FROM (SELECT asn AS v, count(*) AS n FROM {_CE.replace("?", "q.scan_id")} z
+                         WHERE z.campaign_id = q.campaign_id AND asn IS NOT NULL GROUP BY ALL)),
+          tls_fingerprints := (SELECT to_json(list(struct_pack(value := v, exchanges := n) ORDER BY n DESC, v)[1:5])
+                   FROM (SELECT tls_fingerprint AS v, count(*) AS n FROM {_CE.replace("?", "q.scan_id")} z
+                         WHERE z.campaign_id = q.campaign_id AND tls_fingerprint IS NOT NULL GROUP BY ALL)),
+          payment_fingerprints := (SELECT to_json(list(struct_pack(value := v, accounts := n) ORDER BY n DESC, v)[1:5])
+                   FROM (SELECT payment_fingerprint AS v, count(*) AS n FROM {_CM.replace("?", "q.scan_id")} z
+                         WHERE z.campaign_id = q.campaign_id AND payment_fingerprint IS NOT NULL GROUP BY ALL)),
+          signup_paths := (SELECT to_json(list(struct_pack(value := v, accounts := n) ORDER BY n DESC, v)[1:5])
+                   FROM (SELECT signup_path AS v, count(*) AS n FROM {_CM.replace("?", "q.scan_id")} z
+                         WHERE z.campaign_id = q.campaign_id AND signup_path IS NOT NULL GROUP BY ALL))
+        )) AS v
+        FROM (SELECT DISTINCT scan_id, campaign_id FROM campaigns WHERE scan_id = ?) q
+    """,
+}

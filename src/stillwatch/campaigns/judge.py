@@ -1,0 +1,296 @@
+"""Judging a candidate cluster as a whole, and trimming members tied to it only weakly.
+
+A distillation campaign is a network (coordination) of fraudulent accounts (account) that
+harvests a model's answers (usage); legitimate organizations are networks of organic accounts,
+and abuse rings are networks of fraudulent accounts that do not harvest. So a cluster is scored
+on three cluster-level facts, each the mean over its members (one member's missing signal does
+not sink a campaign; one member's strong signal does not make a cluster one):
+
+- ``account``: how non-organic its accounts are (the account group of ``docs/scoring.md``:
+  young at first use, unverified, short-lived, tied to bans, registered right after a ban),
+  times one minus how organic the cluster is as a whole: the larger of its verified share
+  and the share of members naming its most common organization (a legitimate fleet is
+  verified accounts of one org, even where some keys were provisioned yesterday);
+- ``coordination``: how tightly each member is tied inside the cluster (its internal edge
+  weight, ``ramp`` from ``trim_strength`` to ``full_strength``), times a factor for how many
+  kinds of tie hold it together (``TIE_KINDS``: shared account attributes, timing, content,
+  rented pools; one kind alone — say similar phrasing only — is weaker evidence);
+- ``harvest``: how much more than the population its accounts ask for what a distiller
+  wants (``harvest_lift``): extended thinking, the largest output cap, reasoning traces in
+  the prompt (elicitation), frontier capabilities (coding, agentic, long-horizon, maths,
+  data analysis). Each is the members' mean share against every scored account's mean, as
+  the excess ``(cluster − population) / (1 − population)``; the four excesses combine as
+  independent evidence, frontier capabilities at half weight (many legitimate customers write
+  code all day; a key reseller's customers may too). Shapes that spam rings, card testers and key resellers share with
+  harvesting (single-turn sweeps, long outputs from short prompts, round-the-clock use) are
+  not harvest: they are in the members' own detector scores (``member_harvest``, shown, not
+  used), never in the judgement.
+
+The campaign score is the harmonic mean of the three, which the weakest dominates: a
+legitimate fleet (organic accounts) and an abuse ring (fraudulent, coordinated, harvesting
+nothing) each lack one, and a geometric mean let a ring's two strong facts carry its weak
+third over the threshold (0.9, 0.9, 0.2 gives 0.55 geometric, 0.41 harmonic). Known misses: a campaign on aged, verified
+accounts scores low on ``account``; known false positives: a class of new students sharing one
+lab's templates that ask for step-by-step reasoning fills all three.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+# What harvesting a model's answers looks like, detector by detector: asking for reasoning
+# traces, targeting a capability, asking for the longest answers count fully; shapes that
+# spam rings, classification apps and schedulers share (long outputs from short prompts,
+# single-turn requests, round-the-clock or heavy use) count at half weight.
+HARVEST_WEIGHTS: dict[str, float] = {
+    "tokens.reasoning": 1.0,
+    "tokens.max-output": 1.0,
+    "content.elicitation": 1.0,
+    "content.capability-focus": 1.0,
+    "tokens.output-heavy": 0.5,
+    "conversation.single-turn": 0.5,
+    "rhythm.round-the-clock": 0.5,
+    "rhythm.steady-rate": 0.5,
+    "volume.heavy": 0.5,
+}
+CONTENT_DETECTORS = ("content.elicitation", "content.capability-focus")
+ACCOUNT_FAMILIES = ("account-profile", "enforcement")
+
+
+def _ramp(x: np.ndarray, start: float, end: float) -> np.ndarray:
+    return np.clip((np.asarray(x, dtype=float) - start) / (end - start), 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class JudgeSettings:
+    trim_strength: float = 0.5
+    full_strength: float = 2.0
+    min_accounts: int = 3
+    owned_strength: float = 0.25
+    relative_strength: float = 0.2
+
+
+def internal_strength(
+    labels: np.ndarray, a: np.ndarray, b: np.ndarray, w: np.ndarray
+) -> np.ndarray:
+    """Per node: the sum of its edge weights to nodes of its own cluster (label ≥ 0)."""
+    same = (labels[a] == labels[b]) & (labels[a] >= 0)
+    n = len(labels)
+    return np.bincount(a[same], w[same], n) + np.bincount(b[same], w[same], n)
+
+
+def trim(
+    labels: np.ndarray, a: np.ndarray, b: np.ndarray, w: np.ndarray, owned: np.ndarray,
+    s: JudgeSettings, owned_weight: np.ndarray | None = None,
+) -> np.ndarray:  # fmt: skip
+    """Drop members whose only ties inside their cluster are weak: internal strength below
+    ``trim_strength``, or below ``relative_strength`` times the median member's (a customer
+    who uses one of an operator's phrases is tied to a few of its accounts by that phrase
+    alone; the operator's accounts share dozens of frames, cards and sign-up batches), or
+    owned ties (payment, frames, bursts, timing: not a rented pool) weighing less than
+    ``owned_strength`` (``owned_weight``: each edge's owned kinds alone, where known) — a
+    customer of the same proxy provider shares addresses with a campaign and nothing else. Then drop clusters left with fewer than ``min_accounts``;
+    repeated, since a removal weakens the others' ties. Dropped nodes get label -1."""
+    labels = labels.copy()
+    for _ in range(4):
+        strength = internal_strength(labels, a, b, w)
+        mine = (
+            internal_strength(labels, a[owned], b[owned], w[owned])
+            if owned_weight is None
+            else internal_strength(labels, a, b, owned_weight)
+        )
+        typical = _cluster_median(labels, strength)
+        weak = (labels >= 0) & (
+            (strength < s.trim_strength)
+            | (strength < s.relative_strength * typical[np.maximum(labels, 0)])
+            | (mine < s.owned_strength)
+        )
+        labels[weak] = -1
+        sizes = np.bincount(labels[labels >= 0], minlength=labels.max() + 1 if len(labels) else 0)
+        small = (labels >= 0) & (sizes[np.maximum(labels, 0)] < s.min_accounts)
+        labels[small] = -1
+        if not weak.any() and not small.any():
+            break
+    return labels
+
+
+def _cluster_median(labels: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Per cluster label (0..max), the median of ``values`` over its members."""
+    k = int(labels.max()) + 1 if len(labels) and labels.max() >= 0 else 1
+    out = np.zeros(k)
+    inside = labels >= 0
+    if inside.any():
+        med = pd.Series(values[inside]).groupby(labels[inside]).median()
+        out[med.index.to_numpy()] = med.to_numpy()
+    return out
+
+
+def member_facts(families: pd.DataFrame, detectors: pd.DataFrame) -> pd.DataFrame:
+    """Per account: ``account`` (its account families: rows of ``families``, family → score),
+    ``harvest`` (``HARVEST_WEIGHTS`` over its detector scores: rows of ``detectors``,
+    detector → score) and ``content`` (its content harvest detectors alone), in [0, 1]."""
+
+    def strongest(frame: pd.DataFrame, names: tuple[str, ...]) -> np.ndarray:
+        present = [c for c in names if c in frame.columns]
+        if not present:
+            return np.zeros(len(frame))
+        return frame[present].fillna(0).to_numpy().max(axis=1)
+
+    det = detectors.reindex(families.index)
+    weighted = [det[d].fillna(0).to_numpy() * w for d, w in HARVEST_WEIGHTS.items() if d in det]
+    harvest = np.max(weighted, axis=0) if weighted else np.zeros(len(families))
+    return pd.DataFrame(
+        {"account": strongest(families, ACCOUNT_FAMILIES), "harvest": harvest,
+         "content": strongest(det, CONTENT_DETECTORS)},
+        index=families.index,
+    )  # fmt: skip
+
+
+def cluster_scores(
+    labels: np.ndarray,
+    members: pd.DataFrame,
+    coordination: np.ndarray,
+    n_clusters: int,
+    baseline: Mapping[str, float],
+) -> pd.DataFrame:
+    """Per cluster (0..n_clusters-1): size, ``account`` (mean of members'), ``harvest`` (its
+    lift over ``baseline``, :func:`harvest_lift`), ``coordination`` (mean), and the campaign
+    score; the members' own mean harvest and content scores beside them, for explanation.
+
+    ``members``: one row per graph node (aligned with ``labels``) with ``account``,
+    ``harvest``, ``content``, ``verified``, ``org_name`` and the ``LIFT_SHARES``."""
+    inside = labels >= 0
+    lab = labels[inside]
+    size = np.bincount(lab, minlength=n_clusters).astype(float)
+    safe = np.maximum(size, 1)
+
+    def mean(col: np.ndarray) -> np.ndarray:
+        return np.bincount(lab, np.nan_to_num(col[inside]), n_clusters) / safe
+
+    # Organic organizations: verified accounts, one org name for most members.
+    verified = mean(members.verified.fillna(False).to_numpy(dtype=float))
+    org = members.org_name.where(members.org_name.notna(), None).to_numpy(dtype=object)
+    top_org = _top_share(lab, org[inside], size, n_clusters)
+    organic = np.maximum(verified, top_org)
+    acc = mean(members.account.to_numpy(dtype=float)) * (1 - organic)
+    har = mean(members.harvest.to_numpy(dtype=float))
+    content = mean(members.content.to_numpy(dtype=float))
+    excess = harvest_lift(lab, members[inside], n_clusters, baseline)
+    harvest = 1 - np.prod([1 - LIFT_WEIGHTS[k] * x for k, x in excess.items()], axis=0)
+    coo = mean(coordination)
+    score = harmonic_mean(acc, coo, harvest)
+    return pd.DataFrame(
+        {"size": size.astype(int), "account": acc, "harvest": harvest, "coordination": coo,
+         "verified_share": verified, "top_org_share": top_org,
+         "member_harvest": har, "content_harvest": content,
+         **{f"lift_{k}": v for k, v in excess.items()}, "score": score}
+    )  # fmt: skip
+
+
+# What a distiller asks for more than other customers do: per-account shares, each pooled over
+# a cluster's members and compared with the population (``harvest_lift``).
+LIFT_SHARES = ("thinking_share", "max_cap_share", "elicitation_share", "targeted_share")
+# How much each excess says of harvesting: capability targeting alone is weaker evidence.
+LIFT_WEIGHTS = {"thinking": 1.0, "max_cap": 1.0, "elicitation": 1.0, "targeted": 0.5}
+
+
+def harmonic_mean(*facts: np.ndarray) -> np.ndarray:
+    """Per cluster, the harmonic mean of facts in [0, 1] (0 when any is 0)."""
+    stacked = np.vstack([np.asarray(f, dtype=float) for f in facts])
+    with np.errstate(divide="ignore"):
+        inv = np.where(stacked > 0, 1.0 / np.maximum(stacked, 1e-12), np.inf).sum(axis=0)
+    return np.where(np.isfinite(inv), len(facts) / inv, 0.0)
+
+
+def baseline_shares(population: pd.DataFrame) -> dict[str, float]:
+    """Every scored account's mean of each ``LIFT_SHARES`` column (accounts where it is
+    known); each account counts once, so a few heavy or harvesting accounts barely move it."""
+    out = {}
+    for col in LIFT_SHARES:
+        x = population[col].astype(float) if col in population else pd.Series(dtype=float)
+        out[col] = float(x.mean()) if x.notna().any() else float("nan")
+    return out
+
+
+def harvest_lift(
+    lab: np.ndarray, members: pd.DataFrame, k: int, baseline: Mapping[str, float]
+) -> dict[str, np.ndarray]:
+    """Per share of ``LIFT_SHARES`` and cluster (``lab``: each clustered member's cluster,
+    rows of ``members`` aligned): the excess of the members' mean share over the population's,
+    ``max(0, (c − p) / (1 − p))`` in [0, 1]; 0 where the share is unknown (no prompt text)."""
+    out = {}
+    for col in LIFT_SHARES:
+        p = baseline.get(col, float("nan"))
+        x = members[col].to_numpy(dtype=float) if col in members else np.full(len(lab), np.nan)
+        known = ~np.isnan(x)
+        n = np.bincount(lab[known], minlength=k).astype(float)
+        c = np.bincount(lab[known], x[known], minlength=k) / np.maximum(n, 1)
+        if np.isnan(p) or p >= 1:
+            out[col.removesuffix("_share")] = np.zeros(k)
+            continue
+        out[col.removesuffix("_share")] = np.where(n > 0, np.clip((c - p) / (1 - p), 0, 1), 0.0)
+    return out
+
+
+def _top_share(lab: np.ndarray, values: np.ndarray, size: np.ndarray, k: int) -> np.ndarray:
+    """Per cluster, the share of its members holding its most common non-null value."""
+    out = np.zeros(k)
+    present = np.array([v is not None for v in values], dtype=bool)
+    if not present.any():
+        return out
+    df = pd.DataFrame({"c": lab[present], "v": values[present]})
+    top = df.groupby(["c", "v"]).size().groupby(level=0).max()
+    out[top.index.to_numpy()] = top.to_numpy() / np.maximum(size[top.index.to_numpy()], 1)
+    return out
+
+
+# Kinds of tie: a campaign is usually tied in several ways at once (cards or sign-up batches,
+# a scheduler, templates, rented ranges); one kind alone is weaker evidence of common control.
+TIE_KINDS: dict[str, str] = {
+    "payment": "accounts", "email_domain": "accounts", "signup_prefix": "accounts",
+    "registration_burst": "accounts", "after_ban": "accounts",
+    "same_minutes": "timing",
+    "frame": "content", "minhash": "content",
+    "ip_prefix": "pool", "asn": "pool", "tls_fingerprint": "pool", "user_agent": "pool",
+    "registration_path": "pool",
+}  # fmt: skip
+# Coordination factor by the number of kinds of tie that reach a third of the members.
+KIND_FACTOR = {0: 0.0, 1: 0.6, 2: 0.85}
+KIND_REACH = 1 / 3
+
+
+def tie_kinds(
+    labels: np.ndarray, a: np.ndarray, b: np.ndarray, link_types: list[list[str]], k: int
+) -> np.ndarray:
+    """Per cluster, how many kinds of tie (``TIE_KINDS``) its internal edges carry to at least
+    ``KIND_REACH`` of its members."""
+    out = np.zeros(k, dtype=np.int64)
+    if k == 0:
+        return out
+    same = (labels[a] == labels[b]) & (labels[a] >= 0)
+    rows = []
+    for i in np.flatnonzero(same):
+        for kind in {TIE_KINDS.get(t, "pool") for t in link_types[i]}:
+            rows.append((labels[a[i]], kind, a[i]))
+            rows.append((labels[a[i]], kind, b[i]))
+    if not rows:
+        return out
+    df = pd.DataFrame(rows, columns=["c", "kind", "node"]).drop_duplicates()
+    reach = df.groupby(["c", "kind"]).size().reset_index(name="n")
+    size = np.bincount(labels[labels >= 0], minlength=k)
+    reach = reach[reach.n >= KIND_REACH * size[reach.c.to_numpy()]]
+    counts = reach.groupby("c").size()
+    out[counts.index.to_numpy()] = counts.to_numpy()
+    return out
+
+
+def kind_factor(kinds: np.ndarray) -> np.ndarray:
+    return np.array([KIND_FACTOR.get(int(x), 1.0) for x in kinds])
+
+
+def coordination_of(strength: np.ndarray, s: JudgeSettings) -> np.ndarray:
+    return _ramp(strength, s.trim_strength, s.full_strength) * 0.5 + 0.5 * (strength > 0)

@@ -1,0 +1,127 @@
+"""How big a campaign is: its exchanges (not its accounts' total), with intervals.
+
+A hydra account carries resold legitimate traffic beside the campaign's, so a campaign's
+exchanges are found by classifying each exchange inside its member accounts. Each exchange
+falls into a **cell** of metadata every log has (no prompt text needed): the depth of its
+conversation, whether an end user is named, extended thinking, the requested output cap, the
+output/input token ratio, tool definitions. The accounts outside every campaign give the
+cells' legitimate distribution ``L``; the members' exchanges are a mixture
+``M = π·C + (1 − π)·L`` of campaign traffic ``C`` and legitimate traffic like everyone else's.
+
+- **Mixture proportion** (the share ``1 − π`` of legitimate traffic inside the members): the
+  smallest ratio ``F_M / F_L`` over the cells ordered by how legitimate they look, among cell
+  sets holding at least ``MIN_LEGIT_MASS`` of the legitimate traffic (the estimator of Scott,
+  Blanchard and Handy, 2013, "irreducibility": somewhere campaign traffic is absent). A
+  share under ``MIN_LEGIT_SHARE`` is read as none.
+- **Per exchange** confidence that it serves the campaign: ``1 − (1 − π)·L(cell)/M(cell)``,
+  clipped to [0, 1]; ``campaign_exchanges`` keeps those at ≥ 0.5.
+- **Estimate**: the sum of confidences. **Interval**: the classifier re-estimated on
+  bootstrap resamples of the member accounts (``rounds``) and applied to the members' actual
+  exchanges, its 5th and 95th percentiles, widened by the exchanges of members in doubt (the
+  accounts interval: a member in doubt takes its exchanges with it).
+
+Known limits: resold traffic that looks nothing like the provider's other customers (one
+niche app resold whole) is counted as campaign traffic; campaign traffic shaped exactly like
+ordinary chat is counted as resold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from stillwatch.engine.store import Store
+
+MIN_LEGIT_MASS = 0.1
+MIN_LEGIT_SHARE = 0.02
+
+CELL_SQL = """
+    concat_ws('|',
+      CASE WHEN conversation_id IS NULL THEN 'c?'
+           WHEN depth = 1 THEN 'c1' WHEN depth <= 3 THEN 'c3' WHEN depth <= 7 THEN 'c7'
+           ELSE 'c8' END,
+      CASE WHEN end_user_id IS NULL THEN 'u0' ELSE 'u1' END,
+      CASE WHEN thinking THEN 't1' ELSE 't0' END,
+      CASE WHEN max_tokens IS NULL THEN 'm?' WHEN max_tokens <= 1024 THEN 'm1'
+           WHEN max_tokens <= 4096 THEN 'm4' WHEN max_tokens <= 16384 THEN 'm16'
+           ELSE 'm+' END,
+      CASE WHEN output_tokens IS NULL OR coalesce(input_tokens, 0) = 0 THEN 'r?'
+           WHEN output_tokens < 0.5 * input_tokens THEN 'r0'
+           WHEN output_tokens < 2 * input_tokens THEN 'r1'
+           WHEN output_tokens < 8 * input_tokens THEN 'r2' ELSE 'r3' END,
+      CASE WHEN coalesce(tools_count, 0) > 0 THEN 'x1' ELSE 'x0' END)
+"""
+
+
+def exchange_cells(store: Store) -> None:
+    """``_sw_cells``: every exchange's event id, account, day and cell (a temp table)."""
+    store.con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _sw_cells AS
+        SELECT event_id, account_id, CAST(ts AS DATE) AS day, {CELL_SQL} AS cell
+        FROM (
+            SELECT *, count(*) OVER (PARTITION BY account_id, conversation_id) AS depth
+            FROM exchanges
+        )
+        """
+    )
+
+
+@dataclass(frozen=True)
+class MixtureEstimate:
+    legit_share: float  # 1 - π
+    confidence: dict[str, float]  # cell → confidence an exchange there is the campaign's
+
+
+def mixture(member: pd.Series, legit: pd.Series) -> MixtureEstimate:
+    """``member`` / ``legit``: exchange counts per cell."""
+    cells = member.index.union(legit.index)
+    m = member.reindex(cells, fill_value=0).to_numpy(dtype=float)
+    lg = legit.reindex(cells, fill_value=0).to_numpy(dtype=float)
+    if m.sum() == 0:
+        return MixtureEstimate(0.0, {})
+    pm = (m + 0.01) / (m.sum() + 0.01 * len(cells))
+    pl = (lg + 0.5) / (lg.sum() + 0.5 * len(cells))
+    ratio = pm / pl
+    order = np.argsort(ratio, kind="stable")
+    fm = np.cumsum(m[order]) / m.sum()
+    fl = np.cumsum(lg[order]) / max(lg.sum(), 1.0)
+    ok = fl >= MIN_LEGIT_MASS
+    share = float(np.min(fm[ok] / fl[ok])) if ok.any() else 0.0
+    share = min(share, 1.0)
+    if share < MIN_LEGIT_SHARE:
+        share = 0.0
+    conf = np.clip(1 - share / ratio, 0.0, 1.0)
+    return MixtureEstimate(share, dict(zip(cells.tolist(), conf.tolist(), strict=True)))
+
+
+def bootstrap_exchanges(
+    per_account: pd.DataFrame, legit: pd.Series, rounds: int, seed: int
+) -> tuple[float, float, float]:
+    """``per_account``: account × cell exchange counts of one campaign's members. Returns the
+    estimate and the 5th and 95th percentiles of it when the classifier (the mixture share
+    and the cells' confidences) is re-estimated on resamples of the member accounts and
+    applied to the members' actual exchanges: the members' own total is known, what is
+    uncertain is which of their exchanges serve the campaign."""
+    total = per_account.sum(axis=0)
+    point = _estimate(total, total, legit)
+    if rounds <= 0 or len(per_account) < 2:
+        return point, point, point
+    rng = np.random.default_rng(seed)
+    values = per_account.to_numpy(dtype=float)
+    n = len(values)
+    out = []
+    for _ in range(rounds):
+        weights = np.bincount(rng.integers(0, n, n), minlength=n)
+        sample = pd.Series(weights @ values, index=per_account.columns)
+        out.append(_estimate(sample, total, legit))
+    return point, float(np.percentile(out, 5)), float(np.percentile(out, 95))
+
+
+def _estimate(sample: pd.Series, total: pd.Series, legit: pd.Series) -> float:
+    """The classifier fitted on ``sample``'s cell counts, applied to ``total``'s."""
+    est = mixture(sample, legit)
+    conf = pd.Series(est.confidence).reindex(total.index, fill_value=1.0)
+    return float((total * conf).sum())

@@ -1,0 +1,389 @@
+"""One scan, stage by stage: store → features → signals → account scores → links → campaigns.
+
+``scan`` records the scan (inputs, settings, detector versions, times) in ``scans``, writes
+``account_features`` and ``account_days`` (Ibis expressions run inside the store's DuckDB),
+runs every registered detector whose inputs are present (the others are skipped with the
+reason), writes ``signals`` and ``link_candidates``, then ``account_scores``; combines the link
+candidates into the account graph (``links``), finds, judges, sizes and attributes campaigns
+(``campaigns``, ``campaign_members``, ``campaign_exchanges``, ``operators``), and lets each
+member's score see its campaign. Same input and settings give the same rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import ibis
+import pandas as pd
+import pyarrow as pa
+
+from stillwatch.campaigns.find import AnalystInput, CampaignResult, find_campaigns
+from stillwatch.detectors.base import (
+    Detector,
+    LinkCandidate,
+    ScanContext,
+    missing_requirements,
+)
+from stillwatch.detectors.registry import detectors as registered
+from stillwatch.detectors.rules import load_rules
+from stillwatch.detectors.score import account_scores
+from stillwatch.detectors.words import sentence
+from stillwatch.engine.store import Store
+from stillwatch.errors import StillwatchError
+from stillwatch.features import reference
+from stillwatch.features.account import FEATURE_COLUMNS, account_days, account_features
+from stillwatch.features.sources import Sources
+from stillwatch.link.graph import build_links
+from stillwatch.schema import CANONICAL
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class ScanResult:
+    scan_id: str
+    accounts: int
+    flagged: int
+    signals: int
+    links: int
+    detectors: dict[str, dict[str, Any]]
+    seconds: dict[str, float]
+    skipped: dict[str, str] = field(default_factory=dict)
+    campaigns: int = 0
+    edges: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "scan_id": self.scan_id,
+            "accounts": self.accounts,
+            "flagged": self.flagged,
+            "signals": self.signals,
+            "link_candidates": self.links,
+            "links": self.edges,
+            "campaigns": self.campaigns,
+            "seconds": self.seconds,
+            "detectors": self.detectors,
+        }
+
+
+def store_inputs(store: Store) -> dict[str, Any]:
+    """What a scan reads: rows per table, time span, last ingest, which columns hold data."""
+    inputs: dict[str, Any] = {"rows": {}, "present": []}
+    for name, table in CANONICAL.items():
+        counts = ", ".join(f'count("{c}")' for c in table.names)
+        row = store.sql(f"SELECT count(*), {counts} FROM {name}")[0]
+        inputs["rows"][name] = int(row[0])
+        inputs["present"] += [f"{name}.{c}" for c, n in zip(table.names, row[1:], strict=True) if n]
+    # Partners' indicators matched to our accounts (``stillwatch intel match``): an input only
+    # where a match run found any, so stores without them keep their digests.
+    matched = store.scalar("SELECT count(*) FROM intel_matches")
+    if matched:
+        inputs["rows"]["intel_matches"] = int(matched)
+    span = store.sql("SELECT min(ts), max(ts) FROM exchanges")[0]
+    inputs["first_ts"] = span[0].isoformat() if span[0] else None
+    inputs["last_ts"] = span[1].isoformat() if span[1] else None
+    inputs["last_ingest_id"] = store.scalar("SELECT max(ingest_id) FROM ingest_runs")
+    inputs["reference"] = reference.versions()
+    return inputs
+
+
+def detector_list(settings: dict[str, Any]) -> tuple[Detector, ...]:
+    extra = [Path(p.strip()) for p in str(settings.get("rules") or "").split(",") if p.strip()]
+    if not extra:
+        return registered()
+    known = {d.id for d in registered()}
+    added = [r for r in load_rules(extra) if r.id not in known]
+    return (*registered(), *added)
+
+
+def _insert(store: Store, table: str, frame: pa.Table) -> None:
+    store.con.register("_scan_rows", frame)
+    try:
+        cols = ", ".join(f'"{c}"' for c in frame.column_names)
+        store.con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _scan_rows")
+    finally:
+        store.con.unregister("_scan_rows")
+
+
+def campaign_stage(
+    store: Store, scan_id: str, settings: dict[str, Any], analyst: AnalystInput | None = None
+) -> tuple[int, CampaignResult]:
+    """The stages after the account scores: the account graph (``links``), then campaigns,
+    then each member's score sees its campaign. Returns the number of edges and what the
+    campaign stage found (``seconds`` holds ``links`` too)."""
+    t0 = time.perf_counter()
+    n_edges = build_links(store, scan_id, top_k=int(settings.get("link_top_k", 30)))
+    links_seconds = time.perf_counter() - t0
+    found = find_campaigns(store, scan_id, settings, analyst or AnalystInput())
+    _campaign_scores(store, scan_id, found)
+    found.seconds["links"] = links_seconds
+    return n_edges, found
+
+
+def analyst_input(book: Any) -> AnalystInput:
+    """What the casebook says that the scan honours: accounts allowlisted now (an account
+    entry, or an API key entry naming its account) and accounts whose latest verdict is
+    ``dismissed``. ``book`` None (no casebook yet) means nothing decided."""
+    if book is None:
+        return AnalystInput()
+    allowed = frozenset(
+        e.account_id or e.entity
+        for e in book.allowlisted()
+        if e.entity_kind in ("account", "api_key") and (e.account_id or e.entity_kind == "account")
+    )
+    dismissed = frozenset(a for a, v in book.account_verdicts().items() if v.verdict == "dismissed")
+    return AnalystInput(allowed, dismissed)
+
+
+def _campaign_scores(store: Store, scan_id: str, found: CampaignResult) -> None:
+    """An account's reported score sees its campaign and sits on the campaign threshold's
+    scale (``docs/scoring.md``): a member of a reported campaign scores the largest of its own
+    score, its campaign's score times its membership, and the threshold; every other account
+    scores its own score capped just below the threshold. So an account is flagged exactly
+    when its score reaches the threshold, and a ranking by score lists every flagged account
+    first (an account's own evidence, however strong, is not a campaign). ``group_id`` names
+    the campaign."""
+    threshold = found.threshold.get("threshold")
+    if threshold is not None:
+        _flag_members(store, scan_id, found, float(threshold))
+        store.con.execute(
+            "UPDATE account_scores SET score = least(score, ?) WHERE scan_id = ? AND NOT flagged",
+            [round(float(threshold) * BELOW_THRESHOLD, 6), scan_id],
+        )
+
+
+def _flag_members(store: Store, scan_id: str, found: CampaignResult, threshold: float) -> None:
+    """Flag the members of reported campaigns: score at least the threshold (above)."""
+    if not found.member_of:
+        return
+    ids = sorted(found.member_of)
+    frame = pa.table(
+        {
+            "account_id": ids,
+            "campaign_id": [found.member_of[a][0] for a in ids],
+            "seen": [found.member_of[a][1] * found.member_of[a][2] for a in ids],
+        }
+    )
+    store.con.register("_scan_members", frame)
+    try:
+        store.con.execute(
+            "UPDATE account_scores s SET flagged = true, group_id = m.campaign_id, "
+            "score = greatest(s.score, round(m.seen, 6), ?) FROM _scan_members m "
+            "WHERE s.scan_id = ? AND s.account_id = m.account_id",
+            [round(threshold, 6), scan_id],
+        )
+    finally:
+        store.con.unregister("_scan_members")
+
+
+# An account outside every reported campaign scores at most this share of the threshold.
+BELOW_THRESHOLD = 0.999
+
+
+def scan(
+    store: Store,
+    settings: dict[str, Any],
+    progress: Progress = lambda _: None,
+    only: Sequence[str] | None = None,
+    analyst: AnalystInput | None = None,
+) -> ScanResult:
+    """Run one scan over the whole store and write its results under a new ``scan_id``."""
+    started = datetime.now(UTC).replace(tzinfo=None)
+    seconds: dict[str, float] = {}
+    dets = [d for d in detector_list(settings) if only is None or d.id in only]
+    inputs = store_inputs(store)
+    if not inputs["rows"]["exchanges"] and not inputs["rows"]["accounts"]:
+        raise StillwatchError(f"{store.path}: the store holds no exchanges; run stillwatch ingest")
+    versions = {d.id: d.version for d in dets}
+    digest = hashlib.sha256(
+        json.dumps([inputs, settings, versions], sort_keys=True, default=str).encode()
+    ).hexdigest()
+    scan_id = f"scan-{started:%Y%m%dT%H%M%S}-{digest[:8]}"
+    while store.scalar("SELECT count(*) FROM scans WHERE scan_id = ?", [scan_id]):
+        scan_id += "x"
+    store.con.execute(
+        "INSERT INTO scans (scan_id, started_at, status, inputs, inputs_digest, settings) "
+        "VALUES (?, ?, 'running', ?, ?, ?)",
+        [scan_id, started, json.dumps(inputs), digest, json.dumps(settings, default=str)],
+    )
+    present = frozenset(inputs["present"])
+    report: dict[str, dict[str, Any]] = {}
+    try:
+        with store.transaction():
+            t0 = time.perf_counter()
+            progress("features: account_features, account_days")
+            store.con.execute("SET enable_progress_bar = false")
+            con = store.ibis()
+            src = Sources.from_backend(con)
+            tag = ibis.literal(scan_id, "string")
+            con.insert("account_features", account_features(src).mutate(scan_id=tag))
+            con.insert("account_days", account_days(src).mutate(scan_id=tag))
+            seconds["features"] = time.perf_counter() - t0
+            ft = con.table("account_features")
+            ft = ft.filter(ft.scan_id == scan_id).drop("scan_id")
+            features = (
+                ft.to_pandas().sort_values("account_id", kind="stable").reset_index(drop=True)
+            )
+            ctx = ScanContext(src, features, present, settings, features_table=ft)
+            t1 = time.perf_counter()
+            collected: list[tuple[str, str, str, float, str]] = []
+            n_signals = 0
+            for i, d in enumerate(dets, 1):
+                reason = _skip_reason(d, present)
+                if reason:
+                    report[d.id] = _entry(d, ran=False, reason=reason)
+                    progress(f"signals {i}/{len(dets)}: {d.id} skipped ({reason})")
+                    continue
+                progress(f"signals {i}/{len(dets)}: {d.id}")
+                ts = time.perf_counter()
+                out = d.run(ctx)
+                frame = out.frame()
+                facts = [sentence(d.id, e) for e in frame.evidence]
+                rows = pa.table(
+                    {
+                        "scan_id": [scan_id] * len(frame),
+                        "detector": [d.id] * len(frame),
+                        "detector_version": [d.version] * len(frame),
+                        "family": [d.family] * len(frame),
+                        "entity_kind": ["account"] * len(frame),
+                        "account_id": frame.account_id.astype(str).tolist(),
+                        "score": frame.score.astype(float).tolist(),
+                        "evidence": [json.dumps(e, sort_keys=True) for e in frame.evidence],
+                    }
+                )
+                _insert(store, "signals", rows)
+                _write_links(store, scan_id, out.links)
+                ctx.links.extend(out.links)
+                collected += [
+                    (a, d.id, d.family, float(s), f)
+                    for a, s, f in zip(frame.account_id, frame.score, facts, strict=True)
+                ]
+                n_signals += len(frame)
+                report[d.id] = _entry(
+                    d, ran=True, signals=len(frame), links=len(out.links),
+                    seconds=round(time.perf_counter() - ts, 3),
+                )  # fmt: skip
+            seconds["signals"] = time.perf_counter() - t1
+            t2 = time.perf_counter()
+            progress("account scores")
+            accounts = features.account_id.tolist()
+            ran = [report[d.id]["family"] for d in dets if report[d.id]["ran"]]
+            scored = account_scores(collected, accounts, ran)
+            _insert(
+                store,
+                "account_scores",
+                pa.table(
+                    {
+                        "scan_id": [scan_id] * len(accounts),
+                        "account_id": accounts,
+                        "score": [scored[a].score for a in accounts],
+                        "flagged": [False] * len(accounts),
+                        "families": [scored[a].families for a in accounts],
+                        "family_scores": [json.dumps(scored[a].family_scores) for a in accounts],
+                        "group_scores": [json.dumps(scored[a].group_scores) for a in accounts],
+                        "top_reasons": [json.dumps(scored[a].top_reasons) for a in accounts],
+                        "group_id": [None] * len(accounts),
+                    }
+                ),
+            )
+            seconds["scores"] = time.perf_counter() - t2
+            t3 = time.perf_counter()
+            progress("links and campaigns: the account graph, cluster, judge, size, attribute")
+            n_edges, found = campaign_stage(store, scan_id, settings, analyst)
+            seconds["links"] = found.seconds.pop("links")
+            seconds["campaigns"] = time.perf_counter() - t3 - seconds["links"]
+            flagged = sorted(found.member_of)
+    except BaseException as exc:
+        store.con.execute(
+            "UPDATE scans SET status = 'failed', finished_at = ?, error = ?, detectors = ? "
+            "WHERE scan_id = ?",
+            [_now(), f"{type(exc).__name__}: {exc}".splitlines()[0], json.dumps(report), scan_id],
+        )
+        raise
+    summary = {
+        "accounts": len(accounts),
+        "flagged": len(flagged),
+        "campaigns": found.reported,
+        "candidates": found.candidates,
+        "operators": found.operators,
+        "threshold": found.threshold,
+        "links": n_edges,
+        "campaign_seconds": {k: round(v, 3) for k, v in found.seconds.items()},
+        "signals": n_signals,
+        "link_candidates": len(ctx.links),
+        "seconds": {k: round(v, 3) for k, v in seconds.items()},
+    }
+    store.con.execute(
+        "UPDATE scans SET status = 'done', finished_at = ?, detectors = ?, summary = ? "
+        "WHERE scan_id = ?",
+        [_now(), json.dumps(report), json.dumps(summary), scan_id],
+    )
+    return ScanResult(
+        scan_id,
+        len(accounts),
+        len(flagged),
+        n_signals,
+        len(ctx.links),
+        report,
+        {k: round(v, 3) for k, v in seconds.items()},
+        {k: v["reason"] for k, v in report.items() if not v["ran"]},
+        campaigns=found.reported,
+        edges=n_edges,
+    )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _skip_reason(d: Detector, present: frozenset[str]) -> str | None:
+    missing = missing_requirements(d.requires, present)
+    if missing:
+        return "no data in " + ", ".join(m.replace("|", " or ") for m in missing)
+    unavailable = getattr(d, "unavailable", None)
+    return unavailable() if unavailable else None
+
+
+def _entry(d: Detector, ran: bool, **extra: Any) -> dict[str, Any]:
+    return {"version": d.version, "family": d.family, "ran": ran, **extra}
+
+
+def _write_links(store: Store, scan_id: str, links: Sequence[LinkCandidate]) -> None:
+    if not links:
+        return
+    rows: dict[str, list[Any]] = {k: [] for k in (
+        "scan_id", "link_id", "detector", "link_type", "account_id", "weight", "evidence")}  # fmt: skip
+    for link in links:
+        ev = json.dumps(link.evidence, sort_keys=True)
+        for end in (link.a, link.b):
+            rows["scan_id"].append(scan_id)
+            rows["link_id"].append(link.link_id)
+            rows["detector"].append(link.detector)
+            rows["link_type"].append(link.link_type)
+            rows["account_id"].append(end)
+            rows["weight"].append(float(link.weight))
+            rows["evidence"].append(ev)
+    _insert(store, "link_candidates", pa.table(rows))
+
+
+def latest_scan(store: Store) -> str:
+    scan_id = store.scalar(
+        "SELECT scan_id FROM scans WHERE status = 'done' ORDER BY finished_at DESC LIMIT 1"
+    )
+    if scan_id is None:
+        raise StillwatchError(f"{store.path}: no finished scan; run stillwatch scan first")
+    return str(scan_id)
+
+
+def feature_frame(store: Store, scan_id: str) -> pd.DataFrame:
+    cols = ", ".join(f'"{c}"' for c in FEATURE_COLUMNS)
+    return store.con.execute(
+        f"SELECT account_id, {cols} FROM account_features WHERE scan_id = ?", [scan_id]
+    ).df()

@@ -1,0 +1,257 @@
+"""The campaign stage's parts on hand-made inputs: clustering, trimming, attribution, the
+mixture that separates a hydra's resold traffic, the null model's threshold, stable ids."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from stillwatch.campaigns.attribution import bridges, operator_groups
+from stillwatch.campaigns.cluster import leiden_cpm
+from stillwatch.campaigns.find import merge_parts, split_by_owned
+from stillwatch.campaigns.identity import carry_ids, digest_id
+from stillwatch.campaigns.judge import (
+    JudgeSettings,
+    baseline_shares,
+    cluster_scores,
+    harvest_lift,
+    trim,
+)
+from stillwatch.campaigns.null import null_threshold
+from stillwatch.campaigns.size import bootstrap_exchanges, mixture
+
+
+def _clique(names: list[str], w: float, types: tuple[str, ...] = ("payment",)) -> list[dict]:
+    return [
+        {"a": x, "b": y, "weight": w, "link_types": list(types)}
+        for i, x in enumerate(names)
+        for y in names[i + 1 :]
+    ]
+
+
+def test_cpm_keeps_two_rings_joined_by_one_weak_edge_apart() -> None:
+    ring1 = [f"a{i}" for i in range(6)]
+    ring2 = [f"b{i}" for i in range(5)]
+    edges = pd.DataFrame(
+        _clique(ring1, 0.8) + _clique(ring2, 0.8)
+        + [{"a": "a0", "b": "b0", "weight": 0.3, "link_types": ["payment"]}]
+    )  # fmt: skip
+    nodes = np.array(sorted(ring1 + ring2), dtype=object)
+    labels = leiden_cpm(nodes, edges, resolution=0.05)
+    by = dict(zip(nodes, labels, strict=True))
+    assert len({by[x] for x in ring1}) == 1 and len({by[x] for x in ring2}) == 1
+    assert by["a0"] != by["b0"]
+    assert (leiden_cpm(nodes, edges, 0.05) == labels).all()  # repeatable (fixed seed)
+
+
+def test_pool_only_members_are_trimmed_and_pool_only_groups_split() -> None:
+    # Nodes 0-3 share a card (owned); node 4 shares only a proxy range with them (a pool).
+    a = np.array([0, 0, 0, 1, 1, 2, 4, 4, 4])
+    b = np.array([1, 2, 3, 2, 3, 3, 0, 1, 2])
+    w = np.array([0.6] * 6 + [0.3] * 3)
+    owned = np.array([True] * 6 + [False] * 3)
+    labels = np.zeros(5, dtype=np.int64)
+    trimmed = trim(labels, a, b, w, owned, JudgeSettings(trim_strength=0.5, min_accounts=3))
+    assert trimmed.tolist() == [0, 0, 0, 0, -1]
+    # Two owned groups in one cluster, tied by a pool edge only, come apart.
+    a2 = np.array([0, 1, 3, 4, 2])
+    b2 = np.array([1, 2, 4, 5, 3])
+    owned2 = np.array([True, True, True, True, False])
+    parts = split_by_owned(np.zeros(6, dtype=np.int64), a2, b2, owned2)
+    assert parts[0] == parts[1] == parts[2] and parts[3] == parts[4] == parts[5]
+    assert parts[0] != parts[3]
+
+
+def test_a_member_tied_far_more_weakly_than_the_rest_is_trimmed() -> None:
+    """A 12-account operator tied by many shared frames (strength ~ 8 each) and a customer
+    using one of its phrases, tied to ten of them at 0.1 (strength 1): the customer goes."""
+    ops = list(range(12))
+    pairs = [(x, y) for i, x in enumerate(ops) for y in ops[i + 1 :]]
+    a = np.array([p[0] for p in pairs] + [12] * 10)
+    b = np.array([p[1] for p in pairs] + list(range(10)))
+    w = np.array([0.75] * len(pairs) + [0.1] * 10)
+    labels = np.zeros(13, dtype=np.int64)
+    kept = trim(labels, a, b, w, np.ones(len(a), dtype=bool), JudgeSettings())
+    assert kept.tolist() == [0] * 12 + [-1]
+    # without the relative bar (or among equals) the customer stays
+    flat = trim(labels, a, b, w, np.ones(len(a), dtype=bool), JudgeSettings(relative_strength=0))
+    assert flat.tolist() == [0] * 13
+
+
+def test_an_account_cpm_left_alone_is_not_merged_in_as_a_part() -> None:
+    labels = np.array([0, 0, 0, 0, 1])
+    a, b = np.array([0, 0, 1, 2, 4, 4]), np.array([1, 2, 3, 3, 0, 1])
+    w = np.array([0.9, 0.9, 0.9, 0.9, 0.4, 0.4])
+    owned = np.ones(6, dtype=bool)
+    assert len(set(merge_parts(labels, a, b, w, owned, ratio=0.5).tolist())) == 1
+    alone = merge_parts(labels, a, b, w, owned, ratio=0.5, min_part=3)
+    assert alone[4] != alone[0]
+
+
+def test_two_large_groups_bridged_by_a_small_part_stay_apart() -> None:
+    """A campaign (0: 10 accounts) and an app fleet (1: 10 accounts), each tied firmly to a
+    3-account part (2) of customers who half-resemble both: the small part may join one of
+    them, never carry the two into one."""
+    labels = np.array([0] * 10 + [1] * 10 + [2] * 3)
+    a = np.array([20, 21, 22, 20, 21, 22])
+    b = np.array([0, 1, 2, 10, 11, 12])
+    w = np.array([0.9, 0.9, 0.9, 0.8, 0.8, 0.8])
+    merged = merge_parts(labels, a, b, w, np.ones(6, dtype=bool), ratio=0.5)
+    assert merged[0] != merged[10]
+    assert merged[20] == merged[0]  # joined the one it is tied to most firmly
+
+
+def test_faint_owned_ties_do_not_hold_two_groups_together() -> None:
+    """Two operators' groups that CPM put together over a shared proxy range, tied by one
+    phrase both happen to use (0.1), come apart; a firm owned tie (0.8) keeps them one."""
+    labels = np.zeros(6, dtype=np.int64)
+    a = np.array([0, 1, 3, 4, 2, 0])
+    b = np.array([1, 2, 4, 5, 3, 5])
+    owned = np.array([True, True, True, True, True, False])
+    for faint, together in ((0.1, False), (0.8, True)):
+        w = np.array([0.8, 0.8, 0.8, 0.8, faint, 0.3])
+        parts = split_by_owned(labels, a, b, owned, w, min_tie=0.25)
+        assert bool(parts[0] == parts[3]) == together
+        assert parts[0] == parts[1] == parts[2] and parts[3] == parts[4] == parts[5]
+
+
+def test_parts_with_strong_owned_ties_merge() -> None:
+    labels = np.array([0, 0, 1, 1])
+    a, b = np.array([0, 2, 0, 1]), np.array([1, 3, 2, 3])
+    w = np.array([0.9, 0.9, 0.8, 0.8])
+    merged = merge_parts(labels, a, b, w, np.array([True] * 4), ratio=0.5)
+    assert len(set(merged.tolist())) == 1
+    apart = merge_parts(labels, a, b, w, np.array([True, True, False, False]), ratio=0.5)
+    assert len(set(apart.tolist())) == 2  # ties by a rented pool only: kept apart
+
+
+def test_campaigns_sharing_only_a_proxy_provider_are_two_operators() -> None:
+    edges = pd.DataFrame(
+        [{"a": "n1", "b": "e1", "weight": 0.4, "link_types": ["ip_prefix"]},
+         {"a": "n2", "b": "e2", "weight": 0.4, "link_types": ["ip_prefix", "asn"]},
+         {"a": "n1", "b": "w1", "weight": 0.9, "link_types": ["payment"]},
+         {"a": "n2", "b": "w2", "weight": 0.9, "link_types": ["frame"]}]
+    )  # fmt: skip
+    campaign_of = {"n1": 0, "n2": 0, "e1": 1, "e2": 1, "w1": 2, "w2": 2}
+    ties = bridges(edges, campaign_of)
+    assert (0, 1) not in ties and ties[(0, 2)] == pytest.approx(1.8)
+    ops = operator_groups([2, 2, 2], ties, ratio=0.2)
+    assert ops[0] == ops[2] != ops[1]
+    # A few chance ties between two large campaigns do not make them one operator.
+    assert len(set(operator_groups([500, 400], {(0, 1): 3.0}, ratio=0.2).tolist())) == 2
+
+
+def _cells(counts: dict[str, int]) -> pd.Series:
+    return pd.Series(counts, dtype=float)
+
+
+def test_mixture_separates_resold_traffic_from_the_campaign() -> None:
+    legit = _cells({"chat-deep": 6000, "chat-short": 3000, "code": 1000})
+    # Members: 5,000 campaign exchanges in a cell ordinary customers rarely use, plus 3,000
+    # resold exchanges shaped like everyone else's.
+    members = _cells({"sweep": 5000, "chat-deep": 1800, "chat-short": 900, "code": 300})
+    est = mixture(members, legit)
+    assert est.legit_share == pytest.approx(3000 / 8000, abs=0.03)
+    assert est.confidence["sweep"] > 0.99 and est.confidence["chat-deep"] < 0.1
+    total = sum(members[c] * est.confidence[c] for c in members.index)
+    assert total == pytest.approx(5000, rel=0.05)
+    pure = mixture(_cells({"sweep": 5000, "code": 20}), legit)
+    assert pure.legit_share == 0.0  # a campaign without resold traffic keeps everything
+
+
+def test_bootstrap_interval_holds_the_estimate_and_narrows_without_resold_traffic() -> None:
+    rng = np.random.default_rng(3)
+    legit = _cells({"chat": 9000, "code": 1000})
+    rows = []
+    for _ in range(40):
+        rows.append({"sweep": rng.integers(50, 150), "chat": rng.integers(20, 80), "code": 5})
+    per = pd.DataFrame(rows).fillna(0)
+    point, low, high = bootstrap_exchanges(per, legit, rounds=100, seed=1)
+    assert low <= point <= high
+    assert point == pytest.approx(per.sweep.sum(), rel=0.08)
+    pure = per.assign(chat=0, code=0)
+    p2, l2, h2 = bootstrap_exchanges(pure, legit, rounds=100, seed=1)
+    assert p2 == l2 == h2 == pure.sweep.sum()
+
+
+def _population(n: int, rng: np.random.Generator, share_campaign: float) -> pd.DataFrame:
+    campaign = rng.random(n) < share_campaign
+    return pd.DataFrame({
+        "account": np.where(campaign, 0.9, rng.random(n) * 0.4),
+        "harvest": np.where(campaign, 0.8, rng.random(n) * 0.4),
+        "content": 0.0, "verified": ~campaign & (rng.random(n) < 0.3), "org_name": None,
+        "exchanges": 50.0,
+        "thinking_share": np.where(campaign, 0.9, rng.random(n) * 0.5),
+        "max_cap_share": np.where(campaign, 0.8, rng.random(n) * 0.2),
+        "elicitation_share": np.where(campaign, 0.6, rng.random(n) * 0.1),
+        "targeted_share": np.where(campaign, 0.9, rng.random(n) * 0.6),
+    })  # fmt: skip
+
+
+def test_null_threshold_follows_the_target_rate() -> None:
+    rng = np.random.default_rng(5)
+    pop = _population(3000, rng, 0.05)
+    labels = np.repeat(np.arange(60), 5)  # 60 clusters of 5 accounts
+    coordination = np.ones(len(labels))
+    loose = null_threshold(labels, coordination, pop, 60, target_fpr=0.01, min_score=0.0, rounds=50)
+    strict = null_threshold(
+        labels, coordination, pop, 60, target_fpr=1e-5, min_score=0.0, rounds=50
+    )
+    assert strict.threshold >= loose.threshold > 0
+    assert strict.null_threshold <= strict.null_max + 1e-6
+    floor = null_threshold(labels, coordination, pop, 60, target_fpr=0.5, min_score=0.45, rounds=5)
+    assert floor.threshold >= 0.45  # the floor holds where the null allows less
+
+
+def test_ids_carry_over_growth_merge_and_split() -> None:
+    prev = {"cmp-old1": {"a", "b", "c", "d"}, "cmp-old2": {"e", "f", "g"},
+            "cmp-old3": {"p", "q", "r", "s", "v"}}  # fmt: skip
+    first = {"cmp-old1": "scan-1", "cmp-old2": "scan-2", "cmp-old3": "scan-1"}
+    new = {
+        0: {"a", "b", "c", "d", "x", "y"},  # grew
+        1: {"e", "f", "g", "h"} | {"z"},  # grew too
+        2: {"p", "q", "r"},  # old3 split: the larger part keeps the id…
+        3: {"s", "v", "u"},  # …the smaller part is new
+        4: {"k", "l", "m"},  # new
+    }
+    ids, notes = carry_ids(new, prev, first)
+    assert ids[0] == "cmp-old1" and ids[1] == "cmp-old2" and ids[2] == "cmp-old3"
+    assert ids[3] == digest_id("cmp", sorted(new[3])) and ids[4].startswith("cmp-")
+    assert notes[3] == {"split_from": ["cmp-old3"]} and notes[4] == {}
+    merged, _ = carry_ids({0: {"a", "b", "c", "d", "e", "f", "g"}}, prev, first)
+    assert merged[0] == "cmp-old1"  # the one sharing most members keeps its id
+    _, merge_notes = carry_ids({0: {"a", "b", "c", "d", "e", "f", "g"}}, prev, first)
+    assert merge_notes[0]["merged_ids"] == ["cmp-old2"]
+    assert ids == carry_ids(new, prev, first)[0]  # deterministic
+
+
+def test_harvest_lift_is_the_excess_over_the_population() -> None:
+    pop = pd.DataFrame({"thinking_share": [0.2] * 8 + [0.9, 1.0],
+                        "max_cap_share": [0.0] * 10,
+                        "elicitation_share": [np.nan] * 10,
+                        "targeted_share": [0.5] * 10})  # fmt: skip
+    base = baseline_shares(pop)
+    assert base["thinking_share"] == pytest.approx(0.35)
+    assert np.isnan(base["elicitation_share"])
+    lab = np.array([0, 0, 1, 1])  # cluster 0: two ordinary accounts; 1: the two thinkers
+    lift = harvest_lift(lab, pop.iloc[[0, 1, 8, 9]].reset_index(drop=True), 2, base)
+    assert lift["thinking"][0] == 0.0  # below the population: no lift, never negative
+    assert lift["thinking"][1] == pytest.approx((0.95 - 0.35) / 0.65)
+    assert lift["elicitation"].tolist() == [0.0, 0.0]  # unknown without prompt text
+    assert lift["targeted"].tolist() == [0.0, 0.0]  # the population's own share
+
+
+def test_a_ring_that_harvests_nothing_scores_below_one_that_does() -> None:
+    # Two clusters alike in every way but what their traffic asks for.
+    members = pd.DataFrame({
+        "account": [0.9] * 10, "harvest": [0.5] * 10, "content": [0.0] * 10,
+        "verified": [False] * 10, "org_name": [None] * 10,
+        "thinking_share": [0.05] * 5 + [0.9] * 5, "max_cap_share": [0.0] * 10,
+        "elicitation_share": [0.0] * 5 + [0.5] * 5, "targeted_share": [0.3] * 5 + [0.9] * 5,
+    })  # fmt: skip
+    base = {"thinking_share": 0.3, "max_cap_share": 0.05, "elicitation_share": 0.05,
+            "targeted_share": 0.45}  # fmt: skip
+    table = cluster_scores(np.repeat([0, 1], 5), members, np.ones(10), 2, base)
+    assert table.harvest[0] == 0.0 and table.harvest[1] > 0.8
+    assert table.score[1] > 0.8 > table.score[0]
