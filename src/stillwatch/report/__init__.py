@@ -1,0 +1,1 @@
+"""Reports: what a campaign looks like, for people (``stillwatch report``, the campaign page)."""
