@@ -19,7 +19,7 @@ import duckdb
 import pyarrow as pa
 
 from stillwatch.errors import InputError
-from stillwatch.schema import CANONICAL, GROUND_TRUTH, STORE_TYPES, Table
+from stillwatch.schema import CANONICAL, GROUND_TRUTH, STORE_TYPES, TEXT_COLUMNS, Table
 
 _SUFFIXES = (".parquet", ".jsonl", ".jsonl.gz", ".csv", ".csv.gz")
 
@@ -50,12 +50,15 @@ def _reader_sql(files: list[Path]) -> str:
     return f"read_csv([{names}], header = true, union_by_name = true)"
 
 
-def _canonical_select(table: Table, present: Mapping[str, str], source: str) -> str:
-    """SELECT every declared column with its stored type; NULL where the source lacks it."""
+def _canonical_select(
+    table: Table, present: Mapping[str, str], source: str, withheld: tuple[str, ...] = ()
+) -> str:
+    """SELECT every declared column with its stored type; NULL where the source lacks it or
+    the column is withheld (``--no-content``)."""
     exprs = []
     for col in table.columns:
         target = "TIMESTAMPTZ" if col.kind == "timestamp" else STORE_TYPES[col.kind]
-        if col.name not in present:
+        if col.name not in present or col.name in withheld:
             exprs.append(f"CAST(NULL AS {target}) AS {col.name}")
         elif col.kind == "timestamp" and present[col.name].upper() in {"BIGINT", "INTEGER"}:
             exprs.append(f"make_timestamptz({col.name} * 1000) AS {col.name}")
@@ -73,11 +76,15 @@ class Dataset:
 
     sources: dict[str, str]
     folder: Path | None = None
+    # Columns every method sees as NULL: the text columns under ``--no-content``.
+    withheld: tuple[str, ...] = ()
     arrow_tables: dict[str, pa.Table] = field(default_factory=dict)
     _con: duckdb.DuckDBPyConnection | None = field(default=None, repr=False)
 
     @classmethod
-    def from_folder(cls, folder: str | Path) -> Dataset:
+    def from_folder(cls, folder: str | Path, no_content: bool = False) -> Dataset:
+        """``no_content`` withholds ``prompt``, ``system_prompt`` and ``response`` (their
+        ``prompt_sha256`` stays)."""
         folder = Path(folder)
         if not folder.is_dir():
             raise InputError(str(folder), "not a folder", "a data-set folder holding exchanges.*")
@@ -88,7 +95,7 @@ class Dataset:
                 sources[name] = _reader_sql(files)
         if "exchanges" not in sources:
             raise InputError(str(folder), "no exchanges table found", "exchanges.parquet or parts")
-        return cls(sources=sources, folder=folder)
+        return cls(sources=sources, folder=folder, withheld=TEXT_COLUMNS if no_content else ())
 
     @classmethod
     def from_tables(cls, **tables: pa.Table) -> Dataset:
@@ -130,7 +137,8 @@ class Dataset:
             else:
                 described = con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
                 present = {row[0]: str(row[1]) for row in described}
-            con.execute(f"CREATE VIEW {name} AS {_canonical_select(table, present, source)}")
+            select = _canonical_select(table, present, source, self.withheld)
+            con.execute(f"CREATE VIEW {name} AS {select}")
         return con
 
     def query(self, sql: str, params: list[Any] | None = None) -> pa.Table:

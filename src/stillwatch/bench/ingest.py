@@ -8,6 +8,7 @@ fastest a load can go with no validation, no deduplication and no bookkeeping.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -119,6 +120,45 @@ def write_sample(
     return paths
 
 
+def prefill_store(path: Path, rows: int, memory_limit: str = "1GB", seed: int = 99) -> None:
+    """A store holding ``rows`` exchanges (ids that never equal the sample's), written by SQL
+    in 5M-row steps: what a store looks like after weeks of ingest, made in minutes. The
+    prompts are short: the duplicate check reads only ids."""
+    from stillwatch.engine.store import open_store
+
+    step = 5_000_000
+    with open_store(path, memory_limit=memory_limit) as store:
+        ingest_id = int(store.scalar("SELECT nextval('ingest_id_seq')"))
+        for start in range(0, rows, step):
+            end = min(rows, start + step)
+            store.con.execute(
+                f"""INSERT INTO exchanges BY NAME SELECT
+                  md5(CAST(i * 7919 + {seed} AS VARCHAR)) AS event_id,
+                  TIMESTAMP '2026-03-01 00:00:00' + to_milliseconds(i * 50) AS ts,
+                  'acct_' || CAST(hash(i // 40, {seed}) % 250000 AS VARCHAR) AS account_id,
+                  'key_' || CAST(hash(i // 40, {seed} + 1) % 400000 AS VARCHAR) AS api_key_id,
+                  'conv_' || CAST(i // 4 AS VARCHAR) AS conversation_id,
+                  CAST(i % 4 AS BIGINT) AS turn_index,
+                  '10.' || CAST(hash(i, 1) % 256 AS VARCHAR) || '.'
+                    || CAST(hash(i, 2) % 256 AS VARCHAR) || '.1' AS ip,
+                  CAST(hash(i // 40) % 60000 AS BIGINT) AS asn,
+                  'frontier-1' AS model, 'messages' AS endpoint,
+                  'prompt ' || CAST(i AS VARCHAR) AS prompt,
+                  CAST(hash(i, 9) % 4000 + 20 AS BIGINT) AS input_tokens,
+                  CAST(hash(i, 10) % 2000 + 10 AS BIGINT) AS output_tokens,
+                  'ok' AS status, {ingest_id} AS _ingest_id
+                FROM range({start}, {end}) t(i)"""
+            )
+            store.con.execute("CHECKPOINT")
+        store.con.execute(
+            """INSERT INTO ingest_runs BY NAME SELECT ? AS ingest_id, 'bench-prefill' AS run_id,
+                   'exchanges' AS table_name, 'bench prefill' AS file, 'sql' AS format,
+                   ? AS rows_read, ? AS accepted, 0 AS duplicates, 0 AS conflicts,
+                   0 AS quarantined, 0 AS replaced, 0 AS truncated""",
+            [ingest_id, rows, rows],
+        )
+
+
 def _measure(code: str) -> dict[str, Any]:
     """Run ``code`` in a fresh interpreter; it prints JSON. Adds that process's peak memory.
 
@@ -142,16 +182,17 @@ def _measure(code: str) -> dict[str, Any]:
 
 
 def measure_stillwatch(
-    path: Path, store: Path, batch_rows: int, memory_limit: str
+    path: Path, store: Path, batch_rows: int, memory_limit: str, source: str = "auto"
 ) -> dict[str, Any]:
     code = f"""
 from pathlib import Path
 from stillwatch.engine.store import open_store
 from stillwatch.ingest import discover, ingest
-sources, _ = discover([{str(path)!r}])
+sources, _ = discover([{str(path)!r}], source={source!r})
 with open_store(Path({str(store)!r}), memory_limit={memory_limit!r}) as s:
     run = ingest(s, sources, batch_rows={batch_rows}, max_text_bytes=1048576)
-    rows = s.scalar('SELECT count(*) FROM exchanges')
+    rows = s.scalar('SELECT count(*) FROM exchanges WHERE _ingest_id = '
+                    '(SELECT max(ingest_id) FROM ingest_runs)')
 assert not run.errors, run.errors
 result = {{'rows_read': run.total('rows_read'), 'accepted': run.total('accepted'),
           'quarantined': run.total('quarantined'), 'duplicates': run.total('duplicates'),
@@ -172,10 +213,32 @@ con.close()
     return _measure(code)
 
 
+def _prefilled(workdir: Path, rows: int, memory_limit: str) -> Path:
+    """The store of ``rows`` exchanges, made once per work folder and kept (it takes minutes)."""
+    kept = workdir / f"prefilled-{rows}.duckdb"
+    done = workdir / f"prefilled-{rows}.done"
+    if not done.exists():
+        kept.unlink(missing_ok=True)
+        started = time.perf_counter()
+        prefill_store(kept, rows, memory_limit)
+        done.write_text("")
+        print(
+            f"wrote the {rows:,}-row store in {time.perf_counter() - started:.1f}s", file=sys.stderr
+        )
+    return kept
+
+
 def run_bench(
-    rows: int, workdir: Path, batch_rows: int, memory_limit: str, formats: list[str]
+    rows: int,
+    workdir: Path,
+    batch_rows: int,
+    memory_limit: str,
+    formats: list[str],
+    prefilled_rows: int = 0,
 ) -> dict[str, Any]:
-    """Generate (or reuse) the sample, then time both loads per format."""
+    """Generate (or reuse) the sample, then time both loads per format; with
+    ``prefilled_rows``, also stillwatch's ingest into a copy of a store that already holds that
+    many exchanges (the copy is made before the clock starts)."""
     workdir.mkdir(parents=True, exist_ok=True)
     marker = workdir / f"sample-{rows}.json"
     paths: dict[str, Path] = {}
@@ -210,4 +273,60 @@ def run_bench(
             "time_ratio": ours["seconds"] / copy["seconds"],
             "memory_ratio": ours["peak_bytes"] / copy["peak_bytes"],
         }
+        if prefilled_rows:
+            full = workdir / f"{fmt}-prefilled.duckdb"
+            shutil.copyfile(_prefilled(workdir, prefilled_rows, memory_limit), full)
+            into_full = measure_stillwatch(path, full, batch_rows, memory_limit)
+            full.unlink(missing_ok=True)
+            results["formats"][fmt]["stillwatch_prefilled"] = {
+                **into_full,
+                "store_rows_before": prefilled_rows,
+            }
+            results["formats"][fmt]["prefilled_slowdown"] = into_full["seconds"] / ours["seconds"]
+    return results
+
+
+def write_dialect_samples(canonical: Path, dialects: list[str], out: Path) -> dict[str, Path]:
+    """The canonical JSON Lines sample written again in each dialect (same rows), kept in
+    ``out`` for later runs."""
+    from stillwatch.ingest.dialects.dataset import read_rows, write_records
+
+    paths: dict[str, Path] = {}
+    for dialect in dialects:
+        path = out / f"exchanges.{dialect}.{'csv' if dialect == 'litellm' else 'jsonl'}"
+        done = path.with_name(path.name + ".done")
+        if not done.exists():
+            started = time.perf_counter()
+            write_records(read_rows([canonical]), dialect, path)
+            done.write_text("")
+            print(
+                f"wrote the {dialect} sample in {time.perf_counter() - started:.1f}s",
+                file=sys.stderr,
+            )
+        paths[dialect] = path
+    return paths
+
+
+def run_dialect_bench(
+    rows: int, workdir: Path, batch_rows: int, memory_limit: str, dialects: list[str]
+) -> dict[str, Any]:
+    """Each dialect adapter's ingest of the same ``rows`` exchanges beside the canonical JSON
+    Lines reader's, each in a fresh process (rows/s, peak memory)."""
+    folder = workdir / f"dialects-{rows}"
+    canonical = folder / "exchanges.jsonl"
+    if not canonical.exists():
+        write_sample(folder, rows, ("jsonl",))
+    paths = {"canonical": canonical, **write_dialect_samples(canonical, dialects, folder)}
+    results: dict[str, Any] = {"rows": rows, "batch_rows": batch_rows, "sources": {}}
+    for name, path in paths.items():
+        store = workdir / f"dialect-{name}.duckdb"
+        for p in (store, store.with_name(store.name + ".wal")):
+            p.unlink(missing_ok=True)
+        measured = measure_stillwatch(path, store, batch_rows, memory_limit, source=name)
+        store.unlink(missing_ok=True)
+        measured["file_bytes"] = path.stat().st_size
+        results["sources"][name] = measured
+    base = results["sources"]["canonical"]
+    for m in results["sources"].values():
+        m["time_ratio"] = m["seconds"] / base["seconds"]
     return results

@@ -43,10 +43,10 @@ def _memory_mb() -> tuple[float, float]:
     return peak, peak
 
 
-def run_here(method: str, folder: Path) -> MethodRun:
+def run_here(method: str, folder: Path, no_content: bool = False) -> MethodRun:
     """Run in this process (no memory figure: the high-water mark is not this run's own)."""
     start = time.perf_counter()
-    dataset = Dataset.from_folder(folder)
+    dataset = Dataset.from_folder(folder, no_content=no_content)
     try:
         result = make_method(method).run(dataset)
     finally:
@@ -54,15 +54,15 @@ def run_here(method: str, folder: Path) -> MethodRun:
     return MethodRun(method, result, time.perf_counter() - start, None)
 
 
-def _run_measured(method: str, folder: Path) -> MethodRun:
+def _run_measured(method: str, folder: Path, no_content: bool = False) -> MethodRun:
     before, _ = _memory_mb()
-    run = run_here(method, folder)
+    run = run_here(method, folder, no_content)
     _, peak = _memory_mb()
     return MethodRun(method, run.result, run.wall_seconds, max(peak - before, 0.0))
 
 
-def run_isolated(method: str, folder: Path) -> MethodRun:
+def run_isolated(method: str, folder: Path, no_content: bool = False) -> MethodRun:
     """Run in a fresh process and measure its own peak memory."""
     context = get_context("spawn")
     with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-        return pool.submit(_run_measured, method, folder).result()
+        return pool.submit(_run_measured, method, folder, no_content).result()

@@ -28,10 +28,19 @@ class Campaign:
     first_day: date
     last_day: date
     operator_id: str | None = None
+    # Methods that estimate the accounts with an interval report it; None: no interval.
+    accounts_interval: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         if not self.accounts:
             raise ValueError("a campaign needs at least one account")
+        if self.accounts_interval is not None:
+            a_low, a_high = self.accounts_interval
+            if not a_low <= self.estimated_accounts <= a_high:
+                raise ValueError(
+                    f"accounts_interval must hold estimated_accounts: "
+                    f"got ({a_low}, {a_high}) around {self.estimated_accounts}"
+                )
         low, high = self.exchanges_interval
         if not low <= self.estimated_exchanges <= high:
             raise ValueError(
@@ -81,6 +90,8 @@ class MethodResult:
 
     account_scores: AccountScores
     campaigns: tuple[Campaign, ...] = field(default_factory=tuple)
+    # Seconds of named stages inside the method's run (e.g. ``ingest``), reported apart.
+    stage_seconds: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "campaigns", tuple(self.campaigns))

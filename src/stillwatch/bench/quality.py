@@ -56,6 +56,7 @@ HIGHER_IS_BETTER: dict[str, bool] = {
     "first_day_error": False,
     "last_day_error": False,
     "wall_seconds": False,
+    "ingest_seconds": False,
     "peak_memory_mb": False,
 }
 
@@ -67,6 +68,7 @@ class SeedRun:
     figures: QualityFigures
     wall_seconds: float
     peak_memory_mb: float | None
+    ingest_seconds: float | None = None
 
     def flat(self) -> dict[str, Any]:
         """Every figure of this run keyed by name, per-kind rates spread out."""
@@ -76,6 +78,7 @@ class SeedRun:
             f.campaigns_matched / f.true_campaigns if f.true_campaigns else None
         )
         out["wall_seconds"] = self.wall_seconds
+        out["ingest_seconds"] = self.ingest_seconds
         out["peak_memory_mb"] = self.peak_memory_mb
         for kind, rate in (f.fp_per_10k_by_kind or {}).items():
             out[f"fp_per_10k:{kind}"] = rate
@@ -212,6 +215,7 @@ class QualityBench:
     methods: Sequence[str]
     data_root: Path
     isolate: bool = True
+    no_content: bool = False
     progress: Callable[[str], None] = lambda _: None
 
     def settings(self) -> dict[str, Any]:
@@ -224,6 +228,7 @@ class QualityBench:
             "scenarios": list(self.scenarios),
             "scale": self.scale,
             "seeds": list(self.seeds),
+            "no_content": self.no_content,
             "methods": {
                 name: {"version": m.version, "params": m.params()}
                 for name, m in ((n, make_method(n)) for n in self.methods)
@@ -244,11 +249,15 @@ class QualityBench:
 
             truth = Truth.from_folder(folder)
             for method in self.methods:
-                run: MethodRun = (run_isolated if self.isolate else run_here)(method, folder)
+                runner = run_isolated if self.isolate else run_here
+                run: MethodRun = runner(method, folder, self.no_content)
                 figures = score(truth, run.result)
                 out.runs.append(
-                    SeedRun(seed, method, figures, run.wall_seconds, run.peak_memory_mb)
-                )
+                    SeedRun(
+                        seed, method, figures, run.wall_seconds, run.peak_memory_mb,
+                        run.result.stage_seconds.get("ingest"),
+                    )
+                )  # fmt: skip
                 self.progress(
                     f"{scenario} seed {seed}: {method} {run.wall_seconds:.1f} s, "
                     f"{figures.flagged} flagged"

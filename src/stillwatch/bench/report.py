@@ -24,9 +24,12 @@ FIGURES: tuple[tuple[str, str, str], ...] = (
     ("last_day_error", "last-day error (days)", "{:.1f}"),
     ("interval_coverage", "interval coverage", "{:.2f}"),
     ("wall_seconds", "wall time (s)", "{:.1f}"),
+    ("ingest_seconds", "  of which ingest (s)", "{:.1f}"),
     ("peak_memory_mb", "peak memory (MB)", "{:.0f}"),
 )
-LOOK_ALIKES_ONLY = {"flagged", "false_positives", "fp_per_10k", "wall_seconds", "peak_memory_mb"}
+LOOK_ALIKES_ONLY = {
+    "flagged", "false_positives", "fp_per_10k", "wall_seconds", "ingest_seconds", "peak_memory_mb",
+}  # fmt: skip
 
 
 def _cell(value: Any, fmt: str) -> str:

@@ -45,6 +45,11 @@ class CampaignSize:
     first_day_error: int | None = None
     last_day_error: int | None = None
     covered: bool | None = None
+    # Beside the exchanges interval (``covered``): the accounts interval, when reported, and
+    # each interval's half-width relative to the estimate.
+    accounts_covered: bool | None = None
+    exchanges_half_width: float | None = None
+    accounts_half_width: float | None = None
 
 
 @dataclass(frozen=True)
@@ -170,6 +175,23 @@ def _campaign_sizes(
                     abs((match.last_day - true.last_day).days) if true.last_day else None
                 ),
                 covered=bool(low <= true.exchanges <= high),
+                accounts_covered=(
+                    bool(match.accounts_interval[0] <= true.accounts <= match.accounts_interval[1])
+                    if match.accounts_interval
+                    else None
+                ),
+                exchanges_half_width=(
+                    (high - low) / 2 / match.estimated_exchanges
+                    if match.estimated_exchanges
+                    else None
+                ),
+                accounts_half_width=(
+                    (match.accounts_interval[1] - match.accounts_interval[0])
+                    / 2
+                    / match.estimated_accounts
+                    if match.accounts_interval and match.estimated_accounts
+                    else None
+                ),
             )
         )
     return sizes

@@ -65,6 +65,22 @@ def quality(
     data_dir: Path = typer.Option(
         Path("bench-data/quality"), "--data-dir", help="Where simulated data sets are kept."
     ),
+    no_content: bool = typer.Option(
+        False,
+        "--no-content",
+        help="Withhold prompt, system_prompt and response from every method (prompt_sha256 stays).",
+    ),
+    without: list[str] | None = typer.Option(
+        None,
+        "--without",
+        help="Ablation: also run stillwatch without this detector family (repeatable or "
+        "comma-separated), one column each.",
+    ),
+    no_content_beside: bool = typer.Option(
+        False,
+        "--no-content-beside",
+        help="Also run stillwatch with prompt text withheld, in a column beside the full one.",
+    ),
     in_process: bool = typer.Option(
         False, "--in-process", help="Run methods in this process (faster; no memory figure)."
     ),
@@ -77,13 +93,24 @@ def quality(
     defines (worst of the seeds), wall time and peak memory."""
     if scale not in SCALES:
         raise UsageError(f"--scale: choose from {', '.join(SCALES)}; got {scale!r}")
+    chosen = _choices("--methods", methods, tuple(METHODS))
+    families = [f.strip() for item in without or [] for f in item.split(",") if f.strip()]
+    from stillwatch.detectors.base import FAMILIES
+
+    bad = sorted(set(families) - set(FAMILIES))
+    if bad:
+        raise UsageError(f"--without: unknown family {bad[0]!r}; choose from {', '.join(FAMILIES)}")
+    chosen += [f"stillwatch~{f}" for f in families]
+    if no_content_beside:
+        chosen.append("stillwatch@no-content")
     bench = QualityBench(
         scenarios=_choices("--scenario", scenario, SCENARIOS),
         scale=scale,
         seeds=parse_seeds(seeds),
-        methods=_choices("--methods", methods, tuple(METHODS)),
+        methods=chosen,
         data_root=data_dir,
         isolate=not in_process,
+        no_content=no_content,
         progress=lambda line: err_console.print(f"[dim]{line}[/dim]"),
     )
     payload = bench.run()

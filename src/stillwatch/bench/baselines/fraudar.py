@@ -25,10 +25,10 @@ import heapq
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 from scipy import sparse
 
 from stillwatch.bench.baselines.account_groups import accounts_seen, result_from_groups
+from stillwatch.bench.baselines.incidence import account_incidence
 from stillwatch.bench.baselines.traffic_sql import ip_prefix
 from stillwatch.bench.dataset import Dataset
 from stillwatch.bench.method import MethodResult, check_choices, check_number
@@ -128,27 +128,7 @@ class Fraudar:
             for name, (table, expr) in ATTRIBUTES.items()
             if name in self.attributes
         )
-        con = dataset.con
-        seen = pa.table({"account_id": account_ids.astype(str), "row": np.arange(len(account_ids))})
-        con.register("_seen", seen)
-        try:
-            pairs = con.sql(
-                f"""
-                WITH edges AS (
-                    SELECT DISTINCT account_id, a, v FROM ({selects}) WHERE v IS NOT NULL
-                )
-                SELECT s.row, dense_rank() OVER (ORDER BY e.a, e.v) - 1 AS value
-                FROM edges e JOIN _seen s USING (account_id)
-                """
-            ).to_arrow_table()
-        finally:
-            con.unregister("_seen")
-        rows = pairs.column("row").to_numpy()
-        cols = pairs.column("value").to_numpy()
-        n_values = int(cols.max()) + 1 if len(cols) else 0
-        return sparse.csr_matrix(
-            (np.ones(len(rows)), (rows, cols)), shape=(len(account_ids), n_values)
-        )
+        return account_incidence(dataset, account_ids, selects, "a, v")
 
     def weighted_graph(self, incidence: sparse.csr_matrix) -> sparse.csr_matrix:
         """Symmetric graph over accounts then values, edges weighted 1 / log(d + c)."""

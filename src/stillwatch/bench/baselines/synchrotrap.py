@@ -6,8 +6,10 @@ paper matches actions on one constraint object within a time window).
 Two accounts' similarity is the Jaccard index of their action sets; accounts joined by a
 similarity at or above the threshold form clusters (connected components).
 
-Defaults: actions on (ASN, TLS fingerprint) in one-hour buckets; similarity 0.1 over at least
-10 shared actions, chosen on development seed 1 of every scenario. Proxies that rotate the
+Defaults: actions on (ASN, TLS fingerprint) in one-hour buckets, over at least 10 shared
+actions (chosen on development seed 1 of every scenario); similarity 0.2, chosen by the sweep
+(``stillwatch.bench.sweep``, development seeds 1–2, docs/baselines.md) as the lowest whose
+false positives stay within 100 per 10,000 legitimate accounts on every run. Proxies that rotate the
 address on every request leave /24 prefixes with no synchrony to find, and pairs with a
 handful of shared actions are coincidence, not coordination.
 
@@ -23,7 +25,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 from scipy import sparse
 
 from stillwatch.bench.baselines.account_groups import (
@@ -31,6 +32,7 @@ from stillwatch.bench.baselines.account_groups import (
     linked_groups,
     result_from_groups,
 )
+from stillwatch.bench.baselines.incidence import account_incidence
 from stillwatch.bench.baselines.traffic_sql import ip_prefix
 from stillwatch.bench.dataset import Dataset
 from stillwatch.bench.method import MethodResult, check_choices, check_number
@@ -49,13 +51,13 @@ class SynchroTrap:
     """Jaccard similarity of (constraint, time bucket) actions; clusters above a threshold."""
 
     name = "synchrotrap"
-    version = "1"
+    version = "2"
 
     def __init__(
         self,
         constraints: tuple[str, ...] = ("asn+tls_fingerprint",),
         bucket_minutes: int = 60,
-        min_similarity: float = 0.1,
+        min_similarity: float = 0.2,
         min_shared_buckets: int = 10,
         min_cluster_accounts: int = 3,
         max_accounts_per_action: int = 5000,
@@ -95,28 +97,7 @@ class SynchroTrap:
             f"CAST(floor(epoch(ts) / {60 * self.bucket_minutes}) AS BIGINT) AS b FROM exchanges"
             for name in self.constraints
         )
-        con = dataset.con
-        seen = pa.table({"account_id": account_ids.astype(str), "row": np.arange(len(account_ids))})
-        con.register("_seen", seen)
-        try:
-            pairs = con.sql(
-                f"""
-                WITH actions AS (
-                    SELECT DISTINCT account_id, c, v, b FROM ({per_constraint}) WHERE v IS NOT NULL
-                )
-                SELECT s.row, dense_rank() OVER (ORDER BY a.c, a.v, a.b) - 1 AS action
-                FROM actions a JOIN _seen s USING (account_id)
-                """
-            ).to_arrow_table()
-        finally:
-            con.unregister("_seen")
-        rows = pairs.column("row").to_numpy()
-        cols = pairs.column("action").to_numpy()
-        n_actions = int(cols.max()) + 1 if len(cols) else 0
-        return sparse.csr_matrix(
-            (np.ones(len(rows), dtype=np.float32), (rows, cols)),
-            shape=(len(account_ids), n_actions),
-        )
+        return account_incidence(dataset, account_ids, per_constraint, "c, v, b", np.float32)
 
     def run(self, dataset: Dataset) -> MethodResult:
         account_ids = accounts_seen(dataset)

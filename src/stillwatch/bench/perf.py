@@ -1,0 +1,109 @@
+"""``stillwatch bench perf``: the scan's stages beside DuckDB's single bare pass.
+
+Each step runs in a fresh process (so its peak memory is its own): ingest the data set into a
+fresh store (reported apart), scan it (features, signals, scores timed separately), and, on
+the same store, one bare DuckDB pass reading the columns the features read, grouped by
+account (no features, no joins: the floor any per-account computation pays). Ratios are taken
+in the same run, so the machine's load affects both sides alike.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from stillwatch.bench.measure import _memory_mb
+
+# The columns the feature expressions read, each aggregated once per account.
+BARE_PASS = """
+SELECT account_id, count(*), min(ts), max(ts), count(DISTINCT event_id),
+       count(DISTINCT model), count(DISTINCT ip), count(DISTINCT ip_hash), count(DISTINCT asn),
+       count(DISTINCT user_agent), count(DISTINCT tls_fingerprint),
+       count(DISTINCT ip_country), count(DISTINCT conversation_id), max(turn_index),
+       sum(input_tokens), sum(output_tokens), sum(reasoning_tokens), max(max_tokens),
+       sum(CAST(thinking AS INTEGER)), sum(tools_count), count(status)
+FROM exchanges GROUP BY account_id
+"""
+
+
+def _ingest(folder: str, store_path: str, memory_limit: str) -> dict[str, Any]:
+    from stillwatch.engine.store import open_store
+    from stillwatch.ingest import discover, ingest
+
+    before, _ = _memory_mb()
+    start = time.perf_counter()
+    sources, _ = discover([folder])
+    with open_store(store_path, memory_limit=memory_limit) as store:
+        run = ingest(store, sources, batch_rows=500_000, max_text_bytes=1 << 20)
+        rows = int(store.scalar("SELECT count(*) FROM exchanges"))
+    _, peak = _memory_mb()
+    totals = run.as_dict()["totals"]
+    return {"seconds": time.perf_counter() - start, "rows": rows,
+            "accepted": totals["accepted"], "peak_mb": peak - before}  # type: ignore[index]  # fmt: skip
+
+
+def _scan(store_path: str, memory_limit: str) -> dict[str, Any]:
+    from stillwatch.engine.store import open_store
+    from stillwatch.pipeline import scan
+
+    before, _ = _memory_mb()
+    start = time.perf_counter()
+    with open_store(store_path, memory_limit=memory_limit) as store:
+        result = scan(store, {"flag_threshold": 0.5, "rules": ""})
+    _, peak = _memory_mb()
+    return {
+        "seconds": time.perf_counter() - start,
+        "stages": result.seconds,
+        "detectors": {d: v.get("seconds") for d, v in result.detectors.items() if v["ran"]},
+        "accounts": result.accounts,
+        "peak_mb": peak - before,
+    }
+
+
+def _bare(store_path: str, memory_limit: str) -> dict[str, Any]:
+    from stillwatch.engine.store import open_store
+
+    before, _ = _memory_mb()
+    with open_store(store_path, read_only=True, memory_limit=memory_limit) as store:
+        start = time.perf_counter()
+        groups = len(store.sql(BARE_PASS))
+        seconds = time.perf_counter() - start
+    _, peak = _memory_mb()
+    return {"seconds": seconds, "accounts": groups, "peak_mb": peak - before}
+
+
+def _isolated(fn: Any, *args: Any) -> dict[str, Any]:
+    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+        result: dict[str, Any] = pool.submit(fn, *args).result()
+        return result
+
+
+def run_perf(folder: Path, workdir: Path, memory_limit: str) -> dict[str, Any]:
+    workdir.mkdir(parents=True, exist_ok=True)
+    store = workdir / "perf.duckdb"
+    for stale in (store, store.with_name(store.name + ".wal")):
+        stale.unlink(missing_ok=True)
+    ingest = _isolated(_ingest, str(folder), str(store), memory_limit)
+    scanned = _isolated(_scan, str(store), memory_limit)
+    bare = _isolated(_bare, str(store), memory_limit)
+    rows = ingest["rows"]
+    stages = scanned["stages"]
+    return {
+        "bench": "perf",
+        "data": str(folder),
+        "rows": rows,
+        "accounts": scanned["accounts"],
+        "memory_limit": memory_limit,
+        "ingest": ingest,
+        "scan": scanned,
+        "bare_pass": bare,
+        "rows_per_second": {
+            "bare_pass": rows / bare["seconds"],
+            **{k: rows / v for k, v in stages.items() if v},
+        },
+        "ratio_to_bare_pass": {k: v / bare["seconds"] for k, v in stages.items()},
+        "scan_ratio_to_bare_pass": scanned["seconds"] / bare["seconds"],
+    }

@@ -1,0 +1,68 @@
+"""``stillwatch bench perf``: wall time, peak memory and rows/s of the scan's stages beside
+DuckDB's bare pass over the same columns, in the same run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from stillwatch.bench.perf import run_perf
+from stillwatch.bench.quality import SCALES, SCENARIOS, ensure_dataset
+from stillwatch.cli.app import bench_app
+from stillwatch.cli.common import FormatOption, settings
+from stillwatch.cli.output import Format, console, emit_json, rows_table
+from stillwatch.errors import UsageError
+
+
+@bench_app.command("perf")
+def bench_perf_command(
+    scale: Annotated[str, typer.Option(help=f"one of {', '.join(SCALES)}")] = "small",
+    scenario: Annotated[str, typer.Option(help="simulator scenario")] = "low-and-slow",
+    seed: Annotated[int, typer.Option(help="simulator seed")] = 1,
+    data_dir: Annotated[Path, typer.Option(help="where simulated data sets are kept")] = Path(
+        "bench-data/quality"
+    ),
+    workdir: Annotated[Path, typer.Option(help="where the store goes")] = Path("bench-data/perf"),
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Ingest a simulated data set, scan it, and time a bare DuckDB pass over the same store."""
+    if scale not in SCALES:
+        raise UsageError(f"--scale: choose from {', '.join(SCALES)}; got {scale!r}")
+    if scenario not in SCENARIOS:
+        raise UsageError(f"--scenario: choose from {', '.join(SCENARIOS)}; got {scenario!r}")
+    folder = ensure_dataset(data_dir, scenario, scale, seed)
+    result = run_perf(folder, workdir, settings().memory_limit)
+    if fmt == Format.json:
+        emit_json(result)
+        return
+    rows = result["rows"]
+    table = [
+        {"stage": "ingest (apart)", "seconds": f"{result['ingest']['seconds']:.1f}",
+         "rows/s": f"{rows / result['ingest']['seconds']:,.0f}", "x bare pass": "",
+         "peak MB": f"{result['ingest']['peak_mb']:,.0f}"},
+        {"stage": "DuckDB bare pass", "seconds": f"{result['bare_pass']['seconds']:.2f}",
+         "rows/s": f"{result['rows_per_second']['bare_pass']:,.0f}", "x bare pass": "1.0",
+         "peak MB": f"{result['bare_pass']['peak_mb']:,.0f}"},
+    ]  # fmt: skip
+    for stage, seconds in result["scan"]["stages"].items():
+        table.append(
+            {"stage": f"scan: {stage}", "seconds": f"{seconds:.2f}",
+             "rows/s": f"{result['rows_per_second'].get(stage, 0):,.0f}",
+             "x bare pass": f"{result['ratio_to_bare_pass'][stage]:.1f}", "peak MB": ""}
+        )  # fmt: skip
+    table.append(
+        {"stage": "scan: whole", "seconds": f"{result['scan']['seconds']:.1f}", "rows/s": "",
+         "x bare pass": f"{result['scan_ratio_to_bare_pass']:.1f}",
+         "peak MB": f"{result['scan']['peak_mb']:,.0f}"}
+    )  # fmt: skip
+    console.print(
+        rows_table(
+            f"bench perf: {scenario} {scale} seed {seed}, {rows:,} exchanges, "
+            f"{result['accounts']:,} accounts",
+            table,
+        )
+    )
+    slow = sorted(result["scan"]["detectors"].items(), key=lambda kv: -(kv[1] or 0))[:5]
+    console.print("slowest detectors: " + ", ".join(f"{d} {s:.1f} s" for d, s in slow))
