@@ -254,4 +254,21 @@ def test_a_ring_that_harvests_nothing_scores_below_one_that_does() -> None:
             "targeted_share": 0.45}  # fmt: skip
     table = cluster_scores(np.repeat([0, 1], 5), members, np.ones(10), 2, base)
     assert table.harvest[0] == 0.0 and table.harvest[1] > 0.8
-    assert table.score[1] > 0.8 > table.score[0]
+    assert table.score[1] > 0.75 > table.score[0]
+
+
+def test_few_accounts_alike_say_less_than_many() -> None:
+    # The same member facts over 3 and over 30 accounts: the handful keeps 3/4 of the score.
+    n = 33
+    members = pd.DataFrame({
+        "account": [0.6] * n, "harvest": [0.5] * n, "content": [0.0] * n,
+        "verified": [False] * n, "org_name": [None] * n,
+        "thinking_share": [0.9] * n, "max_cap_share": [0.0] * n,
+        "elicitation_share": [0.5] * n, "targeted_share": [0.9] * n,
+    })  # fmt: skip
+    base = {"thinking_share": 0.3, "max_cap_share": 0.05, "elicitation_share": 0.05,
+            "targeted_share": 0.45}  # fmt: skip
+    table = cluster_scores(np.repeat([0, 1], [3, 30]), members, np.full(n, 0.6), 2, base)
+    assert table.account[0] == table.account[1]
+    assert table.harvest[0] == pytest.approx(table.harvest[1])
+    assert table.score[0] / table.score[1] == pytest.approx((3 / 4) / (30 / 31))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from stillwatch.campaigns.judge import PRIOR_MEMBERS
 from stillwatch.engine.store import Store
 from stillwatch.errors import StillwatchError
 
@@ -135,6 +136,12 @@ def render_campaign(c: dict[str, Any]) -> list[str]:
         "for " + _lift(ev.get("lift", {})) + f"; members' own detectors "
         f"{ev.get('member_harvest', 0):.2f})",
     ]
+    if ev.get("size"):
+        n = int(ev["size"])
+        lines.append(
+            f"  weighed by its {n:,} accounts: n / (n + {PRIOR_MEMBERS:g}) = "
+            f"{n / (n + PRIOR_MEMBERS):.2f} (a few accounts alike by chance are common)"
+        )
     p = c["members_profile"]
     lines.append(
         f"members: first used {_num(p['mean_age_days_at_first_use'])} days after registering "

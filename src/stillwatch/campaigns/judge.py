@@ -29,7 +29,12 @@ not sink a campaign; one member's strong signal does not make a cluster one):
 The campaign score is the harmonic mean of the three, which the weakest dominates: a
 legitimate fleet (organic accounts) and an abuse ring (fraudulent, coordinated, harvesting
 nothing) each lack one, and a geometric mean let a ring's two strong facts carry its weak
-third over the threshold (0.9, 0.9, 0.2 gives 0.55 geometric, 0.41 harmonic). Known misses: a campaign on aged, verified
+third over the threshold (0.9, 0.9, 0.2 gives 0.55 geometric, 0.41 harmonic). It is then
+weighed by how many accounts say it, ``n / (n + PRIOR_MEMBERS)``: each fact is a mean over the
+members plus one imaginary member that shows none of it. A handful of unrelated accounts that
+happen to share a card, a pasted error message or a few phrases, and happen to be new and to
+ask for long answers, is a chance a large population offers many times; thirty accounts that
+all do so is not (3 members keep 3/4 of their score, 30 keep 97%). Known misses: a campaign on aged, verified
 accounts scores low on ``account``; known false positives: a class of new students sharing one
 lab's templates that ask for step-by-step reasoning fills all three.
 """
@@ -182,7 +187,7 @@ def cluster_scores(
     excess = harvest_lift(lab, members[inside], n_clusters, baseline)
     harvest = 1 - np.prod([1 - LIFT_WEIGHTS[k] * x for k, x in excess.items()], axis=0)
     coo = mean(coordination)
-    score = harmonic_mean(acc, coo, harvest)
+    score = harmonic_mean(acc, coo, harvest) * size / (size + PRIOR_MEMBERS)
     return pd.DataFrame(
         {"size": size.astype(int), "account": acc, "harvest": harvest, "coordination": coo,
          "verified_share": verified, "top_org_share": top_org,
@@ -191,6 +196,8 @@ def cluster_scores(
     )  # fmt: skip
 
 
+# Evidence from few accounts counts less: one imaginary member without any of it.
+PRIOR_MEMBERS = 1.0
 # What a distiller asks for more than other customers do: per-account shares, each pooled over
 # a cluster's members and compared with the population (``harvest_lift``).
 LIFT_SHARES = ("thinking_share", "max_cap_share", "elicitation_share", "targeted_share")

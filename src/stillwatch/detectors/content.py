@@ -227,19 +227,28 @@ class SimilarPhrasing(_ContentDetector):
     """Accounts whose own repeated phrasing (MinHash over skeleton 3-grams that recur in their
     prompts) is alike: LSH neighbours, checked by estimated Jaccard similarity.
 
+    A link weighs its similarity times how much phrasing the two accounts share: the estimated
+    count of shared recurring 3-grams, ``J / (1 + J) · (|A| + |B|)``, on a ramp from
+    ``min_shared`` (the fewest an account needs for a signature) to ``full_shared`` (about three frames' worth of words). Two people who
+    paste the same error message into a conversation repeat a handful of 3-grams, and their
+    sets are equal (similarity 1) while saying almost nothing; an operator's accounts repeat
+    its frames, dozens of 3-grams each.
+
     Catches: one operator's templates spread over many accounts even when reworded in parts.
     Known false positives: one app's or harness's accounts sending the same templates."""
 
     id = "content.similar-phrasing"
-    version = "1"
+    version = "2"
     family = "content-frames"
     module = "minhash"
-    evidence_keys = ("partners", "best_similarity")
+    evidence_keys = ("partners", "best_similarity", "most_shared_phrases")
     description = "accounts whose repeated phrasing is alike (MinHash/LSH neighbours)"
     false_positives = "accounts of one app or evaluation harness sending the same templates"
     min_similarity = 0.5
     partners_full = 5
     top_k = 20
+    min_shared = 5.0
+    full_shared = 30.0
 
     def run(self, ctx: ScanContext) -> DetectorOutput:
         out = DetectorOutput()
@@ -260,16 +269,27 @@ class SimilarPhrasing(_ContentDetector):
         pairs = sig.pairs.to_pandas()
         if pairs.empty:
             return out
+        size = dict(zip(sig.accounts, sig.shingles.tolist(), strict=True))
+        sim = pairs.similarity.to_numpy(dtype=float)
+        shared = (
+            sim / (1 + sim) * (pairs.account_a.map(size) + pairs.account_b.map(size))
+        ).to_numpy(dtype=float)
+        pairs = pairs.assign(amount=ramp(shared, self.min_shared, self.full_shared), shared=shared)
         both = pd.concat(
             [pairs.rename(columns={"account_a": "a", "account_b": "b"}),
              pairs.rename(columns={"account_b": "a", "account_a": "b"})]
         )  # fmt: skip
+        # An account's score: its partners, each counted by how much phrasing it shares.
         for a, g in both.groupby("a", sort=True):
-            out.add(str(a), min(1.0, len(g) / self.partners_full),
-                    {"partners": len(g), "best_similarity": round(float(g.similarity.max()), 3)})  # fmt: skip
+            out.add(str(a), min(1.0, float(g.amount.sum()) / self.partners_full),
+                    {"partners": len(g), "best_similarity": round(float(g.similarity.max()), 3),
+                     "most_shared_phrases": round(float(g.shared.max()))})  # fmt: skip
         candidates = [
-            (str(a), str(b), float(s), "minhash", {"similarity": round(float(s), 3)})
-            for a, b, s in zip(pairs.account_a, pairs.account_b, pairs.similarity, strict=True)
-        ]
+            (str(a), str(b), float(s * m), "minhash",
+             {"similarity": round(float(s), 3), "shared_phrases": round(float(n))})
+            for a, b, s, m, n in zip(pairs.account_a, pairs.account_b, pairs.similarity,
+                                     pairs.amount, pairs.shared, strict=True)
+            if s * m > 0
+        ]  # fmt: skip
         out.links = top_k_links(self.id, candidates, self.top_k)
         return out
