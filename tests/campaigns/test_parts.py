@@ -126,20 +126,42 @@ def test_parts_with_strong_owned_ties_merge() -> None:
     assert len(set(apart.tolist())) == 2  # ties by a rented pool only: kept apart
 
 
+def _bridging(rows: list[tuple[str, str, float, list[str], list[str]]]) -> pd.DataFrame:
+    """Edges (a, b, owned weight, link types, owned values named) as ``edge_frame`` gives."""
+    return pd.DataFrame(
+        [{"a": a, "b": b, "weight": w, "link_types": t, "owned_weight": w if v else 0.0,
+          "owned_values": [{"key": k, "weight": w} for k in v]} for a, b, w, t, v in rows]
+    )  # fmt: skip
+
+
 def test_campaigns_sharing_only_a_proxy_provider_are_two_operators() -> None:
-    edges = pd.DataFrame(
-        [{"a": "n1", "b": "e1", "weight": 0.4, "link_types": ["ip_prefix"]},
-         {"a": "n2", "b": "e2", "weight": 0.4, "link_types": ["ip_prefix", "asn"]},
-         {"a": "n1", "b": "w1", "weight": 0.9, "link_types": ["payment"]},
-         {"a": "n2", "b": "w2", "weight": 0.9, "link_types": ["frame"]}]
+    edges = _bridging(
+        [("n1", "e1", 0.4, ["ip_prefix"], []),
+         ("n2", "e2", 0.4, ["ip_prefix", "asn"], []),
+         ("n1", "w1", 0.9, ["payment"], ["payment:pm_1"]),
+         ("n2", "w2", 0.9, ["frame"], ["frame:f1"])]
     )  # fmt: skip
     campaign_of = {"n1": 0, "n2": 0, "e1": 1, "e2": 1, "w1": 2, "w2": 2}
     ties = bridges(edges, campaign_of)
-    assert (0, 1) not in ties and ties[(0, 2)] == pytest.approx(1.8)
+    assert (0, 1) not in ties
+    assert ties[(0, 2)] == pytest.approx((1.8, 1 - 0.1 * 0.1))
     ops = operator_groups([2, 2, 2], ties, ratio=0.2)
     assert ops[0] == ops[2] != ops[1]
     # A few chance ties between two large campaigns do not make them one operator.
-    assert len(set(operator_groups([500, 400], {(0, 1): 3.0}, ratio=0.2).tolist())) == 2
+    assert len(set(operator_groups([500, 400], {(0, 1): (3.0, 0.9)}, ratio=0.2).tolist())) == 2
+
+
+def test_one_common_phrase_shared_by_many_pairs_is_not_an_operator() -> None:
+    # Thirty pairs of accounts of two campaigns tied by one frame held by many accounts.
+    rows = [(f"x{i}", f"y{i}", 0.12, ["frame"], ["frame:common"]) for i in range(30)]
+    campaign_of = {**{f"x{i}": 0 for i in range(30)}, **{f"y{i}": 1 for i in range(30)}}
+    ties = bridges(_bridging(rows), campaign_of)
+    assert ties[(0, 1)] == pytest.approx((3.6, 0.12))
+    assert len(set(operator_groups([121, 10], ties, ratio=0.2).tolist())) == 2
+    # The same weight spread over many distinct frames and cards is an operator carrying over.
+    rows = [(f"x{i}", f"y{i}", 0.12, ["frame"], [f"frame:f{i}"]) for i in range(30)]
+    ties = bridges(_bridging(rows), campaign_of)
+    assert len(set(operator_groups([121, 10], ties, ratio=0.2).tolist())) == 1
 
 
 def _cells(counts: dict[str, int]) -> pd.Series:

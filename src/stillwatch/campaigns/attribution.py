@@ -7,8 +7,12 @@ domains, sign-up networks, registration bursts, replacement after bans, prompt f
 neighbours, same-minute activity) weigh at least ``ratio`` per account of the smaller campaign
 — not the rented-pool kinds (IP prefixes, ASNs, TLS fingerprints, user agents, everyone's
 sign-up path: two customers of one proxy provider share those and nothing else). A few
-accounts alike by chance between two large campaigns do not tie them. Operators are the
-connected groups of tied campaigns.
+accounts alike by chance between two large campaigns do not tie them. And what they share
+must be more than one common value: every distinct value the bridging edges name (a frame, a
+card, a sign-up network, a burst; each pair for pair-wise kinds) counts once,
+``1 − Π(1 − weight)``, and must reach ``min_evidence``. One phrase that two operators both
+happen to use, held by many accounts, ties thirty pairs of their accounts, but it is one
+phrase. Operators are the connected groups of tied campaigns.
 
 Known misses: an operator that changes every owned attribute between campaigns (new cards,
 new frames, new schedule) is split into two operators. Known false positives: two operators
@@ -22,36 +26,51 @@ import pandas as pd
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
-from stillwatch.link.graph import POOL_TYPES
+from stillwatch.campaigns.judge import JudgeSettings
+
+# The owned strength a member needs to stay in its cluster.
+MIN_EVIDENCE = JudgeSettings.owned_strength
 
 
-def owned(link_types: list[str]) -> bool:
-    return any(t not in POOL_TYPES for t in link_types)
-
-
-def bridges(edges: pd.DataFrame, campaign_of: dict[str, int]) -> dict[tuple[int, int], float]:
-    """Weight of the edges with owned evidence between members of two different campaigns,
-    per pair of campaigns."""
+def bridges(
+    edges: pd.DataFrame, campaign_of: dict[str, int]
+) -> dict[tuple[int, int], tuple[float, float]]:
+    """Per pair of campaigns: the owned weight of the edges between their members, and the
+    evidence of the distinct owned values those edges name (``1 − Π(1 − weight)``, each
+    value at its largest weight)."""
     ca = edges.a.map(campaign_of)
     cb = edges.b.map(campaign_of)
-    mask = ca.notna() & cb.notna() & (ca != cb)
-    out: dict[tuple[int, int], float] = {}
-    for x, y, types, w in zip(ca[mask], cb[mask], edges.link_types[mask], edges.weight[mask],
-                              strict=True):  # fmt: skip
-        if owned(list(types)):
-            key = (int(min(x, y)), int(max(x, y)))
-            out[key] = out.get(key, 0.0) + float(w)
-    return out
+    mask = ca.notna() & cb.notna() & (ca != cb) & (edges.owned_weight > 0)
+    total: dict[tuple[int, int], float] = {}
+    values: dict[tuple[int, int], dict[str, float]] = {}
+    for x, y, w, named in zip(ca[mask], cb[mask], edges.owned_weight[mask],
+                              edges.owned_values[mask], strict=True):  # fmt: skip
+        key = (int(min(x, y)), int(max(x, y)))
+        total[key] = total.get(key, 0.0) + float(w)
+        seen = values.setdefault(key, {})
+        for v in named:
+            seen[v["key"]] = max(seen.get(v["key"], 0.0), float(v["weight"]))
+    return {
+        k: (t, 1 - float(np.prod([1 - min(x, 0.999) for x in values[k].values()])))
+        for k, t in total.items()
+    }
 
 
 def operator_groups(
-    sizes: list[int], ties: dict[tuple[int, int], float], ratio: float
+    sizes: list[int],
+    ties: dict[tuple[int, int], tuple[float, float]],
+    ratio: float,
+    min_evidence: float = MIN_EVIDENCE,
 ) -> np.ndarray:
     """Operator label per campaign (0..n-1) of the given sizes."""
     n_campaigns = len(sizes)
     if n_campaigns == 0:
         return np.zeros(0, dtype=np.int64)
-    keep = [(a, b) for (a, b), w in ties.items() if w >= ratio * min(sizes[a], sizes[b])]
+    keep = [
+        (a, b)
+        for (a, b), (w, evidence) in ties.items()
+        if w >= ratio * min(sizes[a], sizes[b]) and evidence >= min_evidence
+    ]
     rows = [a for a, _ in keep]
     cols = [b for _, b in keep]
     graph = sparse.coo_matrix(([1] * len(keep), (rows, cols)), shape=(n_campaigns, n_campaigns))

@@ -441,7 +441,7 @@ def _write(
     members_of: list[list[str]], ids: dict[int, str], lineage: dict[int, dict[str, list[str]]],
     op_ids: dict[int, str], sizes: dict[int, CampaignSize], prev_first: dict[str, str],
     labels: np.ndarray, nodes: np.ndarray, coordination: np.ndarray, facts: pd.DataFrame,
-    ties: dict[tuple[int, int], float], reported: list[int], result: CampaignResult,
+    ties: dict[tuple[int, int], tuple[float, float]], reported: list[int], result: CampaignResult,
     kinds: np.ndarray,
 ) -> None:  # fmt: skip
     node_index = {x: i for i, x in enumerate(nodes.tolist())}
@@ -529,8 +529,12 @@ def _write(
     pos = {c: i for i, c in enumerate(reported)}
     for op, cids in sorted(ops.items()):
         linked = [
-            {"campaigns": [ids[reported[x]], ids[reported[y]]], "owned_weight": round(n, 3)}
-            for (x, y), n in sorted(ties.items())
+            {
+                "campaigns": [ids[reported[x]], ids[reported[y]]],
+                "owned_weight": round(n, 3),
+                "distinct_values": round(v, 3),
+            }
+            for (x, y), (n, v) in sorted(ties.items())
             if ids[reported[x]] in cids and ids[reported[y]] in cids
         ]
         op_rows["scan_id"].append(scan_id)

@@ -121,17 +121,28 @@ def build_links(store: Store, scan_id: str, top_k: int = 30, min_weight: float =
 
 
 def edge_frame(store: Store, scan_id: str) -> pd.DataFrame:
-    """This scan's edges, one row each: ``a``, ``b`` (a < b), ``weight``, ``link_types``, and
+    """This scan's edges, one row each: ``a``, ``b`` (a < b), ``weight``, ``link_types``,
     ``owned_weight``: the weight of its owned kinds alone (``1 − Π(1 − trusted weight)`` over
-    the link types that are not ``POOL_TYPES``; 0 for a pool-only edge)."""
+    the link types that are not ``POOL_TYPES``; 0 for a pool-only edge), and ``owned_values``:
+    what each owned kind shares, as ``kind:value`` keys (the frame, card, network or burst
+    value its evidence names; the pair itself for pair-wise kinds such as same-minute
+    activity) with their trusted weights, so that one value shared by many pairs can be told
+    from many values."""
     pools = ", ".join(f"'{t}'" for t in sorted(POOL_TYPES))
     trusted = "CAST(json_extract(ev, '$.\"' || t || '\".trusted_weight') AS DOUBLE)"
+    named = " , ".join(
+        f"json_extract_string(ev, '$.\"' || t || '\".evidence.{f}')"
+        for f in ("frame_id", "strongest", "value")
+    )
     return store.con.execute(
         f"""
         SELECT a, b, weight, link_types,
                coalesce(1 - exp(list_sum(list_transform(
                    list_filter(link_types, lambda t: t NOT IN ({pools})),
-                   lambda t: ln(1 - least(0.999, {trusted}))))), 0.0) AS owned_weight
+                   lambda t: ln(1 - least(0.999, {trusted}))))), 0.0) AS owned_weight,
+               list_transform(list_filter(link_types, lambda t: t NOT IN ({pools})),
+                   lambda t: {{'key': t || ':' || coalesce({named}, a || '|' || b),
+                              'weight': coalesce({trusted}, 0.0)}}) AS owned_values
         FROM (
             SELECT min(account_id) AS a, max(account_id) AS b, any_value(weight) AS weight,
                    any_value(link_types) AS link_types, any_value(evidence) AS ev
