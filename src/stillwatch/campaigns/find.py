@@ -54,6 +54,8 @@ CANDIDATE_MIN_SCORE = 0.25
 CORE_MEMBERSHIP = 0.75
 # An account outside, tied to a campaign this strongly, is in doubt (the high end).
 NEAR_STRENGTH = 2.0
+# ... or tied to it by owned ties worth one certain tie, most of its owned ties anywhere.
+NEAR_OWNED = 1.0
 # Owned edges this strong or more hold a cluster together when it is split by owned ties.
 SPLIT_TIE = 0.25
 # An exchange is written to ``campaign_exchanges`` at this confidence or more.
@@ -276,7 +278,7 @@ def find_campaigns(
     reported = [c for c in keep if status[c] == "reported"]
     result.seconds["cluster"] = time.perf_counter() - t0
     t2 = time.perf_counter()
-    doubt = _doubt(labels, a, b, w, facts, firm, reported, cs)
+    doubt = _doubt(labels, a, b, w, ow, facts, firm, reported, cs)
     sizes = _sizes(store, scan_id, reported, members_of, cs, doubt)
     result.seconds["size"] = time.perf_counter() - t2
     # Attribution over reported campaigns.
@@ -353,13 +355,16 @@ class CampaignSize:
 
 
 def _doubt(
-    labels: np.ndarray, a: np.ndarray, b: np.ndarray, w: np.ndarray, facts: pd.DataFrame,
-    coordination: np.ndarray, reported: list[int], cs: CampaignSettings,
+    labels: np.ndarray, a: np.ndarray, b: np.ndarray, w: np.ndarray, ow: np.ndarray,
+    facts: pd.DataFrame, coordination: np.ndarray, reported: list[int], cs: CampaignSettings,
 ) -> dict[int, tuple[list[int], list[int]]]:  # fmt: skip
     """Per reported campaign, the accounts in doubt: members tied only loosely (membership
-    under ``CORE_MEMBERSHIP``: they may not belong), and accounts outside every campaign tied
-    to it by at least ``NEAR_STRENGTH`` of edge weight whose own account facts look like a
-    campaign's (they may belong, though their only ties are rented pools). Node indexes."""
+    under ``CORE_MEMBERSHIP``: they may not belong), and accounts outside every campaign that
+    may belong: tied to it by at least ``NEAR_STRENGTH`` of edge weight with account facts
+    that look like a campaign's (their only ties may be rented pools), or with owned ties to it
+    weighing at least ``NEAR_OWNED`` that are most of their owned ties anywhere (an account
+    used for a day or two shares a frame or two with the campaign and nothing with anyone
+    else, too little for the clustering's density). Node indexes."""
     out: dict[int, tuple[list[int], list[int]]] = {}
     if not reported:
         return out
@@ -372,10 +377,14 @@ def _doubt(
         "node": np.r_[a[outside_a], b[outside_b]],
         "c": np.r_[lb[outside_a], la[outside_b]],
         "w": np.r_[w[outside_a], w[outside_b]],
-    }).groupby(["node", "c"]).w.sum().reset_index()  # fmt: skip
+        "ow": np.r_[ow[outside_a], ow[outside_b]],
+    }).groupby(["node", "c"])[["w", "ow"]].sum().reset_index()  # fmt: skip
     near = near.sort_values("w", ascending=False).drop_duplicates("node")
     account = facts.account.to_numpy()
-    near = near[(near.w >= NEAR_STRENGTH) & (account[near.node.to_numpy()] >= 0.5)]
+    owned_anywhere = np.bincount(np.r_[a, b], np.r_[ow, ow], len(labels))
+    node = near.node.to_numpy()
+    near = near[((near.w >= NEAR_STRENGTH) & (account[node] >= 0.5))
+                | ((near.ow >= NEAR_OWNED) & (2 * near.ow >= owned_anywhere[node]))]  # fmt: skip
     for c in reported:
         loose = np.flatnonzero((labels == c) & (coordination < CORE_MEMBERSHIP)).tolist()
         out[c] = (loose, near.node[near.c == c].astype(int).tolist())

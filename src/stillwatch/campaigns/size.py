@@ -2,11 +2,16 @@
 
 A hydra account carries resold legitimate traffic beside the campaign's, so a campaign's
 exchanges are found by classifying each exchange inside its member accounts. Each exchange
-falls into a **cell** of metadata every log has (no prompt text needed): the depth of its
-conversation, whether an end user is named, extended thinking, the requested output cap, the
-output/input token ratio, tool definitions. The accounts outside every campaign give the
-cells' legitimate distribution ``L``; the members' exchanges are a mixture
-``M = π·C + (1 − π)·L`` of campaign traffic ``C`` and legitimate traffic like everyone else's.
+falls into a **cell** of metadata every log has (no prompt text needed) that comes from what
+the person or program behind it does: the depth of its conversation, the output/input token
+ratio, tool definitions. The accounts outside every campaign give the cells' legitimate
+distribution ``L``; the members' exchanges are a mixture ``M = π·C + (1 − π)·L`` of campaign
+traffic ``C`` and legitimate traffic like everyone else's. Request parameters that a reseller's
+gateway sets for everything it forwards (its end-user ids, extended thinking, the output cap)
+are not in the cell: resold customers' traffic differs there from the provider's direct
+customers for the gateway's reasons, which broke the mixture's premise (on `proxy-mixed`
+seed 1 every resold exchange named an end user, few direct ones did, and the resold half was
+counted as the campaign's: +82%; without them, +5%).
 
 - **Mixture proportion** (the share ``1 − π`` of legitimate traffic inside the members): the
   smallest ratio ``F_M / F_L`` over the cells ordered by how legitimate they look, among cell
@@ -42,11 +47,6 @@ CELL_SQL = """
       CASE WHEN conversation_id IS NULL THEN 'c?'
            WHEN depth = 1 THEN 'c1' WHEN depth <= 3 THEN 'c3' WHEN depth <= 7 THEN 'c7'
            ELSE 'c8' END,
-      CASE WHEN end_user_id IS NULL THEN 'u0' ELSE 'u1' END,
-      CASE WHEN thinking THEN 't1' ELSE 't0' END,
-      CASE WHEN max_tokens IS NULL THEN 'm?' WHEN max_tokens <= 1024 THEN 'm1'
-           WHEN max_tokens <= 4096 THEN 'm4' WHEN max_tokens <= 16384 THEN 'm16'
-           ELSE 'm+' END,
       CASE WHEN output_tokens IS NULL OR coalesce(input_tokens, 0) = 0 THEN 'r?'
            WHEN output_tokens < 0.5 * input_tokens THEN 'r0'
            WHEN output_tokens < 2 * input_tokens THEN 'r1'
