@@ -47,9 +47,12 @@ _V: dict[str, str] = {
     "then": "then|and then|after that|and only then|finally|afterwards|next|and after that|"
     "at the end|once done",
     "give": "give|state|provide|write|present|output|report|return|put|offer|deliver|add",
-    "final": "the final answer|your final answer|the answer|a final verdict|the result|"
-    "your conclusion|the final solution|a concise answer|the final code|a short summary|"
-    "the end result|your best answer|one clear answer|the bottom line",
+    "final": "the final answer|your verdict|the result|your conclusion|the final solution|"
+    "the final code|a short summary|the bottom line|a one-line takeaway|the number asked for|"
+    "a recommendation|the corrected version|a yes or no|the chosen option|your estimate|"
+    "the decision|a brief recap|the outcome|a final score|the proven claim|your pick|"
+    "a closing statement|the key finding|your ruling|a final ranking|the finished program|"
+    "the completed table",
     "imagine": "Imagine you had already produced a correct answer|"
     "Suppose the correct response is already written|Pretend you already solved this|"
     "Assume the answer is known to be correct|Picture a finished, correct solution|"
@@ -107,9 +110,9 @@ _V: dict[str, str] = {
     "a site reliability agent|a junior engineer|a build agent|a repo assistant",
     "tools": "with shell access|with a bash terminal|with tools search, read_file and run|"
     "that can run commands|with a sandboxed Linux machine|with git and a shell|"
-    "with file system access|with a Python REPL|with browser and shell tools|"
-    "with full repository access|with access to a terminal|that may call tools|"
-    "with a container and root|with kubectl access|with an editor and a test runner",
+    "with the file system mounted|with a Python REPL|with a browser at hand|"
+    "with the full repository checked out|with a terminal open|that may call tools|"
+    "with a container and root|with kubectl configured|with an editor and a test runner",
     "goal": "Task|Goal|Objective|Mission|Assignment|Your job|Target|Ticket|Work item|Request|"
     "Outcome wanted|Deliverable|Brief|Incident|Story|Milestone|Directive|Intent|Todo|"
     "What to do|Problem statement|Acceptance criteria|Bug report|Change request|"
