@@ -98,10 +98,12 @@ def test_no_seed_independent_value_or_wording_marks_an_operator(dataset, scenari
         )
 
 
-# Scenarios whose n-grams still transfer between seeds 1 and 2 (docs/simulator.md, "The
+# Scenarios whose n-grams would still transfer between seeds 1 and 2 (docs/simulator.md, "The
 # realism guard"): an operator on each seed drew the same option of a slot, and n-grams of that
-# option, alone or beside a request's content, are held by few legitimate accounts.
-NGRAMS_TRANSFER = {"hydra-loud", "low-and-slow", "multi-operator", "proxy-mixed", "release-pivot"}
+# option, alone or beside a request's content, are held by few legitimate accounts. Empty since
+# simulator version 2.2 (options composed of parts, request content ending in many words); a
+# scenario put back here is a strict xfail, so the mark cannot outlive the leak.
+NGRAMS_TRANSFER: set[str] = set()
 
 
 def _across_cases() -> list:

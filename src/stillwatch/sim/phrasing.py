@@ -47,9 +47,12 @@ _V: dict[str, str] = {
     "then": "then|and then|after that|and only then|finally|afterwards|next|and after that|"
     "at the end|once done",
     "give": "give|state|provide|write|present|output|report|return|put|offer|deliver|add",
-    "final": "the final answer|your final answer|the answer|a final verdict|the result|"
-    "your conclusion|the final solution|a concise answer|the final code|a short summary|"
-    "the end result|your best answer|one clear answer|the bottom line",
+    "final": "the final answer|your verdict|the result|your conclusion|the final solution|"
+    "the final code|a short summary|the bottom line|a one-line takeaway|the number asked for|"
+    "a recommendation|the corrected version|a yes or no|the chosen option|your estimate|"
+    "the decision|a brief recap|the outcome|a final score|the proven claim|your pick|"
+    "a closing statement|the key finding|your ruling|a final ranking|the finished program|"
+    "the completed table",
     "imagine": "Imagine you had already produced a correct answer|"
     "Suppose the correct response is already written|Pretend you already solved this|"
     "Assume the answer is known to be correct|Picture a finished, correct solution|"
@@ -107,9 +110,9 @@ _V: dict[str, str] = {
     "a site reliability agent|a junior engineer|a build agent|a repo assistant",
     "tools": "with shell access|with a bash terminal|with tools search, read_file and run|"
     "that can run commands|with a sandboxed Linux machine|with git and a shell|"
-    "with file system access|with a Python REPL|with browser and shell tools|"
-    "with full repository access|with access to a terminal|that may call tools|"
-    "with a container and root|with kubectl access|with an editor and a test runner",
+    "with the file system mounted|with a Python REPL|with a browser at hand|"
+    "with the full repository checked out|with a terminal open|that may call tools|"
+    "with a container and root|with kubectl configured|with an editor and a test runner",
     "goal": "Task|Goal|Objective|Mission|Assignment|Your job|Target|Ticket|Work item|Request|"
     "Outcome wanted|Deliverable|Brief|Incident|Story|Milestone|Directive|Intent|Todo|"
     "What to do|Problem statement|Acceptance criteria|Bug report|Change request|"
@@ -271,7 +274,69 @@ _V: dict[str, str] = {
     "zh_proj": "小项目|内部工具|客户的应用|后端服务|课程作业|数据管道|开源库|黑客松项目|小程序|网站|毕业设计",
     "zh_when": "|，比较急|，用于演示|，为了参加黑客松|，周末要交|，下周上线|，老板在催",
 }
+# Slots whose options are composed of parts, as people compose phrases (a head and what they
+# put before or after it): thousands of options, so two operators drawing their dialects
+# apart rarely say the same thing, at a frame's edges least of all (next to a request's
+# content). Each is a product of "|"-separated parts; the slot keeps its place in ``_V``, so
+# a dialect draws as many numbers as before.
+_PARTS: dict[str, tuple[str, ...]] = {
+    "zh_thing": (
+        "||||登录|订单|支付|用户|数据库|日志|搜索|前端|后端|统计|导出|上传|权限|定时|爬虫|分页|"
+        "排序|缓存|部署|财务|库存|会员|消息|报名|考勤|物流|评论|推荐|客服|预约|结算|图片|视频|"
+        "地图|音频|文件|账号|短信|天气|股票|成绩|课程|招聘|审批|发票|合同|门店|设备|传感器|监控",
+        "功能|代码|程序|需求|问题|任务|函数|算法|模块|脚本|题目|接口|页面|查询|报错|场景|方案|"
+        "逻辑|表格|数据|文本|段落|案例|练习|项目|配置|测试|类|组件|命令|报告|文档|流程|规则|服务|"
+        "系统|工具|插件|样式|布局|表单|按钮|字段|参数|变量|语句|正则|索引|事务|进程|线程|队列|路由|"
+        "模型|图表|邮件|计划|总结|说明|注释|单测|用例|报表|清单|文案|接口文档|表结构|小程序|网页|"
+        "后台|看板|中间件|依赖|迁移|回调|钩子|协议|格式|校验|异常|权重|阈值|策略|规范|示例|草稿",
+    ),
+    "zh_label": (
+        "任务|题目|需求|问题|指令|要求|工作|目标|课题|作业|输入|内容|材料|背景|场景|条件|素材|原文|"
+        "用例|工单|请求|练习|样例|待办|事项|资料|正文|题干|话题|原始数据|问题描述|具体需求|用户输入|"
+        "业务背景|已知条件|参考资料|待处理内容|客户反馈|产品需求|报错信息|测试用例|题目描述|"
+        "会议记录|聊天记录|接口说明|需求文档|错误日志|代码片段|原始文本|数据样本",
+        "|||如下|内容|描述|详情|原文|说明|部分|信息|正文|全文|摘录|片段|一|二|三|一览|（见下）|"
+        "（附后）|（节选）|（原样）|（完整）|（简版）|（第一部分）|（转述）|（复制）",
+    ),
+    "zh_then": (
+        "然后|最后|之后再|接着|再|并在最后|随后|末了|最终|完了再|之后|紧接着|并且最后|待完成后|"
+        "做完后|完成后|写完之后|分析完以后|推理结束后|收尾时|到最后|梳理完毕后|讲完之后|"
+        "说清楚以后|在此基础上|据此|由此|综合以上|归纳起来|在末尾|在结尾|文末|最后再|然后再|随即|"
+        "结束前|最后一步|再往后|等这些都写好|过程写完|推完以后|算好以后|核对无误后|检查一遍后|"
+        "确认无误之后|验证通过后|逐条过完后|通盘考虑后|权衡之后|比较过后|想透以后|理顺之后|捋清楚后|"
+        "排查结束后|论证充分后|演算完毕|核算过后|复盘以后|落笔时|成稿前|交卷前|定稿时|"
+        "收笔处|末尾处|临了|尾声部分|事后|过后|继而|进而|尔后|旋即|于是|因此|所以|接下来|下一步|"
+        "第二步|紧随其后|最末|结语里|总结时|收官时|作答时|回答末尾|篇末|段末|整理好后|"
+        "厘清以后|推敲过后|审视一遍后|自查之后|校验之后|对照检查后|统筹之后|斟酌后|汇总后|合并后|"
+        "串起来后|连贯起来后|讲透之后|摆清楚后|把关之后|过完一遍|复核后|再三确认后",
+        "|请|务必|记得|顺便|单独|另起一行|用一句话|明确地|简要地|清楚地|直接",
+    ),
+    "occasion": (
+        "| at work| for a hackathon| for a customer| for a demo day| for a startup competition|"
+        " for school| for a client| for a class| at a game jam| for my thesis| for an internship|"
+        " for a meetup talk| for our users| for a nonprofit| for a bootcamp| for a friend|"
+        " for my manager| for a conference| for a research group| for a volunteer project|"
+        " for our ops team| for a pilot customer| for an investor demo| for a coding challenge",
+        "| this week| over the weekend| before a deadline| in my free time| on a tight budget|"
+        " tonight| this month| right now| since January| with a small team| after hours|"
+        " before launch| before Friday| in two weeks| for the spring release| next quarter|"
+        " between classes| on the side| with no budget| during a sprint| ahead of the audit|"
+        " for the fall semester| after the migration| while on call| by end of day|"
+        " with an intern| on weekends| before the holidays| for version two| in Rust|"
+        " in TypeScript| in Go| in Python| on Kubernetes| on a Raspberry Pi| in the cloud",
+    ),
+}
+
+
+def _product(parts: tuple[str, ...]) -> tuple[str, ...]:
+    out = [""]
+    for part in parts:  # (no part twice: not "原文原文")
+        out = [a + b for a in out for b in part.split("|") if not (b and a.endswith(b))]
+    return tuple(dict.fromkeys(o for o in out if o))  # in order, no duplicates, none empty
+
+
 VOCAB: dict[str, tuple[str, ...]] = {k: tuple(v.split("|")) for k, v in _V.items()}
+VOCAB.update({k: _product(v) for k, v in _PARTS.items()})
 
 # Skeletons per family. A frame family with ``{slot}`` wraps content; others stand alone.
 SKELETONS: dict[str, tuple[str, ...]] = {

@@ -180,22 +180,24 @@ _AGENT_TASKS = (
     "Implement {f} in src/{m}.py according to the spec in docs/{m}.md and add tests.",
     "Review the diff for {m} and list any bugs or missing edge cases in {f}.",
 )
+# What people add after an agent task, mostly ending in a reference (a ticket, a PR, a module,
+# a function), so tasks end in as many words as there are references, as real ones do.
 _AGENT_NOTES = (
     "",
     " Ticket #{k}.",
     " See PR {k}.",
-    " Keep the diff small.",
-    " Issue {k} has context.",
-    " Don't touch the public API.",
-    " Run the linters too.",
+    " Keep the diff small in {f}.",
+    " Context is in issue {k}.",
+    " Don't touch the public API of {m}.",
+    " Run the linters on {f}.",
     " Ref {k}",
     " Related: #{k}",
-    "",
+    " Add a test for {f}.",
 )
 _TOOL_RESULTS = (
     "$ pytest -q tests/test_{m}.py\n{k} passed, 1 failed\nFAILED test_{f}",
-    'src/{m}.py:{k}: error: Argument 1 to "{f}" has incompatible type',
-    "<tool_result>exit code 0\n{k} files changed in {m}</tool_result>",
+    'src/{m}.py:{k}: error: Argument 1 to "{f}" has incompatible type at line {k}',
+    "<tool_result>exit code 0</tool_result>\n{k} files changed in {m}",
     "$ git diff --stat\n src/{m}.py | {k} ++++---",
     "Traceback (most recent call last):\n  File \"src/{m}.py\", line {k}, in {f}\nKeyError: '{m}'",
     "Observation: {f} returned None after {k} ms in {m}",
@@ -203,10 +205,53 @@ _TOOL_RESULTS = (
     "stdout:\nloaded {k} rows into {m}",
     "```\n$ ruff check src/{m}.py\nsrc/{m}.py:{k}:1: F401 unused import {f}\n```",
     "Tool output (exit 1): {m}/{f}: No such file or directory, line {k}",
-    "[run_tests] {k} tests, 0 failures, {m} coverage up",
+    "[run_tests] {k} tests, 0 failures, {m} coverage {k}",
     "$ python -m {m} --check\nOK {k}",
-    "read_file src/{m}.py -> {k} lines, {f} at the bottom",
+    "read_file src/{m}.py -> {k} lines, {f} at line {k}",
     "ERROR {m}.{f}: timeout after {k}s",
+)
+# The second half of a function's name: real code bases name functions with many verbs.
+_VERBS = (
+    "load",
+    "parse",
+    "merge",
+    "apply",
+    "check",
+    "render",
+    "fetch",
+    "build",
+    "encode",
+    "decode",
+    "flush",
+    "resolve",
+    "split",
+    "normalize",
+    "dispatch",
+    "refresh",
+    "compact",
+    "serialize",
+    "validate",
+    "rotate",
+    "retry",
+    "schedule",
+    "sync",
+    "prune",
+    "index",
+    "hydrate",
+    "migrate",
+    "throttle",
+    "reconcile",
+    "snapshot",
+    "evict",
+    "tokenize",
+    "dedupe",
+    "emit",
+    "commit",
+    "rollback",
+    "export",
+    "import_rows",
+    "summarize",
+    "lookup",
 )
 _MODULES = (
     "billing",
@@ -434,10 +479,10 @@ class PromptLibrary:
         """A coding agent session: a task, then tool results fed back turn after turn."""
         r = self.rng
         m = _pick(r, _MODULES)
-        f = f"{_pick(r, _MODULES)}_{_pick(r, ('load', 'parse', 'merge', 'apply', 'check', 'render'))}"
+        f = f"{_pick(r, _MODULES)}_{_pick(r, _VERBS)}"
         out = [
             _pick(r, _AGENT_TASKS).format(m=m, f=f)
-            + _pick(r, _AGENT_NOTES).format(k=int(r.integers(100, 9999)))
+            + _pick(r, _AGENT_NOTES).format(k=int(r.integers(100, 9999)), m=m, f=f)
         ]
         for _ in range(turns - 1):
             out.append(_pick(r, _TOOL_RESULTS).format(m=m, f=f, k=int(r.integers(1, 400))))

@@ -39,7 +39,7 @@ from stillwatch.sim.traffic import Traffic
 from stillwatch.sim.writer import StreamWriter, write_table
 
 WINDOW_START = datetime(2026, 4, 22, tzinfo=UTC)
-SIMULATOR_VERSION = "2.1"  # 2.1: wording only (more options, varied content edges)
+SIMULATOR_VERSION = "2.2"  # 2.1, 2.2: wording only (2.2: composed options, varied content ends)
 GENERIC_SYSTEMS = (
     "You are a helpful assistant.",
     "You are a helpful assistant.",
