@@ -63,6 +63,24 @@ def test_pool_only_members_are_trimmed_and_pool_only_groups_split() -> None:
     assert parts[0] != parts[3]
 
 
+def test_a_fleet_held_to_a_campaign_by_three_firm_ties_is_split_off() -> None:
+    """Two dense groups of owned ties (30 and 12 accounts) inside one cluster, joined by three
+    firm owned edges: connected parts keep them together, owned-tie communities do not."""
+    big, small = list(range(30)), list(range(30, 42))
+    pairs = [(x, y) for g in (big, small) for i, x in enumerate(g) for y in g[i + 1 :]]
+    bridges_ = [(0, 30), (1, 31), (2, 32)]
+    a = np.array([p[0] for p in pairs + bridges_])
+    b = np.array([p[1] for p in pairs + bridges_])
+    w = np.array([0.6] * len(pairs) + [0.5] * 3)
+    labels = np.zeros(42, dtype=np.int64)
+    owned = np.ones(len(a), dtype=bool)
+    together = split_by_owned(labels, a, b, owned, w, min_tie=0.25)
+    assert len(set(together.tolist())) == 1
+    parts = split_by_owned(labels, a, b, owned, w, min_tie=0.25, resolution=0.02)
+    assert len(set(parts[big].tolist())) == 1 and len(set(parts[small].tolist())) == 1
+    assert parts[0] != parts[30]
+
+
 def test_a_member_tied_far_more_weakly_than_the_rest_is_trimmed() -> None:
     """A 12-account operator tied by many shared frames (strength ~ 8 each) and a customer
     using one of its phrases, tied to ten of them at 0.1 (strength 1): the customer goes."""

@@ -1,7 +1,9 @@
 """One scan's campaigns, from the account graph to the tables (``docs/campaigns.md``).
 
 1. **Cluster** the account graph (``links``) with Leiden/CPM; join parts whose mutual owned
-   ties are as strong as their own (:func:`merge_parts`); trim weakly tied members.
+   ties are as strong as their own (:func:`merge_parts`); split each cluster into the
+   communities of its owned ties (:func:`split_by_owned`) and join again; trim weakly tied
+   members.
 2. **Judge** each cluster as a whole (``judge.py``) and compare its score with the operating
    point of the permutation null model (``null.py``); honour the casebook's allowlist and use
    analysts' dismissals as known negatives.
@@ -143,20 +145,32 @@ def merge_parts(
 
 def split_by_owned(
     labels: np.ndarray, a: np.ndarray, b: np.ndarray, owned: np.ndarray,
-    w: np.ndarray | None = None, min_tie: float = 0.0,
+    w: np.ndarray | None = None, min_tie: float = 0.0, resolution: float | None = None,
+    seed: int = 11,
 ) -> np.ndarray:  # fmt: skip
-    """Split each cluster into its connected parts over owned edges whose owned weight ``w``
-    is ``min_tie`` or more: a group tied to the rest of its cluster by rented-pool evidence (a proxy provider's
-    ranges) and a few faint owned ties (one phrase two operators both happen to use) is
-    another group."""
+    """Split each cluster into the groups its owned ties make, over owned edges whose owned
+    weight ``w`` is ``min_tie`` or more: a group tied to the rest of its cluster by rented-pool
+    evidence (a proxy provider's ranges) and a few faint owned ties (one phrase two operators
+    both happen to use) is another group.
+
+    With ``resolution`` the groups are the Leiden CPM communities of those owned ties (weighted
+    by ``w``) inside each cluster, so that a handful of firm ties between two dense groups (an
+    app fleet whose customers signed up from the operator's networks three times) does not
+    hold them together; without it, the connected parts. Communities of one cluster never
+    take in another cluster's accounts."""
     n = len(labels)
     if n == 0:
         return labels
     keep = owned & (labels[a] == labels[b]) & (labels[a] >= 0)
     if w is not None:
         keep &= w >= min_tie
-    graph = sparse.coo_matrix((np.ones(int(keep.sum())), (a[keep], b[keep])), shape=(n, n))
-    _, parts = connected_components(graph, directed=False)
+    if resolution is None or w is None:
+        graph = sparse.coo_matrix((np.ones(int(keep.sum())), (a[keep], b[keep])), shape=(n, n))
+        _, parts = connected_components(graph, directed=False)
+    else:
+        nodes = np.arange(n)
+        sub = pd.DataFrame({"a": a[keep], "b": b[keep], "weight": w[keep]})
+        parts = leiden_cpm(nodes, sub, resolution, seed)
     return np.where(labels >= 0, parts, -1).astype(np.int64)
 
 
@@ -238,7 +252,8 @@ def find_campaigns(
     # one faint phrase is not a firm owned tie)
     ow = edges.owned_weight.to_numpy(dtype=float)
     labels = merge_parts(labels, a, b, ow, owned, cs.merge_ratio, cs.min_accounts)
-    labels = split_by_owned(labels, a, b, owned, ow, SPLIT_TIE)
+    labels = split_by_owned(labels, a, b, owned, ow, SPLIT_TIE, cs.resolution, cs.seed)
+    labels = merge_parts(labels, a, b, ow, owned, cs.merge_ratio, cs.min_accounts)
     labels = trim(labels, a, b, w, owned, js, owned_weight=ow)
     labels, k = _compact(labels)
     strength = internal_strength(labels, a, b, w)
