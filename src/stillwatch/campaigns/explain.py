@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from stillwatch.campaigns.judge import PRIOR_MEMBERS
+from stillwatch.campaigns.judge import PRIOR_MEMBERS, accounts_weight
 from stillwatch.engine.store import Store
 from stillwatch.errors import StillwatchError
 
@@ -140,7 +140,7 @@ def render_campaign(c: dict[str, Any]) -> list[str]:
         n = int(ev["size"])
         lines.append(
             f"  weighed by its {n:,} accounts: n / (n + {PRIOR_MEMBERS:g}) = "
-            f"{n / (n + PRIOR_MEMBERS):.2f} (a few accounts alike by chance are common)"
+            f"{accounts_weight(n):.2f} (a few accounts alike by chance are common)"
         )
     p = c["members_profile"]
     lines.append(

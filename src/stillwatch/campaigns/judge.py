@@ -187,7 +187,7 @@ def cluster_scores(
     excess = harvest_lift(lab, members[inside], n_clusters, baseline)
     harvest = 1 - np.prod([1 - LIFT_WEIGHTS[k] * x for k, x in excess.items()], axis=0)
     coo = mean(coordination)
-    score = harmonic_mean(acc, coo, harvest) * size / (size + PRIOR_MEMBERS)
+    score = harmonic_mean(acc, coo, harvest) * accounts_weight(size)
     return pd.DataFrame(
         {"size": size.astype(int), "account": acc, "harvest": harvest, "coordination": coo,
          "verified_share": verified, "top_org_share": top_org,
@@ -198,6 +198,13 @@ def cluster_scores(
 
 # Evidence from few accounts counts less: one imaginary member without any of it.
 PRIOR_MEMBERS = 1.0
+
+
+def accounts_weight(size: np.ndarray | float) -> np.ndarray | float:
+    """How much a cluster of ``size`` accounts says: ``n / (n + PRIOR_MEMBERS)``."""
+    return size / (size + PRIOR_MEMBERS)
+
+
 # What a distiller asks for more than other customers do: per-account shares, each pooled over
 # a cluster's members and compared with the population (``harvest_lift``).
 LIFT_SHARES = ("thinking_share", "max_cap_share", "elicitation_share", "targeted_share")
