@@ -113,6 +113,9 @@ class ScanContext:
     settings: Mapping[str, Any] = field(default_factory=dict)
     links: list[LinkCandidate] = field(default_factory=list)
     features_table: Any = None  # the Ibis table of account_features for this scan
+    # What one detector computed and another reads again in the same scan (the prompt sample,
+    # its text features): kept for this scan only, keyed by what computed it.
+    shared: dict[Any, Any] = field(default_factory=dict)
 
     def setting(self, name: str, default: Any) -> Any:
         return self.settings.get(name, default)

@@ -17,13 +17,13 @@ fakes a content score.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from importlib import import_module
 from typing import Any
 
 import ibis
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from scipy import sparse
 
 from stillwatch.detectors.base import (
@@ -50,14 +50,42 @@ def content_module(name: str) -> Any:
 
 
 def prompt_sample(ctx: ScanContext, per_account: int) -> pd.DataFrame:
-    """Up to ``per_account`` prompts per account, chosen by event id (deterministic)."""
-    ex = ctx.sources.exchanges
-    ex = ex.filter(ex.prompt.notnull())
-    w = ibis.window(group_by=ex.account_id, order_by=ex.event_id)
-    ranked = ex.select("account_id", "event_id", "prompt", rank=ibis.row_number().over(w))
-    sample = ranked.filter(ranked["rank"] < per_account).select("account_id", "event_id", "prompt")
-    df = sample.to_pandas()
-    return df.sort_values(["account_id", "event_id"], kind="stable").reset_index(drop=True)
+    """Up to ``per_account`` prompts per account, chosen by event id (deterministic); read
+    once per scan and shared by the content detectors that ask for the same bound."""
+    key = ("prompt_sample", per_account)
+    if key not in ctx.shared:
+        ex = ctx.sources.exchanges
+        ex = ex.filter(ex.prompt.notnull())
+        w = ibis.window(group_by=ex.account_id, order_by=ex.event_id)
+        ranked = ex.select("account_id", "event_id", "prompt", rank=ibis.row_number().over(w))
+        sample = ranked.filter(ranked["rank"] < per_account)
+        df = sample.select("account_id", "event_id", "prompt").to_pandas()
+        ctx.shared[key] = df.sort_values(["account_id", "event_id"], kind="stable").reset_index(
+            drop=True
+        )
+    sample_df: pd.DataFrame = ctx.shared[key]
+    return sample_df
+
+
+def prompt_features(ctx: ScanContext, per_account: int) -> Any:
+    """The text features (:func:`stillwatch.features.content.textmodel.features`) of
+    :func:`prompt_sample`'s prompts, computed once per scan for both classifiers."""
+    key = ("prompt_features", per_account)
+    if key not in ctx.shared:
+        texts = pa.array(prompt_sample(ctx, per_account).prompt.tolist(), pa.string())
+        ctx.shared[key] = content_module("textmodel").features(texts)
+    return ctx.shared[key]
+
+
+def per_account_share(
+    df: pd.DataFrame, hit: np.ndarray, min_prompts: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Accounts of ``df`` (sorted) with at least ``min_prompts`` rows: ids, prompts, and the
+    share of their rows where ``hit``."""
+    grouped = pd.DataFrame({"a": df.account_id.to_numpy(), "hit": hit}).groupby("a", sort=True)
+    n, share = grouped.size(), grouped.hit.mean()
+    keep = (n >= min_prompts).to_numpy()
+    return n.index.to_numpy()[keep], n.to_numpy()[keep], share.to_numpy(dtype=float)[keep]
 
 
 class _ContentDetector:
@@ -181,14 +209,14 @@ class Elicitation(_ContentDetector):
         df = prompt_sample(ctx, self.per_account)
         if df.empty:
             return out
-        scores = np.asarray(content_module(self.module).score(df.prompt.tolist()), dtype=float)
-        df = df.assign(hit=scores >= 0.5)
-        for a, g in df.groupby("account_id", sort=True):
-            if len(g) < self.min_prompts:
-                continue
-            share = float(g.hit.mean())
-            out.add(str(a), float(ramp(share, 0.2, 0.7)), {"share": round(share, 3),
-                                                           "prompts": len(g)})  # fmt: skip
+        scores, _ = content_module(self.module).classify_features(
+            prompt_features(ctx, self.per_account)
+        )
+        ids, n, share = per_account_share(df, np.asarray(scores, dtype=float) >= 0.5,
+                                          self.min_prompts)  # fmt: skip
+        for a, k, s in zip(ids, n, share, strict=True):
+            out.add(str(a), float(ramp(s, 0.2, 0.7)), {"share": round(float(s), 3),
+                                                       "prompts": int(k)})  # fmt: skip
         return out
 
 
@@ -206,20 +234,22 @@ class CapabilityFocus(_ContentDetector):
         df = prompt_sample(ctx, self.per_account)
         if df.empty:
             return out
-        labels = content_module(self.module).classify(df.prompt.tolist())
-        df = df.assign(label=list(labels))
-        per: dict[str, Any] = defaultdict(list)
-        for a, g in df.groupby("account_id", sort=True):
-            if len(g) < self.min_prompts:
+        labels = content_module(self.module).classify_features(
+            prompt_features(ctx, self.per_account)
+        )
+        # each account's most frequent capability (ties: the first in name order)
+        counts = pd.crosstab(df.account_id.to_numpy(), np.asarray(labels, dtype=object))
+        counts = counts.reindex(sorted(counts.columns), axis=1)
+        n = counts.sum(axis=1).to_numpy()
+        top = counts.to_numpy().argmax(axis=1)
+        caps = counts.columns.to_numpy()[top]
+        tops = counts.to_numpy()[np.arange(len(counts)), top]
+        for a, cap, k, total in zip(counts.index, caps, tops, n, strict=True):
+            if total < self.min_prompts or cap not in TARGETED:
                 continue
-            top = g.label.value_counts().sort_index().sort_values(ascending=False, kind="stable")
-            cap, n = str(top.index[0]), int(top.iloc[0])
-            if cap not in TARGETED:
-                continue
-            share = n / len(g)
-            per[str(a)] = [share, cap, len(g)]
-            out.add(str(a), float(ramp(share, 0.6, 0.95)), {"capability": cap,
-                    "share": round(share, 3), "prompts": len(g)})  # fmt: skip
+            share = float(k) / float(total)
+            out.add(str(a), float(ramp(share, 0.6, 0.95)), {"capability": str(cap),
+                    "share": round(share, 3), "prompts": int(total)})  # fmt: skip
         return out
 
 
