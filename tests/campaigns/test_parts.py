@@ -13,6 +13,7 @@ from stillwatch.campaigns.find import merge_parts, split_by_owned
 from stillwatch.campaigns.identity import carry_ids, digest_id
 from stillwatch.campaigns.judge import (
     JudgeSettings,
+    attach_outer,
     baseline_shares,
     cluster_scores,
     harvest_lift,
@@ -95,6 +96,36 @@ def test_a_member_tied_far_more_weakly_than_the_rest_is_trimmed() -> None:
     # without the relative bar (or among equals) the customer stays
     flat = trim(labels, a, b, w, np.ones(len(a), dtype=bool), JudgeSettings(relative_strength=0))
     assert flat.tolist() == [0] * 13
+
+
+def test_an_outside_account_joins_when_several_owned_values_tie_it_to_the_campaign() -> None:
+    # Cluster 0 is nodes 0-9. Node 10 shares two frames and a sign-up network with it (12
+    # edges, three distinct values): it joins. Node 11 shares one frame with 12 members (one
+    # value, however many edges): it stays out. Node 12 shares one sign-up network with one
+    # member (a single edge, too light). Node 13 is tied to the campaign as to another group
+    # (nodes 14-16, cluster 1, not a target): under the share, it stays out.
+    labels = np.array([0] * 10 + [-1, -1, -1, -1] + [1, 1, 1])
+    rows: list[tuple[int, int, float, list[dict]]] = []
+    for m in range(6):
+        rows.append((10, m, 0.1, [{"key": "frame:f1", "weight": 0.1}]))
+        rows.append((10, m + 4, 0.1, [{"key": "frame:f2", "weight": 0.1},
+                                      {"key": "signup_prefix:1.2.3.0/24", "weight": 0.12}]))  # fmt: skip
+    for m in range(10):
+        rows.append((11, m, 0.12, [{"key": "frame:f3", "weight": 0.12}]))
+    rows.append((12, 0, 0.26, [{"key": "signup_prefix:9.9.9.0/24", "weight": 0.26}]))
+    for m in range(6):
+        rows.append((13, m, 0.2, [{"key": f"frame:g{m}", "weight": 0.2}]))
+        rows.append((13, 14 + m % 3, 0.4, [{"key": f"payment:c{m}", "weight": 0.4}]))
+    a = np.array([r[0] for r in rows])
+    b = np.array([r[1] for r in rows])
+    ow = np.array([r[2] for r in rows])
+    values = [r[3] for r in rows]
+    out = attach_outer(labels, a, b, ow, values, [0], 1.0, 0.8, 0.25)
+    assert out[10] == 0
+    assert out[11] == -1 and out[12] == -1 and out[13] == -1
+    assert (out[:10] == 0).all() and (out[14:] == 1).all()
+    # without a reported campaign to join, nobody moves
+    assert (attach_outer(labels, a, b, ow, values, [], 1.0, 0.8, 0.25) == labels).all()
 
 
 def test_an_account_cpm_left_alone_is_not_merged_in_as_a_part() -> None:

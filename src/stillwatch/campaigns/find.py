@@ -33,6 +33,7 @@ from stillwatch.campaigns.cluster import leiden_cpm
 from stillwatch.campaigns.identity import carry_ids, digest_id
 from stillwatch.campaigns.judge import (
     JudgeSettings,
+    attach_outer,
     baseline_shares,
     cluster_scores,
     coordination_of,
@@ -58,6 +59,9 @@ CORE_MEMBERSHIP = 0.75
 NEAR_STRENGTH = 2.0
 # ... or tied to it by owned ties worth one certain tie, most of its owned ties anywhere.
 NEAR_OWNED = 1.0
+# An account outside every cluster joins a reported campaign when this share of its owned
+# ties or more go to the campaign's members (and they name enough distinct values).
+OUTER_SHARE = 0.8
 # Owned edges this strong or more hold a cluster together when it is split by owned ties.
 SPLIT_TIE = 0.25
 # An exchange is written to ``campaign_exchanges`` at this confidence or more.
@@ -291,6 +295,12 @@ def find_campaigns(
         c for c in range(k) if status[c] != "candidate" or table.score[c] >= CANDIDATE_MIN_SCORE
     ]
     reported = [c for c in keep if status[c] == "reported"]
+    # Accounts outside every cluster whose owned ties point to one reported campaign join it
+    # (the campaign's score stays the one its core earned).
+    labels = attach_outer(labels, a, b, ow, list(edges.owned_values), reported, NEAR_OWNED,
+                          OUTER_SHARE, js.owned_strength)  # fmt: skip
+    members_of = [nodes[labels == c].tolist() for c in range(k)]
+    firm = np.where(labels >= 0, coordination_of(internal_strength(labels, a, b, w), js), 0.0)
     result.seconds["cluster"] = time.perf_counter() - t0
     t2 = time.perf_counter()
     doubt = _doubt(labels, a, b, w, ow, facts, firm, reported, cs)

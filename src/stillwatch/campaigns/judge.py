@@ -123,6 +123,57 @@ def trim(
     return labels
 
 
+def attach_outer(
+    labels: np.ndarray, a: np.ndarray, b: np.ndarray, owned_weight: np.ndarray,
+    owned_values: list[list[dict[str, float | str]]], targets: list[int],
+    min_weight: float, min_share: float, min_evidence: float,
+) -> np.ndarray:  # fmt: skip
+    """Attach accounts left outside every cluster to the target cluster their owned ties
+    point to: those ties weigh at least ``min_weight`` (one shared sign-up network is not
+    enough) and at least ``min_share`` of the account's owned weight, and the
+    distinct owned values those edges name (a frame, a card, a sign-up network; each pair for
+    pair-wise kinds) reach ``min_evidence`` as ``1 − Π(1 − weight)``, each value at its largest
+    weight — the measure attribution uses between campaigns. An operator's account used for a
+    day or two shares two or three of its frames and its sign-up network with the campaign and
+    nothing with anyone else: too little weight for the clustering's density, which asks more
+    of a node the larger the cluster, yet several independent owned facts. A customer who
+    happens to use one of the operator's phrases shares that one value, however many of the
+    operator's accounts it ties them to. Returns new labels."""
+    labels = labels.copy()
+    if not len(targets) or not len(a):
+        return labels
+    target = np.zeros(int(labels.max()) + 2, dtype=bool)
+    target[np.asarray(targets)] = True
+    la, lb = labels[a], labels[b]
+    owned_anywhere = np.bincount(np.r_[a, b], np.r_[owned_weight, owned_weight], len(labels))
+    into: dict[tuple[int, int], float] = {}
+    values: dict[tuple[int, int], dict[str, float]] = {}
+    for node_side, other in ((a, lb), (b, la)):
+        own_label = labels[node_side]
+        edge = np.flatnonzero(
+            (own_label < 0) & (other >= 0) & target[np.maximum(other, 0)] & (owned_weight > 0)
+        )
+        for i in edge.tolist():
+            key = (int(node_side[i]), int(other[i]))
+            into[key] = into.get(key, 0.0) + float(owned_weight[i])
+            seen = values.setdefault(key, {})
+            for v in owned_values[i]:
+                name, weight = str(v["key"]), float(v["weight"])
+                seen[name] = max(seen.get(name, 0.0), weight)
+    best: dict[int, tuple[float, int]] = {}
+    for (node, cluster), weight in sorted(into.items()):
+        if weight > best.get(node, (0.0, -1))[0]:
+            best[node] = (weight, cluster)
+    for node, (weight, cluster) in best.items():
+        if weight < min_weight or weight < min_share * owned_anywhere[node]:
+            continue
+        named = values[(node, cluster)].values()
+        evidence = 1.0 - float(np.prod([1.0 - min(x, 0.999) for x in named]))
+        if evidence >= min_evidence:
+            labels[node] = cluster
+    return labels
+
+
 def _cluster_median(labels: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Per cluster label (0..max), the median of ``values`` over its members."""
     k = int(labels.max()) + 1 if len(labels) and labels.max() >= 0 else 1
