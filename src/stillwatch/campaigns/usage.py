@@ -1,6 +1,16 @@
-"""What each account's prompts ask for, on a small sample: the share asking for reasoning
-traces (the elicitation classifier) and the share targeting a frontier capability (the
-capability classifier's coding, agentic tool use, long-horizon planning, maths, data analysis).
+"""What each account's prompts ask for, on a small sample: the share of its conversations
+asking for reasoning traces somewhere (the elicitation classifier), and the share of its
+prompts targeting a frontier capability (the capability classifier's coding, agentic tool
+use, long-horizon planning, maths, data analysis).
+
+Elicitation is counted by conversation: an operator that expects detection wraps each harvest
+request in a conversation that opens with small talk and closes with thanks (THREATS.md:
+multi-turn wrappers); a reasoning-trace instruction given once governs the answers of the
+whole conversation, so per prompt its share is diluted by the wrapper's turns while per
+conversation it is what the operator harvests. A capability is counted by prompt: it belongs
+to each request (a chat with one coding question in it is not a coding harvest), and counted
+by conversation a long legitimate chat would nearly always "target" something. An exchange
+without a conversation id is a conversation of its own.
 
 The campaign judgement pools these over a cluster's members and compares them with the whole
 population (``judge.harvest_lift``): a hydra's accounts each send a handful of prompts, too
@@ -20,31 +30,45 @@ import pandas as pd
 from stillwatch.detectors.content import TARGETED, content_module
 from stillwatch.engine.store import Store
 
-# Prompts sampled per account, the first by event id (deterministic, as the content detectors
-# sample). Enough for a share per account; a cluster pools many accounts' samples.
-PER_ACCOUNT = 24
+# Conversations sampled per account (by a hash of their id: deterministic, as the content
+# detectors sample), and turns read per conversation (its first). Enough for a share per
+# account; a cluster pools many accounts' samples.
+CONVERSATIONS = 12
+TURNS = 6
 
 
-def prompt_shares(store: Store, per_account: int = PER_ACCOUNT) -> pd.DataFrame:
-    """Per account with prompt text: ``prompts`` sampled, ``elicitation_share`` and
-    ``targeted_share`` of them. Empty (with those columns) when the content classifiers are
+def prompt_shares(
+    store: Store, conversations: int = CONVERSATIONS, turns: int = TURNS
+) -> pd.DataFrame:
+    """Per account with prompt text: ``conversations`` sampled, ``elicitation_share`` of
+    them and ``targeted_share`` of their sampled prompts. Empty (with those columns) when the content classifiers are
     not installed or no prompt text is stored."""
-    columns = ["account_id", "prompts", "elicitation_share", "targeted_share"]
+    columns = ["account_id", "conversations", "elicitation_share", "targeted_share"]
     elicitation, capability = content_module("elicitation"), content_module("capability")
-    if elicitation is None or capability is None:
+    textmodel = content_module("textmodel")
+    if elicitation is None or capability is None or textmodel is None:
         return pd.DataFrame(columns=columns)
     sample = store.con.execute(
-        "SELECT account_id, prompt FROM (SELECT account_id, prompt, row_number() OVER "
-        "(PARTITION BY account_id ORDER BY event_id) AS r FROM exchanges "
-        "WHERE prompt IS NOT NULL) WHERE r <= ? ORDER BY account_id",
-        [per_account],
+        "SELECT account_id, conversation, prompt FROM ("
+        "  SELECT account_id, conversation, prompt,"
+        "    dense_rank() OVER (PARTITION BY account_id ORDER BY md5(conversation), conversation)"
+        "      AS c,"
+        "    row_number() OVER (PARTITION BY account_id, conversation"
+        "      ORDER BY turn_index NULLS LAST, event_id) AS t"
+        "  FROM (SELECT account_id, coalesce(conversation_id, 'exchange:' || event_id)"
+        "          AS conversation, prompt, turn_index, event_id"
+        "        FROM exchanges WHERE prompt IS NOT NULL))"
+        "WHERE c <= ? AND t <= ? ORDER BY account_id, conversation",
+        [conversations, turns],
     ).df()
     if sample.empty:
         return pd.DataFrame(columns=columns)
-    texts = sample.prompt.tolist()
-    hit = np.asarray(elicitation.score(texts), dtype=float) >= 0.5
-    targeted = np.isin(np.asarray(capability.classify(texts), dtype=object), TARGETED)
-    g = sample.assign(e=hit, t=targeted).groupby("account_id", sort=True)
-    out = pd.DataFrame({"prompts": g.size(), "elicitation_share": g.e.mean(),
-                        "targeted_share": g.t.mean()})  # fmt: skip
+    features = textmodel.features(sample.prompt.tolist())
+    hit = np.asarray(elicitation.classify_features(features)[0], dtype=float) >= 0.5
+    targeted = np.isin(np.asarray(capability.classify_features(features), dtype=object), TARGETED)
+    rows = sample.assign(e=hit, t=targeted)
+    per_conversation = rows.groupby(["account_id", "conversation"], sort=True).e.max()
+    g = per_conversation.groupby(level="account_id", sort=True)
+    out = pd.DataFrame({"conversations": g.size(), "elicitation_share": g.mean(),
+                        "targeted_share": rows.groupby("account_id", sort=True).t.mean()})  # fmt: skip
     return out.reset_index()
