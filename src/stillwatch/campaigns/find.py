@@ -257,7 +257,12 @@ def find_campaigns(
     ow = edges.owned_weight.to_numpy(dtype=float)
     labels = merge_parts(labels, a, b, ow, owned, cs.merge_ratio, cs.min_accounts)
     labels = split_by_owned(labels, a, b, owned, ow, SPLIT_TIE, cs.resolution, cs.seed)
-    labels = merge_parts(labels, a, b, ow, owned, cs.merge_ratio, cs.min_accounts)
+    # Parts the split made, of two accounts or more, rejoin what they are firmly tied to: a
+    # sparse campaign's owned-tie communities are many small ones (paraphrased frames, one card
+    # per account), each tied to the rest by more than half a firm tie per account; an app
+    # fleet split off a hydra by three firm ties is not. (Single accounts too: a router and a
+    # power user rejoined campaigns on development seeds; outer members are attached later.)
+    labels = merge_parts(labels, a, b, ow, owned, cs.merge_ratio, 2)
     labels = trim(labels, a, b, w, owned, js, owned_weight=ow)
     labels, k = _compact(labels)
     strength = internal_strength(labels, a, b, w)
