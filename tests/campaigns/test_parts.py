@@ -13,6 +13,7 @@ from stillwatch.campaigns.find import merge_parts, split_by_owned
 from stillwatch.campaigns.identity import carry_ids, digest_id
 from stillwatch.campaigns.judge import (
     JudgeSettings,
+    accounts_weight,
     attach_outer,
     baseline_shares,
     cluster_scores,
@@ -325,11 +326,12 @@ def test_a_ring_that_harvests_nothing_scores_below_one_that_does() -> None:
             "targeted_share": 0.45}  # fmt: skip
     table = cluster_scores(np.repeat([0, 1], 5), members, np.ones(10), 2, base)
     assert table.harvest[0] == 0.0 and table.harvest[1] > 0.8
-    assert table.score[1] > 0.75 > table.score[0]
+    # beside the weight of five accounts, the harvesting ring's facts are strong, the other's nil
+    assert table.score[1] / accounts_weight(5) > 0.75 > table.score[0] / accounts_weight(5)
 
 
 def test_few_accounts_alike_say_less_than_many() -> None:
-    # The same member facts over 3 and over 30 accounts: the handful keeps 3/4 of the score.
+    # The same member facts over 3 and over 30 accounts: the handful keeps 3/5 of the score.
     n = 33
     members = pd.DataFrame({
         "account": [0.6] * n, "harvest": [0.5] * n, "content": [0.0] * n,
@@ -342,4 +344,4 @@ def test_few_accounts_alike_say_less_than_many() -> None:
     table = cluster_scores(np.repeat([0, 1], [3, 30]), members, np.full(n, 0.6), 2, base)
     assert table.account[0] == table.account[1]
     assert table.harvest[0] == pytest.approx(table.harvest[1])
-    assert table.score[0] / table.score[1] == pytest.approx((3 / 4) / (30 / 31))
+    assert table.score[0] / table.score[1] == pytest.approx((3 / 5) / (30 / 32))
