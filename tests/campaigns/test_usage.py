@@ -35,7 +35,7 @@ def test_a_harvest_request_wrapped_in_small_talk_counts_per_conversation(store: 
     for c in range(4):  # every conversation: small talk, the harvest request, thanks
         for t, text in enumerate((SMALL_TALK, HARVEST, THANKS)):
             rows.append(("wrapped", f"w{c}", t, text))
-    for c in range(4):  # chat only, one exchange per conversation, no conversation ids
+    for _ in range(4):  # chat only, one exchange per conversation, no conversation ids
         rows.append(("chatty", None, 0, CHAT))
     _insert(store, rows)
     shares = prompt_shares(store).set_index("account_id")
