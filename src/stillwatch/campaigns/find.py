@@ -260,8 +260,9 @@ def find_campaigns(
     # Parts the split made, of two accounts or more, rejoin what they are firmly tied to: a
     # sparse campaign's owned-tie communities are many small ones (paraphrased frames, one card
     # per account), each tied to the rest by more than half a firm tie per account; an app
-    # fleet split off a hydra by three firm ties is not. (Single accounts too: a router and a
-    # power user rejoined campaigns on development seeds; outer members are attached later.)
+    # fleet split off a hydra by three firm ties is not. Not single accounts: letting them
+    # rejoin brought a router and a power user into campaigns on development seeds; lone
+    # accounts join later as outer members, on distinct owned evidence.
     labels = merge_parts(labels, a, b, ow, owned, cs.merge_ratio, 2)
     labels = trim(labels, a, b, w, owned, js, owned_weight=ow)
     labels, k = _compact(labels)
