@@ -26,7 +26,7 @@ import pandas as pd
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
-from stillwatch.campaigns.judge import JudgeSettings
+from stillwatch.campaigns.judge import JudgeSettings, note_values, value_evidence
 
 # The owned strength a member needs to stay in its cluster.
 MIN_EVIDENCE = JudgeSettings.owned_strength
@@ -47,13 +47,8 @@ def bridges(
                               edges.owned_values[mask], strict=True):  # fmt: skip
         key = (int(min(x, y)), int(max(x, y)))
         total[key] = total.get(key, 0.0) + float(w)
-        seen = values.setdefault(key, {})
-        for v in named:
-            seen[v["key"]] = max(seen.get(v["key"], 0.0), float(v["weight"]))
-    return {
-        k: (t, 1 - float(np.prod([1 - min(x, 0.999) for x in values[k].values()])))
-        for k, t in total.items()
-    }
+        note_values(values.setdefault(key, {}), named)
+    return {k: (t, value_evidence(values[k])) for k, t in total.items()}
 
 
 def operator_groups(

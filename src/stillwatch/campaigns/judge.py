@@ -41,8 +41,9 @@ lab's templates that ask for step-by-step reasoning fills all three.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -123,6 +124,20 @@ def trim(
     return labels
 
 
+def note_values(seen: dict[str, float], named: Iterable[Mapping[str, Any]]) -> None:
+    """Add an edge's owned values (``edge_frame``'s ``owned_values``: ``key``, ``weight``) to
+    ``seen``, each value at its largest weight."""
+    for v in named:
+        key, weight = str(v["key"]), float(v["weight"])
+        seen[key] = max(seen.get(key, 0.0), weight)
+
+
+def value_evidence(seen: Mapping[str, float]) -> float:
+    """The evidence of distinct owned values, ``1 − Π(1 − weight)``: each value counts once,
+    however many edges name it."""
+    return 1.0 - float(np.prod([1.0 - min(x, 0.999) for x in seen.values()]))
+
+
 def attach_outer(
     labels: np.ndarray, a: np.ndarray, b: np.ndarray, owned_weight: np.ndarray,
     owned_values: list[list[dict[str, float | str]]], targets: list[int],
@@ -156,10 +171,7 @@ def attach_outer(
         for i in edge.tolist():
             key = (int(node_side[i]), int(other[i]))
             into[key] = into.get(key, 0.0) + float(owned_weight[i])
-            seen = values.setdefault(key, {})
-            for v in owned_values[i]:
-                name, weight = str(v["key"]), float(v["weight"])
-                seen[name] = max(seen.get(name, 0.0), weight)
+            note_values(values.setdefault(key, {}), owned_values[i])
     best: dict[int, tuple[float, int]] = {}
     for (node, cluster), weight in sorted(into.items()):
         if weight > best.get(node, (0.0, -1))[0]:
@@ -167,9 +179,7 @@ def attach_outer(
     for node, (weight, cluster) in best.items():
         if weight < min_weight or weight < min_share * owned_anywhere[node]:
             continue
-        named = values[(node, cluster)].values()
-        evidence = 1.0 - float(np.prod([1.0 - min(x, 0.999) for x in named]))
-        if evidence >= min_evidence:
+        if value_evidence(values[(node, cluster)]) >= min_evidence:
             labels[node] = cluster
     return labels
 
