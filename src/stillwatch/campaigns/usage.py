@@ -24,10 +24,10 @@ missing and the judgement uses the token shapes alone.
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from stillwatch.detectors.content import TARGETED, content_module
+from stillwatch.detectors.prompts import classify_into
 from stillwatch.engine.store import Store
 
 # Conversations sampled per account (by a hash of their id: deterministic, as the content
@@ -48,8 +48,10 @@ def prompt_shares(
     textmodel = content_module("textmodel")
     if elicitation is None or capability is None or textmodel is None:
         return pd.DataFrame(columns=columns)
-    sample = store.con.execute(
-        "SELECT account_id, conversation, prompt FROM ("
+    con = store.con
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _sw_usage AS SELECT row_number() OVER "
+        "  (ORDER BY account_id, conversation, t) AS rid, account_id, conversation, prompt FROM ("
         "  SELECT account_id, conversation, prompt,"
         "    dense_rank() OVER (PARTITION BY account_id ORDER BY md5(conversation), conversation)"
         "      AS c,"
@@ -58,17 +60,30 @@ def prompt_shares(
         "  FROM (SELECT account_id, coalesce(conversation_id, 'exchange:' || event_id)"
         "          AS conversation, prompt, turn_index, event_id"
         "        FROM exchanges WHERE prompt IS NOT NULL))"
-        "WHERE c <= ? AND t <= ? ORDER BY account_id, conversation",
-        [conversations, turns],
-    ).df()
-    if sample.empty:
-        return pd.DataFrame(columns=columns)
-    features = textmodel.features(sample.prompt.tolist())
-    hit = np.asarray(elicitation.classify_features(features)[0], dtype=float) >= 0.5
-    targeted = np.isin(np.asarray(capability.classify_features(features), dtype=object), TARGETED)
-    rows = sample.assign(e=hit, t=targeted)
-    per_conversation = rows.groupby(["account_id", "conversation"], sort=True).e.max()
-    g = per_conversation.groupby(level="account_id", sort=True)
-    out = pd.DataFrame({"conversations": g.size(), "elicitation_share": g.mean(),
-                        "targeted_share": rows.groupby("account_id", sort=True).t.mean()})  # fmt: skip
-    return out.reset_index()
+        f"WHERE c <= {int(conversations)} AND t <= {int(turns)}"
+    )
+    try:
+        # classified in batches inside DuckDB: a large store's sample never sits in Python
+        classify_into(con, "_sw_usage", "_sw_usage_verdicts")
+        targeted = ", ".join(f"'{c}'" for c in TARGETED)
+        return con.execute(
+            f"""
+            WITH v AS (
+                SELECT u.account_id, u.conversation, v.elicitation >= 0.5 AS e,
+                       v.capability IN ({targeted}) AS t
+                FROM _sw_usage u JOIN _sw_usage_verdicts v USING (rid)
+            ),
+            conv AS (SELECT account_id, conversation, bool_or(e) AS e FROM v GROUP BY ALL),
+            a AS (
+                SELECT account_id, count(*) AS conversations,
+                       avg(CAST(e AS DOUBLE)) AS elicitation_share
+                FROM conv GROUP BY ALL
+            ),
+            b AS (SELECT account_id, avg(CAST(t AS DOUBLE)) AS targeted_share FROM v GROUP BY ALL)
+            SELECT account_id, conversations, elicitation_share, targeted_share
+            FROM a JOIN b USING (account_id) ORDER BY account_id
+            """
+        ).df()[columns]
+    finally:
+        for table in ("_sw_usage", "_sw_usage_verdicts"):
+            con.execute(f"DROP TABLE IF EXISTS {table}")

@@ -1,18 +1,18 @@
-"""Content detectors: the seam to ``stillwatch.features.content`` (built on its own branch).
+"""Content detectors: the seam to ``stillwatch.features.content``.
 
-These classes read ``exchanges.prompt`` (a bounded, deterministic sample per account) and
-call the content package's interface:
+These classes read ``exchanges.prompt`` through the scan's prompt sample (a bounded,
+deterministic sample per account, kept in DuckDB: :mod:`stillwatch.detectors.prompts`) and the
+content package's interface:
 
-- ``frames.mine_frames(account_ids, texts) -> FrameStats``: per account, the share of its
+- ``frames.mine_frames_skeletons(con, table) -> FrameStats``: per account, the share of its
   prompts whose frame (skeleton with slot content masked) recurs across accounts beyond the
   language's own baseline, with the shared frames. Read here from ``stats.accounts``
   (``account_id``, ``frame_share``, ``top_frames``, ``max_sharing_accounts``);
-- ``elicitation.score(texts) -> np.ndarray`` in [0, 1] per prompt;
-- ``capability.classify(texts) -> list[str]`` one capability per prompt.
+- the elicitation score and the capability of each sampled prompt (``prompts.classified_table``);
+- ``minhash.signatures_from_skeletons(con, table)``: LSH neighbours by repeated phrasing.
 
 A scan skips them, saying why, when prompt text is absent (hash-only logs) or the content
-package is not installed. Until it lands they are skipped as "not installed": nothing here
-fakes a content score.
+package is not installed: nothing here fakes a content score.
 """
 
 from __future__ import annotations
@@ -20,10 +20,8 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-import ibis
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 from scipy import sparse
 
 from stillwatch.detectors.base import (
@@ -34,6 +32,13 @@ from stillwatch.detectors.base import (
     ramp,
 )
 from stillwatch.detectors.pairs import group_pairs, sparse_group_pairs, top_k_links
+from stillwatch.detectors.prompts import (
+    classified_table,
+    connection,
+    sample_counts,
+    sample_table,
+    skeleton_table,
+)
 
 # The capabilities distillation campaigns harvest (THREATS.md); labels of
 # ``stillwatch.features.content.capability.LABELS``.
@@ -47,45 +52,6 @@ def content_module(name: str) -> Any:
         return import_module(f"stillwatch.features.content.{name}")
     except ImportError:
         return None
-
-
-def prompt_sample(ctx: ScanContext, per_account: int) -> pd.DataFrame:
-    """Up to ``per_account`` prompts per account, chosen by event id (deterministic); read
-    once per scan and shared by the content detectors that ask for the same bound."""
-    key = ("prompt_sample", per_account)
-    if key not in ctx.shared:
-        ex = ctx.sources.exchanges
-        ex = ex.filter(ex.prompt.notnull())
-        w = ibis.window(group_by=ex.account_id, order_by=ex.event_id)
-        ranked = ex.select("account_id", "event_id", "prompt", rank=ibis.row_number().over(w))
-        sample = ranked.filter(ranked["rank"] < per_account)
-        df = sample.select("account_id", "event_id", "prompt").to_pandas()
-        ctx.shared[key] = df.sort_values(["account_id", "event_id"], kind="stable").reset_index(
-            drop=True
-        )
-    sample_df: pd.DataFrame = ctx.shared[key]
-    return sample_df
-
-
-def prompt_features(ctx: ScanContext, per_account: int) -> Any:
-    """The text features (:func:`stillwatch.features.content.textmodel.features`) of
-    :func:`prompt_sample`'s prompts, computed once per scan for both classifiers."""
-    key = ("prompt_features", per_account)
-    if key not in ctx.shared:
-        texts = pa.array(prompt_sample(ctx, per_account).prompt.tolist(), pa.string())
-        ctx.shared[key] = content_module("textmodel").features(texts)
-    return ctx.shared[key]
-
-
-def per_account_share(
-    df: pd.DataFrame, hit: np.ndarray, min_prompts: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Accounts of ``df`` (sorted) with at least ``min_prompts`` rows: ids, prompts, and the
-    share of their rows where ``hit``."""
-    grouped = pd.DataFrame({"a": df.account_id.to_numpy(), "hit": hit}).groupby("a", sort=True)
-    n, share = grouped.size(), grouped.hit.mean()
-    keep = (n >= min_prompts).to_numpy()
-    return n.index.to_numpy()[keep], n.to_numpy()[keep], share.to_numpy(dtype=float)[keep]
 
 
 class _ContentDetector:
@@ -118,11 +84,12 @@ class SharedFrames(_ContentDetector):
 
     def run(self, ctx: ScanContext) -> DetectorOutput:
         out = DetectorOutput()
-        df = prompt_sample(ctx, self.per_account)
-        if df.empty:
+        counts = sample_counts(ctx, self.per_account)
+        if not counts:
             return out
-        stats = content_module(self.module).mine_frames(df.account_id.tolist(), df.prompt.tolist())
-        counts = df.groupby("account_id").size()
+        stats = content_module(self.module).mine_frames_skeletons(
+            connection(ctx), skeleton_table(ctx, self.per_account)
+        )
         for row in sorted(stats.accounts.to_pylist(), key=lambda r: r["account_id"]):
             a = row["account_id"]
             n = int(counts.get(a, 0))
@@ -206,17 +173,19 @@ class Elicitation(_ContentDetector):
 
     def run(self, ctx: ScanContext) -> DetectorOutput:
         out = DetectorOutput()
-        df = prompt_sample(ctx, self.per_account)
-        if df.empty:
+        if not sample_counts(ctx, self.per_account):
             return out
-        scores, _ = content_module(self.module).classify_features(
-            prompt_features(ctx, self.per_account)
-        )
-        ids, n, share = per_account_share(df, np.asarray(scores, dtype=float) >= 0.5,
-                                          self.min_prompts)  # fmt: skip
-        for a, k, s in zip(ids, n, share, strict=True):
-            out.add(str(a), float(ramp(s, 0.2, 0.7)), {"share": round(float(s), 3),
-                                                       "prompts": int(k)})  # fmt: skip
+        rows = connection(ctx).execute(
+            f"SELECT s.account_id, count(*), sum(CASE WHEN c.elicitation >= 0.5 THEN 1 ELSE 0 END) "
+            f"FROM {sample_table(ctx, self.per_account)} s "
+            f"JOIN {classified_table(ctx, self.per_account)} c USING (rid) "
+            "GROUP BY ALL HAVING count(*) >= ? ORDER BY s.account_id",
+            [self.min_prompts],
+        ).fetchall()
+        for a, k, hits in rows:
+            share = float(hits) / float(k)
+            out.add(str(a), float(ramp(share, 0.2, 0.7)), {"share": round(share, 3),
+                                                           "prompts": int(k)})  # fmt: skip
         return out
 
 
@@ -231,21 +200,28 @@ class CapabilityFocus(_ContentDetector):
 
     def run(self, ctx: ScanContext) -> DetectorOutput:
         out = DetectorOutput()
-        df = prompt_sample(ctx, self.per_account)
-        if df.empty:
+        if not sample_counts(ctx, self.per_account):
             return out
-        labels = content_module(self.module).classify_features(
-            prompt_features(ctx, self.per_account)
-        )
         # each account's most frequent capability (ties: the first in name order)
-        counts = pd.crosstab(df.account_id.to_numpy(), np.asarray(labels, dtype=object))
-        counts = counts.reindex(sorted(counts.columns), axis=1)
-        n = counts.sum(axis=1).to_numpy()
-        top = counts.to_numpy().argmax(axis=1)
-        caps = counts.columns.to_numpy()[top]
-        tops = counts.to_numpy()[np.arange(len(counts)), top]
-        for a, cap, k, total in zip(counts.index, caps, tops, n, strict=True):
-            if total < self.min_prompts or cap not in TARGETED:
+        rows = connection(ctx).execute(
+            f"""
+            WITH c AS (
+                SELECT s.account_id, c.capability, count(*) AS k
+                FROM {sample_table(ctx, self.per_account)} s
+                JOIN {classified_table(ctx, self.per_account)} c USING (rid) GROUP BY ALL
+            ),
+            ranked AS (
+                SELECT *, sum(k) OVER (PARTITION BY account_id) AS total, row_number() OVER
+                    (PARTITION BY account_id ORDER BY k DESC, capability) AS r
+                FROM c
+            )
+            SELECT account_id, capability, k, total FROM ranked WHERE r = 1 AND total >= ?
+            ORDER BY account_id
+            """,
+            [self.min_prompts],
+        ).fetchall()
+        for a, cap, k, total in rows:
+            if cap not in TARGETED:
                 continue
             share = float(k) / float(total)
             out.add(str(a), float(ramp(share, 0.6, 0.95)), {"capability": str(cap),
@@ -282,19 +258,17 @@ class SimilarPhrasing(_ContentDetector):
 
     def run(self, ctx: ScanContext) -> DetectorOutput:
         out = DetectorOutput()
-        df = prompt_sample(ctx, self.per_account)
-        if df.empty:
+        counts = sample_counts(ctx, self.per_account)
+        if not counts:
             return out
         frames = content_module("frames")
         # Phrasing repeated by more than the frames' "common" share of accounts is the
         # language's, as for frames; in a small data set a share says little, so the same
         # floor on accounts holds (frames.COMMON_MIN_ACCOUNTS).
-        n_text = df.account_id.nunique()
-        common = max(frames.COMMON_SHARE, frames.COMMON_MIN_ACCOUNTS / max(n_text, 1))
-        sig = content_module(self.module).account_signatures(
-            df.account_id.tolist(), df.prompt.tolist(), df.event_id.tolist(),
-            per_account=self.per_account, min_similarity=self.min_similarity,
-            common_share=min(common, 1.0),
+        common = max(frames.COMMON_SHARE, frames.COMMON_MIN_ACCOUNTS / max(len(counts), 1))
+        sig = content_module(self.module).signatures_from_skeletons(
+            connection(ctx), skeleton_table(ctx, self.per_account),
+            min_similarity=self.min_similarity, common_share=min(common, 1.0),
         )  # fmt: skip
         pairs = sig.pairs.to_pandas()
         if pairs.empty:

@@ -107,7 +107,8 @@ def mine_frames(
     db = scratch_connection() if own else con
     try:
         db.register("_sw_prompts", prompts)
-        return _mine(db, "_sw_prompts", key_tokens, min_accounts, common_share)
+        return mine_frames_sql(db, "_sw_prompts", key_tokens=key_tokens,
+                               min_accounts=min_accounts, common_share=common_share)  # fmt: skip
     finally:
         db.unregister("_sw_prompts")
         if own:
@@ -124,7 +125,11 @@ def mine_frames_sql(
 ) -> FrameStats:
     """Mine frames from ``source`` (a table or parenthesised query with columns
     ``account_id`` and ``prompt``) on an open DuckDB connection, e.g. the store's."""
-    return _mine(con, source, key_tokens, min_accounts, common_share)
+    table = skeleton_table(con, source, "_sw_src")
+    try:
+        return _mine(con, table, key_tokens, min_accounts, common_share)
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 def words_of(expr: str) -> str:
@@ -136,26 +141,47 @@ def words_of(expr: str) -> str:
     return f"(CASE WHEN strlen({expr}) = length({expr}) THEN {plain} ELSE {cjk} END)"
 
 
+def skeleton_table(con: Any, source: str, name: str, carry: Sequence[str] = ()) -> str:
+    """Create temp table ``name`` on ``con``: the prompts of ``source`` (columns
+    ``account_id``, ``prompt`` and ``carry``; empty prompts left out) with ``rid`` (a row
+    key), ``ph`` (hash of the prompt) and ``skeleton``. Frame mining and MinHash both read
+    it, so a scan masks each prompt once. Returns ``name``."""
+    keep = ("account_id", "rid", "ph", "prompt", *carry)
+    extra = "".join(f', "{c}"' for c in carry)
+    src = (
+        f"(SELECT account_id, prompt, hash(prompt) AS ph, row_number() OVER () AS rid{extra} "
+        f"FROM {source} WHERE prompt IS NOT NULL AND prompt <> '')"
+    )
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {skeleton_select(src, 'prompt', keep)}")
+    return name
+
+
+def mine_frames_skeletons(
+    con: Any,
+    table: str,
+    *,
+    key_tokens: int = KEY_TOKENS,
+    min_accounts: int = MIN_ACCOUNTS,
+    common_share: float = COMMON_SHARE,
+) -> FrameStats:
+    """Mine frames from a :func:`skeleton_table` on ``con``: all the work stays in DuckDB (on
+    the store's connection, its memory limit and spill directory)."""
+    return _mine(con, table, key_tokens, min_accounts, common_share)
+
+
 def _mine(
     con: Any, source: str, key_tokens: int, min_accounts: int, common_share: float
 ) -> FrameStats:
+    """Mine frames from ``source``, a :func:`skeleton_table`."""
     k = int(key_tokens)
     lengths = sorted({k, *(x for x in SHORT_KEYS if x < k)}, reverse=True)
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE _sw_src AS
-        SELECT account_id, prompt, hash(prompt) AS ph, row_number() OVER () AS rid FROM {source}
-        WHERE prompt IS NOT NULL AND prompt <> ''
-        """
-    )
-    skel = skeleton_select("_sw_src", "prompt", carry=("account_id", "rid", "ph"))
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _sw_keys AS
         WITH sk AS (
             SELECT account_id, rid, ph, left(skeleton, {EDGE_CHARS}) AS h,
                    right(skeleton, {EDGE_CHARS}) AS t
-            FROM ({skel})
+            FROM {source}
         ),
         tok AS MATERIALIZED (
             SELECT account_id, rid, ph, {words_of("h")} AS head, {words_of("t")} AS tail FROM sk
@@ -208,10 +234,10 @@ def _mine(
         "(SELECT 1 FROM _sw_hits h WHERE h.kind = f.kind AND h.frame = f.frame)"
     )
     frames = con.sql(
-        """
+        f"""
         WITH ex AS (
             SELECT k.kind, k.frame, min(p.prompt) AS example, count(DISTINCT k.ph) AS distinct_prompts
-            FROM _sw_hits k JOIN _sw_frames f USING (kind, frame) JOIN _sw_src p USING (rid)
+            FROM _sw_hits k JOIN _sw_frames f USING (kind, frame) JOIN {source} p USING (rid)
             GROUP BY ALL
         )
         SELECT f.frame_id, f.kind, f.frame, ex.example, f.accounts, f.prompts,
@@ -231,8 +257,7 @@ def _mine(
     accounts = con.sql(
         f"""
         WITH base AS (
-            SELECT account_id, count(*) AS prompts FROM {source}
-            WHERE prompt IS NOT NULL AND prompt <> '' GROUP BY ALL
+            SELECT account_id, count(*) AS prompts FROM {source} GROUP BY ALL
         ),
         -- a prompt counts once even when both its prefix and its suffix are frames
         prompt_hits AS (
@@ -261,6 +286,6 @@ def _mine(
         ORDER BY b.account_id
         """
     ).to_arrow_table()
-    for table in ("_sw_keys", "_sw_hits", "_sw_frames", "_sw_src"):
+    for table in ("_sw_keys", "_sw_hits", "_sw_frames"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
     return FrameStats(frames=frames, accounts=accounts, incidence=incidence)

@@ -29,9 +29,8 @@ import pyarrow as pa
 from rensa import RMinHash
 
 from stillwatch.engine.store import scratch_connection
-from stillwatch.features.content.frames import COMMON_SHARE, words_of
+from stillwatch.features.content.frames import COMMON_SHARE, skeleton_table, words_of
 from stillwatch.features.content.sampling import PER_ACCOUNT, sample_select
-from stillwatch.features.content.skeleton import skeleton_select
 
 NUM_PERM = 128
 BANDS = 32
@@ -127,14 +126,35 @@ def signatures_sql(
         f"(SELECT event_id, account_id, prompt FROM {source} WHERE prompt IS NOT NULL AND prompt <> '')",
         per_account,
     )
-    skel = skeleton_select(
-        f"(SELECT *, row_number() OVER () AS rid FROM ({sample}))",
-        "prompt",
-        carry=("account_id", "rid"),
-    )
+    table = skeleton_table(con, f"({sample})", "_sw_mh_skeletons")
+    try:
+        return signatures_from_skeletons(
+            con, table, num_perm=num_perm, bands=bands, max_bucket=max_bucket,
+            min_similarity=min_similarity, min_repeats=min_repeats, min_shingles=min_shingles,
+            common_share=common_share,
+        )  # fmt: skip
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def signatures_from_skeletons(
+    con: Any,
+    table: str,
+    *,
+    num_perm: int = NUM_PERM,
+    bands: int = BANDS,
+    max_bucket: int = MAX_BUCKET,
+    min_similarity: float = 0.0,
+    min_repeats: int = MIN_REPEATS,
+    min_shingles: int = MIN_SHINGLES,
+    common_share: float = COMMON_SHARE,
+) -> AccountSignatures:
+    """As :func:`account_signatures`, over a :func:`.frames.skeleton_table` already sampled
+    (columns ``account_id``, ``rid``, ``skeleton``): the shingle counting stays in DuckDB, on
+    the store's connection when a scan passes it."""
     rel = con.sql(
         f"""
-        WITH tok AS (SELECT account_id, rid, {words_of("skeleton")} AS t FROM ({skel})),
+        WITH tok AS (SELECT account_id, rid, {words_of("skeleton")} AS t FROM {table}),
         -- a shingle is the hash of three consecutive words (of the whole text if shorter)
         sh AS (
             SELECT account_id, rid, unnest(CASE WHEN len(t) < 3 THEN [hash(array_to_string(t, ' '))]

@@ -1,0 +1,135 @@
+"""The scan's prompt sample, kept in DuckDB: what the content detectors read, computed once.
+
+A scan of a large store samples tens of millions of prompts; held in Python they would not
+fit in memory. So the sample, its skeletons and each prompt's classifier verdicts are temp
+tables on the scan's own DuckDB connection (the store's memory limit and spill directory;
+dropped when the connection closes, never written to the store), and the content detectors
+aggregate them per account in SQL. Only per-account results come back to Python.
+
+- :func:`sample_table`: up to ``per_account`` prompts per account, the first by event id
+  (deterministic), with ``rid``, a row key;
+- :func:`skeleton_table`: the sample with each prompt's skeleton (frames and MinHash);
+- :func:`classified_table`: each sampled prompt's elicitation score and capability, computed
+  in batches of ``BATCH_ROWS`` prompts, so memory does not grow with the data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ibis
+import pyarrow as pa
+
+from stillwatch.detectors.base import ScanContext
+
+BATCH_ROWS = 100_000
+
+
+def connection(ctx: ScanContext) -> Any:
+    """The DuckDB connection the scan's tables live on."""
+    backend = ctx.sources.exchanges._find_backend()
+    con = getattr(backend, "con", None)
+    if con is None or backend.name != "duckdb":
+        raise RuntimeError(f"the content detectors run on DuckDB, not on {backend.name}")
+    return con
+
+
+def sample_table(ctx: ScanContext, per_account: int) -> str:
+    """Temp table ``account_id``, ``event_id``, ``prompt``, ``rid``: up to ``per_account``
+    prompts (not NULL) per account, the first by event id. Made once per scan and bound."""
+    key = ("sample_table", per_account)
+    if key not in ctx.shared:
+        ex = ctx.sources.exchanges
+        ex = ex.filter(ex.prompt.notnull())
+        # rank on the ids alone, then fetch the kept prompts: the window never carries text
+        w = ibis.window(group_by=ex.account_id, order_by=ex.event_id)
+        ids = ex.select("account_id", "event_id", rank=ibis.row_number().over(w))
+        kept = ids.filter(ids["rank"] < per_account).select("event_id")
+        sample = ex.semi_join(kept, "event_id").select("account_id", "event_id", "prompt")
+        name = f"_sw_sample_{int(per_account)}"
+        connection(ctx).execute(
+            f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT *, "
+            f"row_number() OVER (ORDER BY account_id, event_id) AS rid "
+            f"FROM ({ibis.to_sql(sample, dialect='duckdb')})"
+        )
+        ctx.shared[key] = name
+    table: str = ctx.shared[key]
+    return table
+
+
+def sample_counts(ctx: ScanContext, per_account: int) -> dict[str, int]:
+    """Prompts sampled per account."""
+    key = ("sample_counts", per_account)
+    if key not in ctx.shared:
+        rows = connection(ctx).execute(
+            f"SELECT account_id, count(*) FROM {sample_table(ctx, per_account)} GROUP BY ALL"
+        ).fetchall()
+        ctx.shared[key] = {str(a): int(n) for a, n in rows}
+    counts: dict[str, int] = ctx.shared[key]
+    return counts
+
+
+def skeleton_table(ctx: ScanContext, per_account: int) -> str:
+    """Temp table of the sample's non-empty prompts with ``rid``, ``ph`` (prompt hash) and
+    ``skeleton`` (:func:`stillwatch.features.content.frames.skeleton_table`)."""
+    key = ("skeleton_table", per_account)
+    if key not in ctx.shared:
+        from stillwatch.features.content.frames import skeleton_table as make
+
+        sample = sample_table(ctx, per_account)
+        name = f"_sw_skeletons_{int(per_account)}"
+        con = connection(ctx)
+        # the sample's rid is kept (not renumbered): one key for a prompt across the tables
+        make(con, f"(SELECT account_id, prompt, rid AS sample_rid FROM {sample})", name,
+             carry=("sample_rid",))  # fmt: skip
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {name} AS "
+            f"SELECT * EXCLUDE (rid, sample_rid), sample_rid AS rid FROM {name}"
+        )
+        ctx.shared[key] = name
+    table: str = ctx.shared[key]
+    return table
+
+
+def classified_table(ctx: ScanContext, per_account: int) -> str:
+    """Temp table ``rid``, ``elicitation`` and ``capability`` (:func:`classify_into`) for
+    every sampled prompt."""
+    key = ("classified_table", per_account)
+    if key not in ctx.shared:
+        name = f"_sw_classified_{int(per_account)}"
+        classify_into(connection(ctx), sample_table(ctx, per_account), name)
+        ctx.shared[key] = name
+    table: str = ctx.shared[key]
+    return table
+
+
+def classify_into(con: Any, source: str, name: str, batch_rows: int = BATCH_ROWS) -> None:
+    """Create temp table ``name``: ``rid``, ``elicitation`` (probability of an elicitation
+    prompt) and ``capability`` (label) for each row of ``source`` (columns ``rid``, numbered
+    from 1 without gaps, and ``prompt``), classified ``batch_rows`` at a time with one
+    featurising pass for both classifiers: memory stays flat however many prompts there are."""
+    from stillwatch.features.content import capability, elicitation, textmodel
+
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {name} (rid BIGINT, elicitation DOUBLE, capability VARCHAR)"
+    )
+    total = int(con.execute(f"SELECT coalesce(max(rid), 0) FROM {source}").fetchall()[0][0])
+    for lo in range(1, total + 1, batch_rows):
+        batch = con.sql(
+            f"SELECT rid, prompt FROM {source} WHERE rid >= {lo} AND rid < {lo + batch_rows} "
+            "ORDER BY rid"
+        ).to_arrow_table()
+        f = textmodel.features(batch.column("prompt"))
+        scores, _ = elicitation.classify_features(f)
+        verdicts = pa.table(
+            {
+                "rid": batch.column("rid"),
+                "elicitation": pa.array(scores, pa.float64()),
+                "capability": pa.array(capability.classify_features(f), pa.string()),
+            }
+        )
+        con.register("_sw_verdicts", verdicts)
+        try:
+            con.execute(f"INSERT INTO {name} SELECT * FROM _sw_verdicts")
+        finally:
+            con.unregister("_sw_verdicts")
