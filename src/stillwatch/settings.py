@@ -318,6 +318,19 @@ SETTINGS: tuple[Setting, ...] = (
         "scan: bootstrap resamples of member accounts behind each campaign's exchange interval",
     ),
     Setting(
+        "campaign_unseen_share",
+        0.0,
+        "scan: share of a campaign's accounts the graph may miss (or hold wrongly): its "
+        "accounts and exchanges intervals reach this much further each way "
+        "(calibrated by `stillwatch bench intervals`)",
+    ),
+    Setting(
+        "campaign_mixture_margin",
+        0.0,
+        "scan: share of the members' exchanges judged resold or legitimate that the exchanges "
+        "interval adds each way (calibrated by `stillwatch bench intervals`)",
+    ),
+    Setting(
         "link_top_k",
         30,
         "scan: each account keeps its strongest this-many edges in the account graph (hubs capped)",

@@ -30,6 +30,8 @@ class Campaign:
     operator_id: str | None = None
     # Methods that estimate the accounts with an interval report it; None: no interval.
     accounts_interval: tuple[int, int] | None = None
+    # All the exchanges of its accounts (campaign and resold or legitimate), when reported.
+    member_exchanges: int | None = None
 
     def __post_init__(self) -> None:
         if not self.accounts:

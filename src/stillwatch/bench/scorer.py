@@ -50,6 +50,15 @@ class CampaignSize:
     accounts_covered: bool | None = None
     exchanges_half_width: float | None = None
     accounts_half_width: float | None = None
+    # The raw figures behind them, so intervals can be studied afterwards
+    # (``stillwatch bench intervals``): the truth, the estimate, the interval.
+    true_exchanges: int | None = None
+    true_accounts: int | None = None
+    estimated_exchanges: int | None = None
+    estimated_accounts: int | None = None
+    exchanges_interval: tuple[int, int] | None = None
+    accounts_interval: tuple[int, int] | None = None
+    member_exchanges: int | None = None
 
 
 @dataclass(frozen=True)
@@ -192,6 +201,17 @@ def _campaign_sizes(
                     if match.accounts_interval and match.estimated_accounts
                     else None
                 ),
+                true_exchanges=int(true.exchanges),
+                true_accounts=int(true.accounts),
+                estimated_exchanges=int(match.estimated_exchanges),
+                estimated_accounts=int(match.estimated_accounts),
+                exchanges_interval=(int(low), int(high)),
+                accounts_interval=(
+                    (int(match.accounts_interval[0]), int(match.accounts_interval[1]))
+                    if match.accounts_interval
+                    else None
+                ),
+                member_exchanges=match.member_exchanges,
             )
         )
     return sizes

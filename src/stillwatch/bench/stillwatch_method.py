@@ -132,12 +132,12 @@ def _campaigns(store: Any, scan_id: str) -> tuple[Campaign, ...]:
     out = []
     for row in store.sql(
         "SELECT campaign_id, operator_id, accounts, accounts_low, accounts_high, exchanges, "
-        "exchanges_low, exchanges_high, first_seen, last_seen FROM campaigns "
+        "exchanges_low, exchanges_high, first_seen, last_seen, member_exchanges FROM campaigns "
         "WHERE scan_id = ? AND status = 'reported' AND first_seen IS NOT NULL "
         "ORDER BY exchanges DESC, campaign_id",
         [scan_id],
     ):
-        cid, op, n, n_lo, n_hi, ex, ex_lo, ex_hi, first, last = row
+        cid, op, n, n_lo, n_hi, ex, ex_lo, ex_hi, first, last, member_ex = row
         out.append(
             Campaign(
                 accounts=tuple(members[cid]),
@@ -148,6 +148,7 @@ def _campaigns(store: Any, scan_id: str) -> tuple[Campaign, ...]:
                 last_day=last,
                 operator_id=op,
                 accounts_interval=(int(n_lo), int(n_hi)),
+                member_exchanges=int(member_ex) if member_ex is not None else None,
             )
         )
     return tuple(out)

@@ -79,6 +79,8 @@ class CampaignSettings:
     null_rounds: int = 200
     bootstrap_rounds: int = 200
     attribution_ratio: float = 0.2
+    unseen_share: float = 0.0
+    mixture_margin: float = 0.0
     seed: int = 11
 
     @classmethod
@@ -93,6 +95,8 @@ class CampaignSettings:
             min_score=float(s.get("campaign_min_score", cls.min_score)),
             null_rounds=int(s.get("campaign_null_rounds", cls.null_rounds)),
             bootstrap_rounds=int(s.get("campaign_bootstrap_rounds", cls.bootstrap_rounds)),
+            unseen_share=float(s.get("campaign_unseen_share", cls.unseen_share)),
+            mixture_margin=float(s.get("campaign_mixture_margin", cls.mixture_margin)),
         )
 
 
@@ -456,15 +460,20 @@ def _sizes(
         point, lo, hi = bootstrap_exchanges(matrix, legit, cs.bootstrap_rounds, cs.seed + c)
         n = len(members_of[c])
         loose, near = doubt.get(c, ([], []))
-        low_share = (n - len(loose)) / n
-        high_share = (n + len(near)) / n
+        # accounts the graph cannot see (or wrongly holds) either way: ``unseen_share``
+        m = cs.unseen_share
+        a_low = int(np.floor((n - len(loose)) * (1 - m)))
+        a_high = int(np.ceil((n + len(near)) * (1 + m)))
+        # the members' exchanges judged legitimate (resold) are an estimate: ``mixture_margin``
+        # of them either way
+        mix = cs.mixture_margin * max(0.0, float(matrix.to_numpy().sum()) - point)
         out[c] = CampaignSize(
             (
                 round(point),
-                int(np.floor(min(lo, point) * low_share)),
-                int(np.ceil(max(hi, point) * high_share)),
+                max(0, int(np.floor(min(lo, point) * a_low / n - mix))),
+                int(np.ceil(max(hi, point) * a_high / n + mix)),
             ),
-            (n, n - len(loose), n + len(near)),
+            (n, a_low, a_high),
             int(matrix.to_numpy().sum()),
             est.legit_share,
             est.confidence,

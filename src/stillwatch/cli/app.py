@@ -39,6 +39,7 @@ def _register() -> None:
         bench_classifiers,
         bench_content,
         bench_ingest,
+        bench_intervals,
         bench_perf,
         bench_quality,
         bench_serve,

@@ -175,13 +175,17 @@ class Elicitation(_ContentDetector):
         out = DetectorOutput()
         if not sample_counts(ctx, self.per_account):
             return out
-        rows = connection(ctx).execute(
-            f"SELECT s.account_id, count(*), sum(CASE WHEN c.elicitation >= 0.5 THEN 1 ELSE 0 END) "
-            f"FROM {sample_table(ctx, self.per_account)} s "
-            f"JOIN {classified_table(ctx, self.per_account)} c USING (rid) "
-            "GROUP BY ALL HAVING count(*) >= ? ORDER BY s.account_id",
-            [self.min_prompts],
-        ).fetchall()
+        rows = (
+            connection(ctx)
+            .execute(
+                f"SELECT s.account_id, count(*), sum(CASE WHEN c.elicitation >= 0.5 THEN 1 ELSE 0 END) "
+                f"FROM {sample_table(ctx, self.per_account)} s "
+                f"JOIN {classified_table(ctx, self.per_account)} c USING (rid) "
+                "GROUP BY ALL HAVING count(*) >= ? ORDER BY s.account_id",
+                [self.min_prompts],
+            )
+            .fetchall()
+        )
         for a, k, hits in rows:
             share = float(hits) / float(k)
             out.add(str(a), float(ramp(share, 0.2, 0.7)), {"share": round(share, 3),
@@ -203,8 +207,10 @@ class CapabilityFocus(_ContentDetector):
         if not sample_counts(ctx, self.per_account):
             return out
         # each account's most frequent capability (ties: the first in name order)
-        rows = connection(ctx).execute(
-            f"""
+        rows = (
+            connection(ctx)
+            .execute(
+                f"""
             WITH c AS (
                 SELECT s.account_id, c.capability, count(*) AS k
                 FROM {sample_table(ctx, self.per_account)} s
@@ -218,8 +224,10 @@ class CapabilityFocus(_ContentDetector):
             SELECT account_id, capability, k, total FROM ranked WHERE r = 1 AND total >= ?
             ORDER BY account_id
             """,
-            [self.min_prompts],
-        ).fetchall()
+                [self.min_prompts],
+            )
+            .fetchall()
+        )
         for a, cap, k, total in rows:
             if cap not in TARGETED:
                 continue

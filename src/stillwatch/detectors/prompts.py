@@ -61,9 +61,13 @@ def sample_counts(ctx: ScanContext, per_account: int) -> dict[str, int]:
     """Prompts sampled per account."""
     key = ("sample_counts", per_account)
     if key not in ctx.shared:
-        rows = connection(ctx).execute(
-            f"SELECT account_id, count(*) FROM {sample_table(ctx, per_account)} GROUP BY ALL"
-        ).fetchall()
+        rows = (
+            connection(ctx)
+            .execute(
+                f"SELECT account_id, count(*) FROM {sample_table(ctx, per_account)} GROUP BY ALL"
+            )
+            .fetchall()
+        )
         ctx.shared[key] = {str(a): int(n) for a, n in rows}
     counts: dict[str, int] = ctx.shared[key]
     return counts
