@@ -29,6 +29,15 @@ FROM exchanges GROUP BY account_id
 """
 
 
+# The content detectors' sample (``detectors.prompts.sample_table`` at its default bound).
+CONTENT_SAMPLE = """
+SELECT count(*) FROM (
+    SELECT 1 FROM exchanges WHERE prompt IS NOT NULL
+    QUALIFY row_number() OVER (PARTITION BY account_id ORDER BY event_id) <= 200
+)
+"""
+
+
 def _ingest(folder: str, store_path: str, memory_limit: str) -> dict[str, Any]:
     from stillwatch.engine.store import open_store
     from stillwatch.ingest import discover, ingest
@@ -53,9 +62,16 @@ def _scan(store_path: str, memory_limit: str) -> dict[str, Any]:
     start = time.perf_counter()
     with open_store(store_path, memory_limit=memory_limit) as store:
         result = scan(store, {"flag_threshold": 0.5, "rules": ""})
+        seconds = time.perf_counter() - start
+        # the prompts the content detectors processed: their sample (untimed)
+        prompts = int(store.scalar(CONTENT_SAMPLE))
     _, peak = _memory_mb()
+    content = sum(v.get("seconds") or 0 for d, v in result.detectors.items()
+                  if d.startswith("content.") and v["ran"])  # fmt: skip
     return {
-        "seconds": time.perf_counter() - start,
+        "seconds": seconds,
+        "content_prompts": prompts,
+        "content_seconds": content,
         "stages": result.seconds,
         "detectors": {d: v.get("seconds") for d, v in result.detectors.items() if v["ran"]},
         "accounts": result.accounts,
@@ -106,4 +122,9 @@ def run_perf(folder: Path, workdir: Path, memory_limit: str) -> dict[str, Any]:
         },
         "ratio_to_bare_pass": {k: v / bare["seconds"] for k, v in stages.items()},
         "scan_ratio_to_bare_pass": scanned["seconds"] / bare["seconds"],
+        "content_prompts_per_second": (
+            scanned["content_prompts"] / scanned["content_seconds"]
+            if scanned["content_seconds"]
+            else None
+        ),
     }

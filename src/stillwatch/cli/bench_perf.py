@@ -64,5 +64,11 @@ def bench_perf_command(
             table,
         )
     )
+    if result["content_prompts_per_second"]:
+        console.print(
+            f"content detectors: {result['scan']['content_prompts']:,} sampled prompts in "
+            f"{result['scan']['content_seconds']:.1f} s, "
+            f"{result['content_prompts_per_second']:,.0f} prompts/s"
+        )
     slow = sorted(result["scan"]["detectors"].items(), key=lambda kv: -(kv[1] or 0))[:5]
     console.print("slowest detectors: " + ", ".join(f"{d} {s:.1f} s" for d, s in slow))

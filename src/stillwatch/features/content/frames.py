@@ -202,10 +202,15 @@ def _mine(
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _sw_frames AS
-        WITH per_account AS (
-            SELECT kind, frame, account_id, count(*) AS n, count(DISTINCT ph) AS fills
+        WITH per_prompt AS (
+            SELECT kind, frame, account_id, ph, count(*) AS n
             FROM _sw_keys WHERE words >= {MIN_FRAME_WORDS}
             GROUP BY ALL
+        ),
+        -- two plain GROUP BYs, not a DISTINCT aggregate: DuckDB spills them to disk
+        per_account AS (
+            SELECT kind, frame, account_id, sum(n) AS n, count(*) AS fills
+            FROM per_prompt GROUP BY ALL
         ),
         f AS (
             SELECT kind, frame, count(*) AS accounts, sum(n) AS prompts,
@@ -213,7 +218,7 @@ def _mine(
             FROM per_account GROUP BY ALL
             HAVING count(*) >= {int(min_accounts)} AND median(fills) >= 2
         ),
-        total AS (SELECT count(DISTINCT account_id) AS n FROM _sw_keys)
+        total AS (SELECT count(*) AS n FROM (SELECT account_id FROM _sw_keys GROUP BY ALL))
         SELECT substr(md5(f.kind || ':' || f.frame), 1, 16) AS frame_id, f.kind, f.frame,
                f.accounts, f.prompts, f.median_fills,
                f.accounts > greatest({float(common_share)} * total.n, {COMMON_MIN_ACCOUNTS}) AS common
@@ -236,9 +241,11 @@ def _mine(
     frames = con.sql(
         f"""
         WITH ex AS (
-            SELECT k.kind, k.frame, min(p.prompt) AS example, count(DISTINCT k.ph) AS distinct_prompts
-            FROM _sw_hits k JOIN _sw_frames f USING (kind, frame) JOIN {source} p USING (rid)
-            GROUP BY ALL
+            SELECT kind, frame, min(example) AS example, count(*) AS distinct_prompts FROM (
+                SELECT k.kind, k.frame, k.ph, min(p.prompt) AS example
+                FROM _sw_hits k JOIN _sw_frames f USING (kind, frame) JOIN {source} p USING (rid)
+                GROUP BY ALL
+            ) GROUP BY ALL
         )
         SELECT f.frame_id, f.kind, f.frame, ex.example, f.accounts, f.prompts,
                ex.distinct_prompts, f.median_fills, f.common,

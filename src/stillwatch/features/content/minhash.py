@@ -152,8 +152,11 @@ def signatures_from_skeletons(
     """As :func:`account_signatures`, over a :func:`.frames.skeleton_table` already sampled
     (columns ``account_id``, ``rid``, ``skeleton``): the shingle counting stays in DuckDB, on
     the store's connection when a scan passes it."""
-    rel = con.sql(
+    # Every step is a plain GROUP BY, a join or a sort (no DISTINCT aggregate, no list
+    # aggregate): DuckDB spills each to disk, so a large store's shingles need not fit.
+    con.execute(
         f"""
+        CREATE OR REPLACE TEMP TABLE _sw_mh_kept AS
         WITH tok AS (SELECT account_id, rid, {words_of("skeleton")} AS t FROM {table}),
         -- a shingle is the hash of three consecutive words (of the whole text if shorter)
         sh AS (
@@ -161,27 +164,41 @@ def signatures_from_skeletons(
                 ELSE list_transform(range(1, len(t) - 1), lambda i: hash(t[i], t[i + 1], t[i + 2])) END) AS s
             FROM tok
         ),
+        once AS (SELECT account_id, rid, s FROM sh GROUP BY ALL),
+        -- the account's own repeated phrasing: in at least min_repeats of its prompts
         per AS MATERIALIZED (
-            SELECT account_id, s, count(DISTINCT rid) >= {int(min_repeats)} AS kept
-            FROM sh GROUP BY ALL
+            SELECT account_id, s FROM once GROUP BY ALL HAVING count(*) >= {int(min_repeats)}
         ),
-        df AS (
-            SELECT s, count(*) AS accounts FROM per WHERE kept GROUP BY s
-        ),
-        total AS (SELECT count(DISTINCT account_id) AS n FROM per),
-        acc AS (
-            SELECT account_id, list(per.s) FILTER (
-                WHERE kept AND df.accounts <= greatest(2, {float(common_share)} * total.n)
-            ) AS h
-            FROM per JOIN df USING (s), total GROUP BY account_id
-        )
-        SELECT account_id, h FROM acc WHERE len(h) >= {int(min_shingles)} ORDER BY account_id
+        df AS (SELECT s, count(*) AS accounts FROM per GROUP BY s),
+        total AS (SELECT count(*) AS n FROM (SELECT account_id FROM {table} GROUP BY ALL))
+        SELECT per.account_id, per.s FROM per JOIN df USING (s), total
+        WHERE df.accounts <= greatest(2, {float(common_share)} * total.n)
         """
-    ).to_arrow_table()
-    accounts = rel.column("account_id").to_pylist()
-    lists = rel.column("h").combine_chunks()
-    flat = np.asarray(lists.values.to_numpy(zero_copy_only=False), dtype=np.uint64)
-    offsets = np.asarray(lists.offsets.to_numpy(), dtype=np.uint64)
+    )
+    try:
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE _sw_mh_accounts AS
+            SELECT account_id, row_number() OVER (ORDER BY account_id) - 1 AS idx FROM (
+                SELECT account_id FROM _sw_mh_kept GROUP BY ALL HAVING count(*) >= {int(min_shingles)}
+            )
+            """
+        )
+        accounts = [
+            str(r[0])
+            for r in con.execute("SELECT account_id FROM _sw_mh_accounts ORDER BY idx").fetchall()
+        ]
+        flat_rel = con.sql(
+            "SELECT a.idx, k.s FROM _sw_mh_kept k JOIN _sw_mh_accounts a USING (account_id) "
+            "ORDER BY a.idx"
+        ).fetchnumpy()
+    finally:
+        for t in ("_sw_mh_kept", "_sw_mh_accounts"):
+            con.execute(f"DROP TABLE IF EXISTS {t}")
+    idx = np.asarray(flat_rel["idx"], dtype=np.int64)
+    flat = np.asarray(flat_rel["s"], dtype=np.uint64)
+    offsets = np.zeros(len(accounts) + 1, dtype=np.uint64)
+    np.cumsum(np.bincount(idx, minlength=len(accounts)), out=offsets[1:])
     if accounts:
         matrix = RMinHash.digest_matrix_from_flat_token_hashes(
             flat, offsets, num_perm=num_perm, seed=SEED
