@@ -18,14 +18,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+import ibis
 import numpy as np
-import pandas as pd
 
 from stillwatch.detectors.base import DetectorOutput, ScanContext, check_param
 from stillwatch.detectors.pairs import top_k_links
 from stillwatch.features.sources import epoch_s
 
 _PRIME = (1 << 61) - 1
+# Minutes hashed at once when signing (each row a 64-wide uint64 block: about 128 MB).
+CHUNK = 1 << 18
 
 
 class SynchronizedTiming:
@@ -73,64 +75,100 @@ class SynchronizedTiming:
         self.top_k = top_k
         self.seed = seed
 
-    def minute_sets(self, ctx: ScanContext) -> pd.DataFrame:
+    def minute_sets(self, ctx: ScanContext) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """The accounts active in at least ``min_minutes`` distinct minutes (sorted), how many
+        minutes each, all their minutes (one flat array, each account's sorted, in account
+        order), and the span of everyone's activity in minutes. Counted in the backend; only
+        numbers come back, so a large store's minute sets fit in memory."""
         ex = ctx.sources.exchanges
         minute = (epoch_s(ex.ts) / (60 * self.minute_bin)).floor().cast("int64")
         t = ex.select("account_id", minute=minute).distinct()
-        df = t.to_pandas()
-        return df.sort_values(["account_id", "minute"], kind="stable").reset_index(drop=True)
+        backend = ex._find_backend()
+        cached = backend.name == "duckdb"  # read three times below: computed once
+        if cached:
+            backend.con.execute(
+                f"CREATE OR REPLACE TEMP TABLE _sw_minute_sets AS {ibis.to_sql(t, dialect='duckdb')}"
+            )
+            t = backend.table("_sw_minute_sets")
+        try:
+            per = t.group_by("account_id").aggregate(
+                n=t.count(), lo=t.minute.min(), hi=t.minute.max()
+            )
+            whole = per.aggregate(lo=per.lo.min(), hi=per.hi.max()).to_pyarrow().to_pylist()[0]
+            if whole["lo"] is None:
+                return np.zeros(0, object), np.zeros(0, np.int64), np.zeros(0, np.uint64), 0
+            span = int(whole["hi"] - whole["lo"] + 1)
+            kept = per.filter(per.n >= self.min_minutes).select("account_id", "n")
+            listed = kept.order_by("account_id").to_pyarrow()
+            rows = t.semi_join(kept, "account_id").order_by(["account_id", "minute"])
+            minutes = rows.select("minute").to_pyarrow().column("minute").to_numpy()
+        finally:
+            if cached:
+                backend.con.execute("DROP TABLE IF EXISTS _sw_minute_sets")
+        accounts = np.asarray(listed.column("account_id").to_pylist(), dtype=object)
+        counts = listed.column("n").to_numpy().astype(np.int64)
+        return accounts, counts, minutes.astype(np.uint64), span
 
-    def run(self, ctx: ScanContext) -> DetectorOutput:
-        out = DetectorOutput()
-        df = self.minute_sets(ctx)
-        if df.empty:
-            return out
-        span = int(df.minute.max() - df.minute.min() + 1)
-        sizes = df.groupby("account_id").size()
-        keep = sizes[sizes >= self.min_minutes].index
-        df = df[df.account_id.isin(keep)]
-        if df.empty:
-            return out
-        accounts = np.array(sorted(keep), dtype=object)
-        index = {a: i for i, a in enumerate(accounts)}
-        rows = df.account_id.map(index).to_numpy()
-        minutes = df.minute.to_numpy().astype(np.uint64)
-        starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
-        sets = np.split(minutes, starts[1:])
+    def signatures(self, counts: np.ndarray, minutes: np.ndarray) -> np.ndarray:
+        """Each account's MinHash signature of its minute set, ``CHUNK`` minutes at a time."""
         rng = np.random.default_rng(self.seed)
         a = rng.integers(1, _PRIME, self.hashes, dtype=np.uint64)
         b = rng.integers(0, _PRIME, self.hashes, dtype=np.uint64)
-        sig = np.empty((len(accounts), self.hashes), dtype=np.uint64)
-        for i, s in enumerate(sets):
+        sig = np.full((len(counts), self.hashes), np.iinfo(np.uint64).max, dtype=np.uint64)
+        owner = np.repeat(np.arange(len(counts), dtype=np.int32), counts)
+        for lo in range(0, len(minutes), CHUNK):
+            m, r = minutes[lo : lo + CHUNK], owner[lo : lo + CHUNK]
             # (a·x + b) mod 2^64 with a final mix: a fast universal-style hash on uint64.
-            h = s[:, None] * a[None, :] + b[None, :]
+            h = m[:, None] * a[None, :] + b[None, :]
             h ^= h >> np.uint64(29)
-            sig[i] = h.min(axis=0)
+            starts = np.flatnonzero(np.r_[True, r[1:] != r[:-1]])
+            whose = r[starts]
+            sig[whose] = np.minimum(sig[whose], np.minimum.reduceat(h, starts, axis=0))
+        return sig
+
+    def candidates(self, sig: np.ndarray) -> set[tuple[int, int]]:
+        """Pairs of accounts whose signatures agree on a whole band (buckets of more than
+        ``max_bucket`` accounts give none)."""
         per_band = self.hashes // self.bands
-        candidates: set[tuple[int, int]] = set()
+        found: set[tuple[int, int]] = set()
         for band in range(self.bands):
             block = sig[:, band * per_band : (band + 1) * per_band]
             keys = block[:, 0].copy()
             for k in range(1, per_band):
                 keys = keys * np.uint64(1_000_003) + block[:, k]
-            buckets: dict[int, list[int]] = defaultdict(list)
-            for i, k in enumerate(keys.tolist()):
-                buckets[k].append(i)
-            for members in buckets.values():
-                if 2 <= len(members) <= self.max_bucket:
-                    for x in range(len(members)):
-                        for y in range(x + 1, len(members)):
-                            candidates.add((members[x], members[y]))
-        as_sets = [set(s.tolist()) for s in sets]
+            order = np.argsort(keys, kind="stable")
+            ordered = keys[order]
+            starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+            ends = np.r_[starts[1:], len(keys)]
+            size = ends - starts
+            for s, e in zip(starts[(size >= 2) & (size <= self.max_bucket)],
+                            ends[(size >= 2) & (size <= self.max_bucket)], strict=True):  # fmt: skip
+                members = np.sort(order[s:e]).tolist()
+                for x in range(len(members)):
+                    for y in range(x + 1, len(members)):
+                        found.add((members[x], members[y]))
+        return found
+
+    def run(self, ctx: ScanContext) -> DetectorOutput:
+        out = DetectorOutput()
+        accounts, counts, minutes, span = self.minute_sets(ctx)
+        if not len(accounts):
+            return out
+        offsets = np.r_[0, np.cumsum(counts)]
+        candidates = self.candidates(self.signatures(counts, minutes))
+
+        def minutes_of(i: int) -> np.ndarray:
+            return minutes[offsets[i] : offsets[i + 1]]
+
         partners: dict[int, list[tuple[float, float, int]]] = defaultdict(list)
         links = []
         for i, j in sorted(candidates):
-            inter = len(as_sets[i] & as_sets[j])
+            inter = len(np.intersect1d(minutes_of(i), minutes_of(j), assume_unique=True))
             if not inter:
                 continue
-            union = len(as_sets[i]) + len(as_sets[j]) - inter
+            union = int(counts[i] + counts[j]) - inter
             jac = inter / union
-            lift = inter * span / (len(as_sets[i]) * len(as_sets[j]))
+            lift = inter * span / (int(counts[i]) * int(counts[j]))
             if jac >= self.min_jaccard and lift >= self.min_lift:
                 partners[i].append((jac, lift, j))
                 partners[j].append((jac, lift, i))
@@ -147,7 +185,7 @@ class SynchronizedTiming:
                     "partners": len(ps),
                     "best_jaccard": round(best[0], 4),
                     "best_lift": round(best[1], 2),
-                    "active_minutes": len(as_sets[i]),
+                    "active_minutes": int(counts[i]),
                 },
             )
         out.links = top_k_links(self.id, links, self.top_k)
