@@ -73,3 +73,15 @@ def test_sample_is_bounded_and_stable_under_row_order() -> None:
     perm = np.random.default_rng(0).permutation(len(events))
     mask2 = sample_mask([events[i] for i in perm], [accounts[i] for i in perm], per_account=5)
     assert set(np.asarray(events)[perm][mask2]) == kept
+
+
+def test_counting_in_partitions_of_accounts_changes_nothing(monkeypatch) -> None:
+    from stillwatch.features.content import minhash
+
+    accounts, prompts, events = _traffic()
+    whole = account_signatures(accounts, prompts, events, per_account=50)
+    monkeypatch.setattr(minhash, "PARTITION_PROMPTS", 97)  # 64 partitions of the accounts
+    parts = account_signatures(accounts, prompts, events, per_account=50)
+    assert parts.accounts == whole.accounts
+    assert np.array_equal(parts.signatures, whole.signatures)
+    assert parts.pairs.equals(whole.pairs)

@@ -38,6 +38,8 @@ MAX_BUCKET = 50
 SEED = 20260422
 MIN_REPEATS = 2
 MIN_SHINGLES = 5
+# Prompts whose shingles are counted at once (a partition of the accounts).
+PARTITION_PROMPTS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -152,48 +154,70 @@ def signatures_from_skeletons(
     """As :func:`account_signatures`, over a :func:`.frames.skeleton_table` already sampled
     (columns ``account_id``, ``rid``, ``skeleton``): the shingle counting stays in DuckDB, on
     the store's connection when a scan passes it."""
-    # Every step is a plain GROUP BY, a join or a sort (no DISTINCT aggregate, no list
-    # aggregate): DuckDB spills each to disk, so a large store's shingles need not fit.
+    # Accounts are numbered, and their repeated shingles counted a partition of accounts at a
+    # time (``PARTITION_PROMPTS`` prompts each): numeric keys only and a bounded hash table,
+    # so a large store's tens of millions of prompts never need to fit in DuckDB's memory.
     con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE _sw_mh_kept AS
-        WITH tok AS (SELECT account_id, rid, {words_of("skeleton")} AS t FROM {table}),
-        -- a shingle is the hash of three consecutive words (of the whole text if shorter)
-        sh AS (
-            SELECT account_id, rid, unnest(CASE WHEN len(t) < 3 THEN [hash(array_to_string(t, ' '))]
-                ELSE list_transform(range(1, len(t) - 1), lambda i: hash(t[i], t[i + 1], t[i + 2])) END) AS s
-            FROM tok
-        ),
-        once AS (SELECT account_id, rid, s FROM sh GROUP BY ALL),
-        -- the account's own repeated phrasing: in at least min_repeats of its prompts
-        per AS MATERIALIZED (
-            SELECT account_id, s FROM once GROUP BY ALL HAVING count(*) >= {int(min_repeats)}
-        ),
-        df AS (SELECT s, count(*) AS accounts FROM per GROUP BY s),
-        total AS (SELECT count(*) AS n FROM (SELECT account_id FROM {table} GROUP BY ALL))
-        SELECT per.account_id, per.s FROM per JOIN df USING (s), total
-        WHERE df.accounts <= greatest(2, {float(common_share)} * total.n)
-        """
+        f"CREATE OR REPLACE TEMP TABLE _sw_mh_ids AS SELECT account_id, row_number() OVER "
+        f"(ORDER BY account_id) - 1 AS acc FROM (SELECT account_id FROM {table} GROUP BY ALL)"
     )
     try:
+        n_accounts, n_prompts = con.execute(
+            f"SELECT (SELECT count(*) FROM _sw_mh_ids), (SELECT count(*) FROM {table})"
+        ).fetchall()[0]
+        parts = max(1, -(-int(n_prompts) // PARTITION_PROMPTS))
+        con.execute("CREATE OR REPLACE TEMP TABLE _sw_mh_per (acc BIGINT, s UBIGINT)")
+        for part in range(parts):
+            con.execute(
+                f"""
+                INSERT INTO _sw_mh_per
+                WITH tok AS (
+                    SELECT i.acc, {words_of("k.skeleton")} AS t
+                    FROM {table} k JOIN _sw_mh_ids i USING (account_id)
+                    WHERE i.acc % {parts} = {part}
+                ),
+                -- a shingle is the hash of three consecutive words (of the whole text if
+                -- shorter), each counted once per prompt
+                sh AS (
+                    SELECT acc, unnest(list_distinct(CASE WHEN len(t) < 3
+                        THEN [hash(array_to_string(t, ' '))]
+                        ELSE list_transform(range(1, len(t) - 1),
+                                            lambda i: hash(t[i], t[i + 1], t[i + 2])) END)) AS s
+                    FROM tok
+                )
+                -- the account's own repeated phrasing: in at least min_repeats of its prompts
+                SELECT acc, s FROM sh GROUP BY ALL HAVING count(*) >= {int(min_repeats)}
+                """
+            )
+        # phrasing more than common_share of the accounts repeat is the language's
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE _sw_mh_kept AS
+            WITH df AS (SELECT s, count(*) AS accounts FROM _sw_mh_per GROUP BY s)
+            SELECT p.acc, p.s FROM _sw_mh_per p JOIN df USING (s)
+            WHERE df.accounts <= greatest(2, CAST({float(common_share)!r} AS DOUBLE) * {int(n_accounts)})
+            """
+        )
         con.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE _sw_mh_accounts AS
-            SELECT account_id, row_number() OVER (ORDER BY account_id) - 1 AS idx FROM (
-                SELECT account_id FROM _sw_mh_kept GROUP BY ALL HAVING count(*) >= {int(min_shingles)}
+            SELECT acc, row_number() OVER (ORDER BY acc) - 1 AS idx FROM (
+                SELECT acc FROM _sw_mh_kept GROUP BY ALL HAVING count(*) >= {int(min_shingles)}
             )
             """
         )
         accounts = [
             str(r[0])
-            for r in con.execute("SELECT account_id FROM _sw_mh_accounts ORDER BY idx").fetchall()
+            for r in con.execute(
+                "SELECT i.account_id FROM _sw_mh_accounts a JOIN _sw_mh_ids i USING (acc) "
+                "ORDER BY a.idx"
+            ).fetchall()
         ]
         flat_rel = con.sql(
-            "SELECT a.idx, k.s FROM _sw_mh_kept k JOIN _sw_mh_accounts a USING (account_id) "
-            "ORDER BY a.idx"
+            "SELECT a.idx, k.s FROM _sw_mh_kept k JOIN _sw_mh_accounts a USING (acc) ORDER BY a.idx"
         ).fetchnumpy()
     finally:
-        for t in ("_sw_mh_kept", "_sw_mh_accounts"):
+        for t in ("_sw_mh_ids", "_sw_mh_per", "_sw_mh_kept", "_sw_mh_accounts"):
             con.execute(f"DROP TABLE IF EXISTS {t}")
     idx = np.asarray(flat_rel["idx"], dtype=np.int64)
     flat = np.asarray(flat_rel["s"], dtype=np.uint64)
