@@ -121,6 +121,25 @@ class ScanContext:
         return self.settings.get(name, default)
 
 
+def connection(ctx: ScanContext) -> Any:
+    """The raw DuckDB connection the scan's tables live on (detectors that aggregate large
+    intermediate tables keep them there, in temp tables, rather than in Python)."""
+    backend = ctx.sources.exchanges._find_backend()
+    con = getattr(backend, "con", None)
+    if con is None or backend.name != "duckdb":
+        raise RuntimeError(f"this detector runs on DuckDB, not on {backend.name}")
+    return con
+
+
+def temp_table(ctx: ScanContext, name: str, expr: Any) -> str:
+    """Materialise Ibis expression ``expr`` as temp table ``name`` on the scan's DuckDB
+    connection (replacing one of that name; in-memory tables it reads are registered)."""
+    backend = ctx.sources.exchanges._find_backend()
+    connection(ctx).execute(f"DROP TABLE IF EXISTS {name}")
+    backend.create_table(name, expr, temp=True)
+    return name
+
+
 class Detector(Protocol):
     """What every detector declares (read-only: class attributes satisfy it)."""
 

@@ -29,12 +29,12 @@ from stillwatch.detectors.base import (
     LinkCandidate,
     ScanContext,
     check_param,
+    connection,
     ramp,
 )
 from stillwatch.detectors.pairs import group_pairs, sparse_group_pairs, top_k_links
 from stillwatch.detectors.prompts import (
     classified_table,
-    connection,
     sample_counts,
     sample_table,
     skeleton_table,

@@ -28,14 +28,19 @@ evidence names the shared values so an analyst can see it is one org.
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from typing import Any
 
+import ibis
 import numpy as np
-import pandas as pd
 
-from stillwatch.detectors.base import DetectorOutput, ScanContext, check_param
+from stillwatch.detectors.base import (
+    DetectorOutput,
+    ScanContext,
+    check_param,
+    connection,
+    temp_table,
+)
 from stillwatch.detectors.pairs import top_k_links
 from stillwatch.features.infrastructure import with_prefix_and_kind
 from stillwatch.features.registration import registrations
@@ -73,8 +78,8 @@ class SharedInfrastructure:
         self.full_strength = full_strength
         self.top_k = top_k
 
-    def memberships(self, ctx: ScanContext) -> pd.DataFrame:
-        """(account_id, type, value): which account holds which attribute value."""
+    def membership_parts(self, ctx: ScanContext) -> list[tuple[str, Any]]:
+        """(type, Ibis table of account_id, value) for each attribute type."""
         x = with_prefix_and_kind(ctx.sources)
         parts = []
         prefix = x.filter(x.prefix.notnull()).select("account_id", value=x.prefix)
@@ -91,122 +96,122 @@ class SharedInfrastructure:
         parts.append(("email_domain", mail.select("account_id", value=mail.email_domain.lower())))
         net = reg.filter(reg.signup_prefix.notnull())
         parts.append(("signup_prefix", net.select("account_id", value=net.signup_prefix)))
-        frames = []
-        for kind, t in parts:
-            df = t.distinct().to_pandas()
-            df["type"] = kind
-            frames.append(df)
-        if not frames:
-            return pd.DataFrame(columns=["account_id", "value", "type"])
-        return pd.concat(frames, ignore_index=True)
+        return parts
 
     def run(self, ctx: ScanContext) -> DetectorOutput:
+        """Counted in the backend (DuckDB): memberships, holders, every pair of holders of a
+        shared value and its strength. A large store's pairs run to hundreds of millions;
+        only per-account results and the strongest pairs come back to Python."""
         out = DetectorOutput()
-        m = self.memberships(ctx)
-        if m.empty:
-            return out
-        n_accounts = max(len(ctx.features), 3)
-        m = m.assign(holders=m.groupby(["type", "value"]).account_id.transform("size"))
-        usual = {
-            str(kind): float((g.groupby("account_id").holders.max() >= 2).mean())
-            for kind, g in m.groupby("type")
-        }
-        shared = m[(m.holders >= 2) & (m.holders <= self.max_group)].copy()
-        idf = 1 - np.log(shared.holders.to_numpy()) / math.log(n_accounts)
-        shared["weight"] = np.clip(idf, 0, 1) * (1 - shared.type.map(usual).to_numpy())
-        shared = shared[shared.weight >= self.min_weight]
-        if shared.empty:
-            return out
-        pairs = self._pairs(shared)
-        # Pair strength: surprise adds up over every value the two share (Adamic-Adar-like),
-        # squashed to [0, 1): one rare shared card, or several shared proxy ranges.
-        strength = pairs.groupby(["a", "b"], sort=True).agg(
-            total=("weight", "sum"), values=("weight", "size")
+        con = connection(ctx)
+        parts = [
+            t.select("account_id", value=t.value.cast("string"), type=ibis.literal(kind)).distinct()
+            for kind, t in self.membership_parts(ctx)
+        ]
+        temp_table(ctx, "_sw_infra_m", ibis.union(*parts))
+        try:
+            return self._scored(con, out, len(ctx.features))
+        finally:
+            for t in ("_sw_infra_m", "_sw_infra_shared", "_sw_infra_pairs"):
+                con.execute(f"DROP TABLE IF EXISTS {t}")
+
+    def _scored(self, con: Any, out: DetectorOutput, n_scored: int) -> DetectorOutput:
+        n_accounts = max(n_scored, 3)
+        usual = dict(
+            con.execute(
+                """
+                WITH h AS (
+                    SELECT account_id, type, count(*) OVER (PARTITION BY type, value) AS holders
+                    FROM _sw_infra_m
+                )
+                SELECT type, avg(CASE WHEN m >= 2 THEN 1.0 ELSE 0.0 END) FROM (
+                    SELECT type, account_id, max(holders) AS m FROM h GROUP BY ALL
+                ) GROUP BY type
+                """
+            ).fetchall()
         )
-        strength["w"] = 1 - np.exp(-strength.total.to_numpy())
-        strength = strength.reset_index()
-        best_value = pairs.sort_values(
-            ["a", "b", "weight", "type", "value"],
-            ascending=[True, True, False, True, True],
-            kind="stable",
-        ).drop_duplicates(["a", "b"])[["a", "b", "type", "value"]]
-        strength = strength.merge(best_value, on=["a", "b"], how="left")
-        # An account's tie strength: the rarity weights of the values it shares, each value
-        # counted once however many hold it, so no hub outweighs one rare shared value.
-        strength_of = shared.groupby("account_id").weight.sum()
-        everyone = np.zeros(max(len(ctx.features), len(strength_of)))
-        everyone[: len(strength_of)] = strength_of.to_numpy()
+        if not usual:
+            return out
+        usual_sql = " ".join(f"WHEN '{k}' THEN {float(v)!r}" for k, v in usual.items())
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE _sw_infra_shared AS
+            SELECT * FROM (
+                SELECT account_id, type, value, holders,
+                       greatest(0.0, least(1.0, 1 - ln(holders) / ln({n_accounts})))
+                       * (1 - CASE type {usual_sql} END) AS weight
+                FROM (
+                    SELECT *, count(*) OVER (PARTITION BY type, value) AS holders
+                    FROM _sw_infra_m
+                ) WHERE holders >= 2 AND holders <= {int(self.max_group)}
+            ) WHERE weight >= {float(self.min_weight)!r}
+            """
+        )
+        # Pair strength: surprise adds up over every value the two share (Adamic-Adar-like),
+        # squashed to [0, 1): one rare shared card, or several shared proxy ranges. The pair's
+        # strongest value (ties: type, then value) names it.
+        con.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE _sw_infra_pairs AS
+            SELECT x.account_id AS a, y.account_id AS b, sum(x.weight) AS total,
+                   count(*) AS n_values,
+                   1 - exp(-sum(x.weight)) AS w,
+                   min({'nw': -x.weight, 't': x.type, 'v': x.value}) AS best
+            FROM _sw_infra_shared x JOIN _sw_infra_shared y
+              ON x.type = y.type AND x.value = y.value AND x.account_id < y.account_id
+            GROUP BY ALL
+            """
+        )
+        strength_of = con.execute(
+            "SELECT account_id, sum(weight) FROM _sw_infra_shared GROUP BY ALL ORDER BY account_id"
+        ).fetchall()
+        if not strength_of:
+            return out
+        everyone = np.zeros(max(n_scored, len(strength_of)))
+        everyone[: len(strength_of)] = [t for _, t in strength_of]
         usual_strength = float(np.median(everyone))
-        partners = pd.concat([strength.a, strength.b]).value_counts()
-        strong = pd.concat(
-            [strength.a[strength.w >= 0.5], strength.b[strength.w >= 0.5]]
-        ).value_counts()
-        facts_by_account = self._facts(shared, usual)
-        for a, total in strength_of.items():
+        partners = {
+            a: (int(n), int(k))
+            for a, n, k in con.execute(
+                "SELECT acc, count(*), sum(CASE WHEN w >= 0.5 THEN 1 ELSE 0 END) FROM ("
+                "SELECT a AS acc, w FROM _sw_infra_pairs UNION ALL "
+                "SELECT b AS acc, w FROM _sw_infra_pairs) GROUP BY acc"
+            ).fetchall()
+        }
+        facts: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for a, kind, value, h, w in con.execute(
+            """
+            SELECT account_id, type, value, holders, weight FROM _sw_infra_shared
+            QUALIFY row_number() OVER (PARTITION BY account_id
+                                       ORDER BY weight DESC, type, value) <= 5
+            ORDER BY account_id, weight DESC, type, value
+            """
+        ).fetchall():
+            facts[a].append({"type": kind, "value": str(value), "holders": int(h),
+                             "weight": round(float(w), 4),
+                             "usual_share": round(float(usual[kind]), 4)})  # fmt: skip
+        for a, total in strength_of:
             score = (float(total) - usual_strength) / self.full_strength
-            facts = facts_by_account.get(str(a), [])
+            mine = facts.get(str(a), [])
+            n, k = partners.get(a, (0, 0))
             out.add(
                 str(a),
                 min(1.0, score),
                 {
-                    "shared": facts[:5],
-                    "types": len({f["type"] for f in facts}),
-                    "partners": int(partners.get(a, 0)),
-                    "strong_partners": int(strong.get(a, 0)),
+                    "shared": mine,
+                    "types": len({f["type"] for f in mine}),
+                    "partners": n,
+                    "strong_partners": k,
                     "tie_strength": round(float(total), 3),
                     "usual_tie_strength": round(usual_strength, 3),
                 },
             )
-        linked = strength[strength.w >= 0.3]
         candidates = [
-            (a, b, float(w), str(kind),
-             {"values": int(n), "strongest": str(value), "strongest_type": str(kind)})
-            for a, b, w, n, kind, value in zip(
-                linked.a, linked.b, linked.w, linked["values"], linked.type, linked.value,
-                strict=True,
-            )
+            (a, b, float(w), str(best["t"]),
+             {"values": int(n), "strongest": str(best["v"]), "strongest_type": str(best["t"])})
+            for a, b, w, n, best in con.execute(
+                "SELECT a, b, w, n_values, best FROM _sw_infra_pairs WHERE w >= 0.3 ORDER BY a, b"
+            ).fetchall()
         ]  # fmt: skip
         out.links = top_k_links(self.id, candidates, self.top_k)
         return out
-
-    @staticmethod
-    def _pairs(shared: pd.DataFrame) -> pd.DataFrame:
-        """Every pair of holders of every shared value: (a, b, type, value, weight)."""
-        ordered = shared.sort_values(["type", "value", "account_id"], kind="stable")
-        accounts = ordered.account_id.to_numpy().astype(str)
-        group = ordered.groupby(["type", "value"], sort=False).ngroup().to_numpy()
-        starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
-        sizes = np.diff(np.r_[starts, len(group)])
-        left, right = [], []
-        triu = {}
-        for start, size in zip(starts.tolist(), sizes.tolist(), strict=True):
-            if size not in triu:
-                triu[size] = np.triu_indices(size, k=1)
-            i, j = triu[size]
-            left.append(i + start)
-            right.append(j + start)
-        li = np.concatenate(left)
-        ri = np.concatenate(right)
-        return pd.DataFrame(
-            {
-                "a": accounts[li],
-                "b": accounts[ri],
-                "type": ordered.type.to_numpy()[li],
-                "value": ordered.value.to_numpy()[li],
-                "weight": ordered.weight.to_numpy()[li],
-            }
-        )
-
-    def _facts(
-        self, shared: pd.DataFrame, usual: dict[str, float]
-    ) -> dict[str, list[dict[str, Any]]]:
-        facts: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        ordered = shared.sort_values(["account_id", "weight", "type", "value"],
-                                     ascending=[True, False, True, True], kind="stable")  # fmt: skip
-        for a, kind, value, h, w in zip(ordered.account_id, ordered.type, ordered.value,
-                                        ordered.holders, ordered.weight, strict=True):  # fmt: skip
-            if len(facts[a]) < 5:
-                facts[a].append({"type": kind, "value": str(value), "holders": int(h),
-                                 "weight": round(float(w), 4),
-                                 "usual_share": round(usual[kind], 4)})  # fmt: skip
-        return facts

@@ -20,18 +20,9 @@ from typing import Any
 import ibis
 import pyarrow as pa
 
-from stillwatch.detectors.base import ScanContext
+from stillwatch.detectors.base import ScanContext, connection, temp_table
 
 BATCH_ROWS = 100_000
-
-
-def connection(ctx: ScanContext) -> Any:
-    """The DuckDB connection the scan's tables live on."""
-    backend = ctx.sources.exchanges._find_backend()
-    con = getattr(backend, "con", None)
-    if con is None or backend.name != "duckdb":
-        raise RuntimeError(f"the content detectors run on DuckDB, not on {backend.name}")
-    return con
 
 
 def sample_table(ctx: ScanContext, per_account: int) -> str:
@@ -47,11 +38,8 @@ def sample_table(ctx: ScanContext, per_account: int) -> str:
         kept = ids.filter(ids["rank"] < per_account).select("event_id")
         sample = ex.semi_join(kept, "event_id").select("account_id", "event_id", "prompt")
         name = f"_sw_sample_{int(per_account)}"
-        connection(ctx).execute(
-            f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT *, "
-            f"row_number() OVER (ORDER BY account_id, event_id) AS rid "
-            f"FROM ({ibis.to_sql(sample, dialect='duckdb')})"
-        )
+        rid = ibis.row_number().over(order_by=["account_id", "event_id"]) + 1
+        temp_table(ctx, name, sample.mutate(rid=rid))
         ctx.shared[key] = name
     table: str = ctx.shared[key]
     return table

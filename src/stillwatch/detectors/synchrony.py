@@ -18,10 +18,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-import ibis
 import numpy as np
 
-from stillwatch.detectors.base import DetectorOutput, ScanContext, check_param
+from stillwatch.detectors.base import DetectorOutput, ScanContext, check_param, temp_table
 from stillwatch.detectors.pairs import top_k_links
 from stillwatch.features.sources import epoch_s
 
@@ -86,10 +85,7 @@ class SynchronizedTiming:
         backend = ex._find_backend()
         cached = backend.name == "duckdb"  # read three times below: computed once
         if cached:
-            backend.con.execute(
-                f"CREATE OR REPLACE TEMP TABLE _sw_minute_sets AS {ibis.to_sql(t, dialect='duckdb')}"
-            )
-            t = backend.table("_sw_minute_sets")
+            t = backend.table(temp_table(ctx, "_sw_minute_sets", t))
         try:
             per = t.group_by("account_id").aggregate(
                 n=t.count(), lo=t.minute.min(), hi=t.minute.max()
