@@ -319,14 +319,14 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "campaign_unseen_share",
-        0.0,
+        0.02,
         "scan: share of a campaign's accounts the graph may miss (or hold wrongly): its "
         "accounts and exchanges intervals reach this much further each way "
         "(calibrated by `stillwatch bench intervals`)",
     ),
     Setting(
         "campaign_mixture_margin",
-        0.0,
+        0.06,
         "scan: share of the members' exchanges judged resold or legitimate that the exchanges "
         "interval adds each way (calibrated by `stillwatch bench intervals`)",
     ),

@@ -12,9 +12,10 @@ share the exchange classifier removes. Two settings widen them:
   exchanges judged not the campaign's (``member exchanges − estimate``) further each way.
 
 This is split-conformal calibration: on development runs scanned with both at 0 (``bench
-quality --save``), every grid point's coverage and median relative half-width are computed
-from the saved raw intervals, per scenario; the choice is the smallest ``m`` (then ``κ``) at
-which every scenario's intervals cover the truth in at least ``target`` of its campaigns. It
+quality --methods stillwatch@raw-intervals --save``), every grid point's coverage and median relative half-width are computed
+from the saved raw intervals, per scenario; the choice is the narrowest point (the smallest
+widest median half-width over scenarios and both intervals; ties: smaller ``m``, then ``κ``)
+at which every scenario's intervals cover the truth in at least ``target`` of its campaigns. It
 holds for new data as far as new campaigns resemble the calibration ones (exchangeability):
 report coverage on other seeds, never on the calibration ones.
 """
@@ -27,9 +28,12 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from stillwatch.bench.methods import RAW_INTERVALS
+
 UNSEEN = (0.0, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.1)
-MIXTURE = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
+MIXTURE = (0.0, 0.02, 0.04, 0.06, 0.08, 0.1, 0.15, 0.2, 0.3)
 TARGET = 0.9
+MARGINS = ("campaign_unseen_share", "campaign_mixture_margin")
 
 
 def campaigns(paths: list[Path]) -> dict[str, list[dict[str, Any]]]:
@@ -37,16 +41,20 @@ def campaigns(paths: list[Path]) -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = {}
     for path in paths:
         saved = json.loads(path.read_text())
-        params = saved["settings"]["methods"].get("stillwatch", {}).get("params", {})
-        margins = {k: params.get("settings", {}).get(k, 0.0)
-                   for k in ("campaign_unseen_share", "campaign_mixture_margin")}  # fmt: skip
-        if any(margins.values()):
+        raw = []
+        for name, method in saved["settings"]["methods"].items():
+            settings = method.get("params", {}).get("settings", {})
+            margins = [settings.get(k, 0.0) for k in MARGINS]
+            if name.startswith("stillwatch") and "~" not in name and not any(margins):
+                raw.append(name)
+        if not raw:
             raise ValueError(
-                f"{path}: scanned with {margins}; calibrate on runs scanned with both at 0"
+                f"{path}: no stillwatch run with unwidened intervals; save one with "
+                f"--methods {RAW_INTERVALS}"
             )
         for scenario in saved["scenarios"]:
             for run in scenario["runs"]:
-                if run["method"] != "stillwatch":
+                if run["method"] not in raw:
                     continue
                 for c in run["figures"].get("campaign_sizes") or []:
                     if c.get("matched") and c.get("accounts_interval") is not None:
@@ -92,7 +100,7 @@ def calibrate(paths: list[Path], target: float = TARGET) -> dict[str, Any]:
     if not found:
         raise ValueError("no matched stillwatch campaign with raw intervals in the saved runs")
     grid = []
-    chosen = None
+    best: tuple[float, float, float] | None = None
     for m in UNSEEN:
         for k in MIXTURE:
             per = {s: score(cs, m, k) for s, cs in sorted(found.items())}
@@ -100,7 +108,11 @@ def calibrate(paths: list[Path], target: float = TARGET) -> dict[str, Any]:
                 p["exchanges_covered"] >= target and p["accounts_covered"] >= target
                 for p in per.values()
             )
-            grid.append({"unseen_share": m, "mixture_margin": k, "meets": ok, "scenarios": per})
-            if ok and chosen is None:
-                chosen = {"unseen_share": m, "mixture_margin": k}
+            widest = max(max(p["exchanges_half_width"], p["accounts_half_width"])
+                         for p in per.values())  # fmt: skip
+            grid.append({"unseen_share": m, "mixture_margin": k, "meets": ok,
+                         "widest_half_width": widest, "scenarios": per})  # fmt: skip
+            if ok and (best is None or (widest, m, k) < best):
+                best = (widest, m, k)
+    chosen = None if best is None else {"unseen_share": best[1], "mixture_margin": best[2]}
     return {"target": target, "files": [str(p) for p in paths], "grid": grid, "chosen": chosen}

@@ -20,6 +20,10 @@ METHODS: dict[str, str] = {
 }
 
 
+# stillwatch with its size intervals unwidened: what `stillwatch bench intervals` calibrates on.
+RAW_INTERVALS = "stillwatch@raw-intervals"
+
+
 def make_method(name: str) -> Method:
     """A method at its default settings, by its registered name. ``stillwatch~F1,F2`` is
     stillwatch without the detector families F1 and F2 (an ablation)."""
@@ -27,6 +31,14 @@ def make_method(name: str) -> Method:
         from stillwatch.bench.stillwatch_method import StillwatchMethod
 
         return StillwatchMethod(no_content=True)
+    if name == RAW_INTERVALS:
+        from stillwatch.bench.stillwatch_method import StillwatchMethod
+
+        raw = StillwatchMethod(
+            settings={"campaign_unseen_share": 0.0, "campaign_mixture_margin": 0.0}
+        )
+        raw.name = RAW_INTERVALS
+        return raw
     if name.startswith("stillwatch~"):
         from stillwatch.bench.stillwatch_method import StillwatchMethod
 

@@ -79,8 +79,9 @@ class CampaignSettings:
     null_rounds: int = 200
     bootstrap_rounds: int = 200
     attribution_ratio: float = 0.2
-    unseen_share: float = 0.0
-    mixture_margin: float = 0.0
+    # calibrated by `stillwatch bench intervals` on development seeds 3-12 (docs/campaigns.md)
+    unseen_share: float = 0.02
+    mixture_margin: float = 0.06
     seed: int = 11
 
     @classmethod
@@ -470,8 +471,8 @@ def _sizes(
         out[c] = CampaignSize(
             (
                 round(point),
-                max(0, int(np.floor(min(lo, point) * a_low / n - mix))),
-                int(np.ceil(max(hi, point) * a_high / n + mix)),
+                max(0, int(np.floor(min(lo, point) * (n - len(loose)) / n * (1 - m) - mix))),
+                int(np.ceil(max(hi, point) * (n + len(near)) / n * (1 + m) + mix)),
             ),
             (n, a_low, a_high),
             int(matrix.to_numpy().sum()),

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from stillwatch.bench.methods import METHODS
+from stillwatch.bench.methods import METHODS, RAW_INTERVALS
 from stillwatch.bench.quality import DEFAULT_SEEDS, SCALES, SCENARIOS, QualityBench
 from stillwatch.bench.report import scenario_rows, scenario_title
 from stillwatch.cli.app import bench_app
@@ -38,10 +38,14 @@ def parse_seeds(text: str) -> list[int]:
     return sorted(set(seeds))
 
 
-def _choices(flag: str, given: list[str] | None, allowed: tuple[str, ...]) -> list[str]:
+def _choices(
+    flag: str, given: list[str] | None, allowed: tuple[str, ...], also: tuple[str, ...] = ()
+) -> list[str]:
+    """The names given (``also``: accepted when named, never in the default of all)."""
     names = [n.strip() for g in (given or []) for n in g.split(",") if n.strip()]
     if not names or names == ["all"]:
         return list(allowed)
+    allowed = (*allowed, *also)
     unknown = [n for n in names if n not in allowed]
     if unknown:
         raise UsageError(f"{flag}: unknown {', '.join(unknown)}; choose from {', '.join(allowed)}")
@@ -60,7 +64,10 @@ def quality(
         help="Seeds, e.g. 1000-1002 or 1,5,9. Reported figures use 1000 and up.",
     ),
     methods: list[str] | None = typer.Option(
-        None, "--methods", help=f"Methods, comma-separated; default all: {', '.join(METHODS)}."
+        None,
+        "--methods",
+        help=f"Methods, comma-separated; default all: {', '.join(METHODS)} "
+        f"({RAW_INTERVALS}: stillwatch with unwidened size intervals, for bench intervals).",
     ),
     data_dir: Path = typer.Option(
         Path("bench-data/quality"), "--data-dir", help="Where simulated data sets are kept."
@@ -93,7 +100,7 @@ def quality(
     defines (worst of the seeds), wall time and peak memory."""
     if scale not in SCALES:
         raise UsageError(f"--scale: choose from {', '.join(SCALES)}; got {scale!r}")
-    chosen = _choices("--methods", methods, tuple(METHODS))
+    chosen = _choices("--methods", methods, tuple(METHODS), also=(RAW_INTERVALS,))
     families = [f.strip() for item in without or [] for f in item.split(",") if f.strip()]
     from stillwatch.detectors.base import FAMILIES
 
