@@ -31,6 +31,7 @@ from stillwatch.detectors.base import (
     ScanContext,
     missing_requirements,
 )
+from stillwatch.detectors.prompts import release as release_prompt_tables
 from stillwatch.detectors.registry import detectors as registered
 from stillwatch.detectors.rules import load_rules
 from stillwatch.detectors.score import account_scores
@@ -270,6 +271,7 @@ def scan(
                     d, ran=True, signals=len(frame), links=len(out.links),
                     seconds=round(time.perf_counter() - ts, 3),
                 )  # fmt: skip
+            release_prompt_tables(ctx)
             seconds["signals"] = time.perf_counter() - t1
             t2 = time.perf_counter()
             progress("account scores")

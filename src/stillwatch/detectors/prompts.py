@@ -27,7 +27,7 @@ BATCH_ROWS = 100_000
 
 def sample_table(ctx: ScanContext, per_account: int) -> str:
     """Temp table ``account_id``, ``event_id``, ``prompt``, ``rid``: up to ``per_account``
-    prompts (not NULL) per account, the first by event id. Made once per scan and bound."""
+    prompts (not NULL) per account, the first by event id. Made once per scan."""
     key = ("sample_table", per_account)
     if key not in ctx.shared:
         ex = ctx.sources.exchanges
@@ -125,3 +125,11 @@ def classify_into(con: Any, source: str, name: str, batch_rows: int = BATCH_ROWS
             con.execute(f"INSERT INTO {name} SELECT * FROM _sw_verdicts")
         finally:
             con.unregister("_sw_verdicts")
+
+
+def release(ctx: ScanContext) -> None:
+    """Drop this scan's prompt tables (after the signals stage: they can be large)."""
+    for key, name in list(ctx.shared.items()):
+        if isinstance(key, tuple) and key[0].endswith("_table"):
+            connection(ctx).execute(f"DROP TABLE IF EXISTS {name}")
+            del ctx.shared[key]
