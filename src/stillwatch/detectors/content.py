@@ -88,7 +88,9 @@ class SharedFrames(_ContentDetector):
         if not counts:
             return out
         stats = content_module(self.module).mine_frames_skeletons(
-            connection(ctx), skeleton_table(ctx, self.per_account)
+            connection(ctx),
+            skeleton_table(ctx, self.per_account),
+            texts=sample_table(ctx, self.per_account),
         )
         for row in sorted(stats.accounts.to_pylist(), key=lambda r: r["account_id"]):
             a = row["account_id"]

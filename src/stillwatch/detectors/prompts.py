@@ -62,8 +62,9 @@ def sample_counts(ctx: ScanContext, per_account: int) -> dict[str, int]:
 
 
 def skeleton_table(ctx: ScanContext, per_account: int) -> str:
-    """Temp table of the sample's non-empty prompts with ``rid``, ``ph`` (prompt hash) and
-    ``skeleton`` (:func:`stillwatch.features.content.frames.skeleton_table`)."""
+    """Temp table of the sample's non-empty prompts: ``account_id``, ``rid`` (the sample's),
+    ``ph`` (prompt hash) and ``skeleton`` (:func:`stillwatch.features.content.frames.
+    skeleton_table`), without the text itself."""
     key = ("skeleton_table", per_account)
     if key not in ctx.shared:
         from stillwatch.features.content.frames import skeleton_table as make
@@ -74,9 +75,11 @@ def skeleton_table(ctx: ScanContext, per_account: int) -> str:
         # the sample's rid is kept (not renumbered): one key for a prompt across the tables
         make(con, f"(SELECT account_id, prompt, rid AS sample_rid FROM {sample})", name,
              carry=("sample_rid",))  # fmt: skip
+        # without the prompt text (the sample holds it, by the same rid): a large store's
+        # sample is tens of gigabytes of text, and DuckDB spills temp tables to disk
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {name} AS "
-            f"SELECT * EXCLUDE (rid, sample_rid), sample_rid AS rid FROM {name}"
+            f"SELECT * EXCLUDE (rid, sample_rid, prompt), sample_rid AS rid FROM {name}"
         )
         ctx.shared[key] = name
     table: str = ctx.shared[key]

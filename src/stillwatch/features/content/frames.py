@@ -159,20 +159,24 @@ def skeleton_table(con: Any, source: str, name: str, carry: Sequence[str] = ()) 
 def mine_frames_skeletons(
     con: Any,
     table: str,
+    texts: str | None = None,
     *,
     key_tokens: int = KEY_TOKENS,
     min_accounts: int = MIN_ACCOUNTS,
     common_share: float = COMMON_SHARE,
 ) -> FrameStats:
-    """Mine frames from a :func:`skeleton_table` on ``con``: all the work stays in DuckDB (on
-    the store's connection, its memory limit and spill directory)."""
-    return _mine(con, table, key_tokens, min_accounts, common_share)
+    """Mine frames from a :func:`skeleton_table` on ``con`` (without its prompt text when
+    ``texts`` holds it by ``rid``): all the work stays in DuckDB (on the store's connection,
+    its memory limit and spill directory)."""
+    return _mine(con, table, key_tokens, min_accounts, common_share, texts)
 
 
 def _mine(
-    con: Any, source: str, key_tokens: int, min_accounts: int, common_share: float
-) -> FrameStats:
-    """Mine frames from ``source``, a :func:`skeleton_table`."""
+    con: Any, source: str, key_tokens: int, min_accounts: int, common_share: float,
+    texts: str | None = None,
+) -> FrameStats:  # fmt: skip
+    """Mine frames from ``source``, a :func:`skeleton_table`; each frame's example prompt is
+    read from ``texts`` (``rid``, ``prompt``; default ``source`` itself)."""
     k = int(key_tokens)
     lengths = sorted({k, *(x for x in SHORT_KEYS if x < k)}, reverse=True)
     con.execute(
@@ -243,7 +247,7 @@ def _mine(
         WITH ex AS (
             SELECT kind, frame, min(example) AS example, count(*) AS distinct_prompts FROM (
                 SELECT k.kind, k.frame, k.ph, min(p.prompt) AS example
-                FROM _sw_hits k JOIN _sw_frames f USING (kind, frame) JOIN {source} p USING (rid)
+                FROM _sw_hits k JOIN _sw_frames f USING (kind, frame) JOIN {texts or source} p USING (rid)
                 GROUP BY ALL
             ) GROUP BY ALL
         )
