@@ -212,15 +212,21 @@ def _mine(
             GROUP BY ALL
         ),
         -- two plain GROUP BYs, not a DISTINCT aggregate: DuckDB spills them to disk
-        per_account AS (
+        per_account AS MATERIALIZED (
             SELECT kind, frame, account_id, sum(n) AS n, count(*) AS fills
             FROM per_prompt GROUP BY ALL
         ),
+        -- the median only over frames enough accounts use: most keys are one prompt's own,
+        -- and a holistic aggregate over millions of groups spills without bound
+        counted AS (
+            SELECT kind, frame, count(*) AS accounts, sum(n) AS prompts
+            FROM per_account GROUP BY ALL HAVING count(*) >= {int(min_accounts)}
+        ),
         f AS (
-            SELECT kind, frame, count(*) AS accounts, sum(n) AS prompts,
-                   median(fills) AS median_fills
-            FROM per_account GROUP BY ALL
-            HAVING count(*) >= {int(min_accounts)} AND median(fills) >= 2
+            SELECT c.kind, c.frame, any_value(c.accounts) AS accounts,
+                   any_value(c.prompts) AS prompts, median(p.fills) AS median_fills
+            FROM counted c JOIN per_account p USING (kind, frame) GROUP BY ALL
+            HAVING median(p.fills) >= 2
         ),
         total AS (SELECT count(*) AS n FROM (SELECT account_id FROM _sw_keys GROUP BY ALL))
         SELECT substr(md5(f.kind || ':' || f.frame), 1, 16) AS frame_id, f.kind, f.frame,
