@@ -64,6 +64,9 @@ NEAR_OWNED = 1.0
 OUTER_SHARE = 0.8
 # Owned edges this strong or more hold a cluster together when it is split by owned ties.
 SPLIT_TIE = 0.25
+# Rounds of joining parts to the larger part they are firmly tied to, at most (each round
+# settles chains already; rounds stop as soon as one changes nothing).
+MERGE_ROUNDS = 10
 # An exchange is written to ``campaign_exchanges`` at this confidence or more.
 EXCHANGE_CONFIDENCE = 0.5
 
@@ -268,7 +271,16 @@ def find_campaigns(
     # fleet split off a hydra by three firm ties is not. Not single accounts: letting them
     # rejoin brought a router and a power user into campaigns on development seeds; lone
     # accounts join later as outer members, on distinct owned evidence.
-    labels = merge_parts(labels, a, b, ow, owned, cs.merge_ratio, 2)
+    # ... until nothing changes: a part that joined a larger one makes it larger and its ties
+    # firmer, so the next round may join it in turn. A campaign of thousands of accounts, each
+    # keeping only its strongest links, comes out of CPM in a hundred parts (`low-and-slow`
+    # medium, development seed 1: 5,260 accounts in 177 parts; one round left them in 83
+    # reported campaigns, two more rounds in one).
+    for _ in range(MERGE_ROUNDS):
+        merged = merge_parts(labels, a, b, ow, owned, cs.merge_ratio, 2)
+        if np.array_equal(merged, labels):
+            break
+        labels = merged
     labels = trim(labels, a, b, w, owned, js, owned_weight=ow)
     labels, k = _compact(labels)
     strength = internal_strength(labels, a, b, w)
