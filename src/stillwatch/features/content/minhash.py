@@ -110,31 +110,18 @@ def account_signatures(
 
 
 def signatures_sql(
-    con: Any,
-    source: str,
-    *,
-    per_account: int = PER_ACCOUNT,
-    num_perm: int = NUM_PERM,
-    bands: int = BANDS,
-    max_bucket: int = MAX_BUCKET,
-    min_similarity: float = 0.0,
-    min_repeats: int = MIN_REPEATS,
-    min_shingles: int = MIN_SHINGLES,
-    common_share: float = COMMON_SHARE,
+    con: Any, source: str, *, per_account: int = PER_ACCOUNT, **options: Any
 ) -> AccountSignatures:
     """As :func:`account_signatures`, over ``source`` (columns ``event_id``, ``account_id``,
-    ``prompt``) on an open DuckDB connection."""
+    ``prompt``) on an open DuckDB connection; ``options`` as :func:`signatures_from_skeletons`
+    takes them."""
     sample = sample_select(
         f"(SELECT event_id, account_id, prompt FROM {source} WHERE prompt IS NOT NULL AND prompt <> '')",
         per_account,
     )
     table = skeleton_table(con, f"({sample})", "_sw_mh_skeletons")
     try:
-        return signatures_from_skeletons(
-            con, table, num_perm=num_perm, bands=bands, max_bucket=max_bucket,
-            min_similarity=min_similarity, min_repeats=min_repeats, min_shingles=min_shingles,
-            common_share=common_share,
-        )  # fmt: skip
+        return signatures_from_skeletons(con, table, **options)
     finally:
         con.execute(f"DROP TABLE IF EXISTS {table}")
 
