@@ -109,6 +109,11 @@ class SharedInfrastructure:
             for kind, t in self.membership_parts(ctx)
         ]
         temp_table(ctx, "_sw_infra_m", ibis.union(*parts))
+        # how many accounts hold each value: counted once, read twice below
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _sw_infra_m AS SELECT *, "
+            "count(*) OVER (PARTITION BY type, value) AS holders FROM _sw_infra_m"
+        )
         try:
             return self._scored(con, out, len(ctx.features))
         finally:
@@ -120,12 +125,8 @@ class SharedInfrastructure:
         usual = dict(
             con.execute(
                 """
-                WITH h AS (
-                    SELECT account_id, type, count(*) OVER (PARTITION BY type, value) AS holders
-                    FROM _sw_infra_m
-                )
                 SELECT type, avg(CASE WHEN m >= 2 THEN 1.0 ELSE 0.0 END) FROM (
-                    SELECT type, account_id, max(holders) AS m FROM h GROUP BY ALL
+                    SELECT type, account_id, max(holders) AS m FROM _sw_infra_m GROUP BY ALL
                 ) GROUP BY type
                 """
             ).fetchall()
@@ -140,10 +141,7 @@ class SharedInfrastructure:
                 SELECT account_id, type, value, holders,
                        greatest(0.0, least(1.0, 1 - ln(holders) / ln({n_accounts})))
                        * (1 - CASE type {usual_sql} END) AS weight
-                FROM (
-                    SELECT *, count(*) OVER (PARTITION BY type, value) AS holders
-                    FROM _sw_infra_m
-                ) WHERE holders >= 2 AND holders <= {int(self.max_group)}
+                FROM _sw_infra_m WHERE holders >= 2 AND holders <= {int(self.max_group)}
             ) WHERE weight >= {float(self.min_weight)!r}
             """
         )
