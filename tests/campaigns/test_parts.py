@@ -345,3 +345,24 @@ def test_few_accounts_alike_say_less_than_many() -> None:
     assert table.account[0] == table.account[1]
     assert table.harvest[0] == pytest.approx(table.harvest[1])
     assert table.score[0] / table.score[1] == pytest.approx((3 / 5) / (30 / 32))
+
+
+def test_a_group_tied_to_a_campaign_by_one_shared_phrase_does_not_join_it() -> None:
+    """A campaign (0: 10 accounts) and a group of 4 customers (1) with its own ties, each of
+    whom pasted the same public prompt the campaign wraps: their ties to the campaign weigh
+    plenty (4 x 5 edges) but name one frame. Named by several distinct frames, they join."""
+    labels = np.array([0] * 10 + [1] * 4)
+    inside = [(i, j) for i in range(10) for j in range(i + 1, 10)]
+    own = [(i, j) for i in range(10, 14) for j in range(i + 1, 14)]
+    cross = [(i, j) for i in range(10, 14) for j in range(5)]
+    a = np.array([p[0] for p in inside + own + cross])
+    b = np.array([p[1] for p in inside + own + cross])
+    w = np.array([0.8] * len(inside) + [0.8] * len(own) + [0.15] * len(cross))
+    owned = np.ones(len(a), dtype=bool)
+    firm = [[{"key": "payment:card", "weight": 0.8}]] * (len(inside) + len(own))
+    one_phrase = firm + [[{"key": "frame:public-prompt", "weight": 0.15}]] * len(cross)
+    merged = merge_parts(labels, a, b, w, owned, 0.5, 2, one_phrase, 0.25)
+    assert merged[10] != merged[0]
+    assert merge_parts(labels, a, b, w, owned, 0.5, 2)[10] == 0  # weight alone would join it
+    several = firm + [[{"key": f"frame:{k % 3}", "weight": 0.15}] for k in range(len(cross))]
+    assert merge_parts(labels, a, b, w, owned, 0.5, 2, several, 0.25)[10] == 0

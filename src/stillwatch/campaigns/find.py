@@ -40,8 +40,10 @@ from stillwatch.campaigns.judge import (
     internal_strength,
     kind_factor,
     member_facts,
+    note_values,
     tie_kinds,
     trim,
+    value_evidence,
 )
 from stillwatch.campaigns.null import null_threshold
 from stillwatch.campaigns.size import bootstrap_exchanges, exchange_cells, mixture
@@ -125,13 +127,20 @@ class CampaignResult:
 def merge_parts(
     labels: np.ndarray, a: np.ndarray, b: np.ndarray, w: np.ndarray, owned: np.ndarray,
     ratio: float, min_part: int = 1,
+    owned_values: list[Any] | None = None, min_evidence: float = 0.0,
 ) -> np.ndarray:  # fmt: skip
     """Join each cluster to the larger cluster it is most firmly tied to, when its owned ties
     to it weigh at least ``ratio`` times its own size (CPM can cut a large, sparse campaign
     into parts). A part joins only a larger one (ties: the lower label), one partner each, so
     no chain of small bridges joins two large groups: an app fleet and a campaign that two or
     three customers each half-resemble stay apart. Parts of fewer than ``min_part`` accounts
-    are left alone: an account CPM left out is no part of anything."""
+    are left alone: an account CPM left out is no part of anything.
+
+    With ``owned_values`` (``edge_frame``'s), the ties must also name distinct owned values
+    worth ``min_evidence`` (``judge.value_evidence``, the measure an outer account must reach
+    to join): a group of customers who all paste the same public prompt shares that one frame
+    with every campaign account that wraps it, a heavy tie made of one coincidence; the parts
+    of one campaign share many of its frames, cards and networks."""
     k = int(labels.max()) + 1 if len(labels) else 0
     if k == 0:
         return labels
@@ -145,6 +154,10 @@ def merge_parts(
     ok = larger & (tie >= ratio * size[me]) & (size[me] >= min_part)
     # each part's partner: its firmest tie to a larger part (equal ties: the lower label)
     me, other, tie = me[ok], other[ok], tie[ok]
+    if owned_values is not None and min_evidence > 0 and len(me):
+        evidence = _bridge_evidence(la, lb, np.flatnonzero(cross), owned_values, me, other)
+        firm = evidence >= min_evidence
+        me, other, tie = me[firm], other[firm], tie[firm]
     order = np.lexsort((other, -tie, me))
     chooser, first = np.unique(me[order], return_index=True)
     target = np.arange(k)
@@ -153,6 +166,23 @@ def merge_parts(
     for i in sorted(range(k), key=lambda x: (-size[x], x)):  # larger parts are settled first
         final[i] = final[target[i]]
     return np.where(labels >= 0, final[np.maximum(labels, 0)], labels).astype(np.int64)
+
+
+def _bridge_evidence(
+    la: np.ndarray, lb: np.ndarray, cross: np.ndarray, owned_values: list[Any],
+    me: np.ndarray, other: np.ndarray,
+) -> np.ndarray:  # fmt: skip
+    """For each pair of clusters (``me[i]``, ``other[i]``), the evidence of the distinct owned
+    values the edges between them name (``cross``: those edges' indexes)."""
+    wanted = {(int(m), int(o)): i for i, (m, o) in enumerate(zip(me, other, strict=True))}
+    seen: dict[int, dict[str, float]] = {}
+    for e in cross.tolist():
+        x, y = int(la[e]), int(lb[e])
+        for pair in ((x, y), (y, x)):
+            i = wanted.get(pair)
+            if i is not None:
+                note_values(seen.setdefault(i, {}), owned_values[e])
+    return np.array([value_evidence(seen.get(i, {})) for i in range(len(me))])
 
 
 def split_by_owned(
@@ -263,7 +293,9 @@ def find_campaigns(
     # what the operator's own kinds of tie weigh on each edge (a proxy range shared on top of
     # one faint phrase is not a firm owned tie)
     ow = edges.owned_weight.to_numpy(dtype=float)
-    labels = merge_parts(labels, a, b, ow, owned, cs.merge_ratio, cs.min_accounts)
+    values = list(edges.owned_values)
+    labels = merge_parts(labels, a, b, ow, owned, cs.merge_ratio, cs.min_accounts, values,
+                         js.owned_strength)  # fmt: skip
     labels = split_by_owned(labels, a, b, owned, ow, SPLIT_TIE, cs.resolution, cs.seed)
     # Parts the split made, of two accounts or more, rejoin what they are firmly tied to: a
     # sparse campaign's owned-tie communities are many small ones (paraphrased frames, one card
@@ -277,7 +309,7 @@ def find_campaigns(
     # medium, development seed 1: 5,260 accounts in 177 parts; one round left them in 83
     # reported campaigns, two more rounds in one).
     for _ in range(MERGE_ROUNDS):
-        merged = merge_parts(labels, a, b, ow, owned, cs.merge_ratio, 2)
+        merged = merge_parts(labels, a, b, ow, owned, cs.merge_ratio, 2, values, js.owned_strength)
         if np.array_equal(merged, labels):
             break
         labels = merged
@@ -320,7 +352,7 @@ def find_campaigns(
     reported = [c for c in keep if status[c] == "reported"]
     # Accounts outside every cluster whose owned ties point to one reported campaign join it
     # (the campaign's score stays the one its core earned).
-    labels = attach_outer(labels, a, b, ow, list(edges.owned_values), reported, NEAR_OWNED,
+    labels = attach_outer(labels, a, b, ow, values, reported, NEAR_OWNED,
                           OUTER_SHARE, js.owned_strength)  # fmt: skip
     members_of = [nodes[labels == c].tolist() for c in range(k)]
     firm = np.where(labels >= 0, coordination_of(internal_strength(labels, a, b, w), js), 0.0)
