@@ -8,8 +8,7 @@ import pandas as pd
 import pytest
 
 from stillwatch.campaigns.attribution import bridges, operator_groups
-from stillwatch.campaigns.cluster import leiden_cpm
-from stillwatch.campaigns.find import merge_parts, split_by_owned
+from stillwatch.campaigns.cluster import leiden_cpm, merge_parts, rejoin_siblings, split_by_owned
 from stillwatch.campaigns.identity import carry_ids, digest_id
 from stillwatch.campaigns.judge import (
     JudgeSettings,
@@ -366,3 +365,30 @@ def test_a_group_tied_to_a_campaign_by_one_shared_phrase_does_not_join_it() -> N
     assert merge_parts(labels, a, b, w, owned, 0.5, 2)[10] == 0  # weight alone would join it
     several = firm + [[{"key": f"frame:{k % 3}", "weight": 0.15}] for k in range(len(cross))]
     assert merge_parts(labels, a, b, w, owned, 0.5, 2, several, 0.25)[10] == 0
+
+
+def test_a_campaign_split_into_its_cards_is_one_again_and_an_app_fleet_is_not() -> None:
+    """One cluster before the split: a campaign's four cards (0-3, 8 accounts each; every
+    account tied to one account of each other card by 0.2, five frames) and an app fleet (4,
+    8 accounts) tied to the campaign by three firm ties. No card is tied to any one other
+    card by half a tie per account (merge_parts leaves them apart); each is to the rest."""
+    labels = np.repeat(np.arange(5), 8)
+    parent = np.zeros(40, dtype=np.int64)
+    rows: list[tuple[int, int, float, str]] = []
+    for card in range(5):
+        members = range(card * 8, card * 8 + 8)
+        rows += [(i, j, 0.8, f"payment:{card}") for i in members for j in members if i < j]
+    for i in range(32):
+        for other in range(4):
+            if other != i // 8:
+                rows += [(i, other * 8 + (i + d) % 8, 0.2, f"frame:{(i + d) % 5}") for d in (0,)]
+    rows += [(32 + d, d, 0.8, "signup_prefix:10.0.0.0/24") for d in range(3)]
+    a = np.array([r[0] for r in rows])
+    b = np.array([r[1] for r in rows])
+    w = np.array([r[2] for r in rows])
+    owned = np.ones(len(rows), dtype=bool)
+    values = [[{"key": r[3], "weight": r[2]}] for r in rows]
+    assert len(set(merge_parts(labels, a, b, w, owned, 0.5, 2, values, 0.25)[:32])) == 4
+    out = rejoin_siblings(parent, labels, a, b, w, owned, 0.5, 2, values, 0.25)
+    assert len(set(out[:32].tolist())) == 1
+    assert set(out[32:].tolist()) == {4} and out[0] != 4

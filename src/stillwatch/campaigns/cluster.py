@@ -9,14 +9,25 @@ A fixed ``seed`` makes the partition repeatable.
 Known limit: with the graph's hub caps (each account keeps its strongest ``top_k`` edges) a
 very large campaign is sparse inside, and CPM may cut it into parts; :func:`merge_parts`
 joins parts whose mutual ties are as strong as their own.
+
+The parts, refined (``docs/campaigns.md`` section 2): :func:`merge_parts` joins a part to the
+larger part it is firmly tied to; :func:`split_by_owned` splits a cluster into the
+communities of its owned ties; :func:`rejoin_siblings` makes one again the parts tied to the
+rest of their cluster taken together.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import igraph as ig
 import leidenalg
 import numpy as np
 import pandas as pd
+from scipy import sparse
+from scipy.sparse.csgraph import connected_components
+
+from stillwatch.campaigns.judge import note_values, value_evidence
 
 
 def leiden_cpm(
@@ -40,3 +51,157 @@ def leiden_cpm(
         seed=seed,
     )
     return np.asarray(part.membership, dtype=np.int64)
+
+
+def merge_parts(
+    labels: np.ndarray, a: np.ndarray, b: np.ndarray, w: np.ndarray, owned: np.ndarray,
+    ratio: float, min_part: int = 1,
+    owned_values: list[Any] | None = None, min_evidence: float = 0.0,
+) -> np.ndarray:  # fmt: skip
+    """Join each cluster to the larger cluster it is most firmly tied to, when its owned ties
+    to it weigh at least ``ratio`` times its own size (CPM can cut a large, sparse campaign
+    into parts). A part joins only a larger one (ties: the lower label), one partner each, so
+    no chain of small bridges joins two large groups: an app fleet and a campaign that two or
+    three customers each half-resemble stay apart. Parts of fewer than ``min_part`` accounts
+    are left alone: an account CPM left out is no part of anything.
+
+    With ``owned_values`` (``edge_frame``'s), the ties must also name distinct owned values
+    worth ``min_evidence`` (``judge.value_evidence``, the measure an outer account must reach
+    to join): a group of customers who all paste the same public prompt shares that one frame
+    with every campaign account that wraps it, a heavy tie made of one coincidence; the parts
+    of one campaign share many of its frames, cards and networks."""
+    k = int(labels.max()) + 1 if len(labels) else 0
+    if k == 0:
+        return labels
+    la, lb = labels[a], labels[b]
+    cross = (la != lb) & owned & (la >= 0) & (lb >= 0)
+    between = sparse.coo_matrix((w[cross], (la[cross], lb[cross])), shape=(k, k)).tocsr()
+    between = (between + between.T).tocoo()
+    size = np.bincount(labels[labels >= 0], minlength=k)
+    me, other, tie = between.row, between.col, between.data
+    larger = (size[other] > size[me]) | ((size[other] == size[me]) & (other < me))
+    ok = larger & (tie >= ratio * size[me]) & (size[me] >= min_part)
+    # each part's partner: its firmest tie to a larger part (equal ties: the lower label)
+    me, other, tie = me[ok], other[ok], tie[ok]
+    if owned_values is not None and min_evidence > 0 and len(me):
+        evidence = _bridge_evidence(la, lb, np.flatnonzero(cross), owned_values, me, other)
+        firm = evidence >= min_evidence
+        me, other, tie = me[firm], other[firm], tie[firm]
+    order = np.lexsort((other, -tie, me))
+    chooser, first = np.unique(me[order], return_index=True)
+    target = np.arange(k)
+    target[chooser] = other[order][first]
+    final = target.copy()
+    for i in sorted(range(k), key=lambda x: (-size[x], x)):  # larger parts are settled first
+        final[i] = final[target[i]]
+    return np.where(labels >= 0, final[np.maximum(labels, 0)], labels).astype(np.int64)
+
+
+def _bridge_evidence(
+    la: np.ndarray, lb: np.ndarray, cross: np.ndarray, owned_values: list[Any],
+    me: np.ndarray, other: np.ndarray,
+) -> np.ndarray:  # fmt: skip
+    """For each pair of clusters (``me[i]``, ``other[i]``), the evidence of the distinct owned
+    values the edges between them name (``cross``: those edges' indexes)."""
+    wanted = {(int(m), int(o)): i for i, (m, o) in enumerate(zip(me, other, strict=True))}
+    seen: dict[int, dict[str, float]] = {}
+    for e in cross.tolist():
+        x, y = int(la[e]), int(lb[e])
+        for pair in ((x, y), (y, x)):
+            i = wanted.get(pair)
+            if i is not None:
+                note_values(seen.setdefault(i, {}), owned_values[e])
+    return np.array([value_evidence(seen.get(i, {})) for i in range(len(me))])
+
+
+def split_by_owned(
+    labels: np.ndarray, a: np.ndarray, b: np.ndarray, owned: np.ndarray,
+    w: np.ndarray | None = None, min_tie: float = 0.0, resolution: float | None = None,
+    seed: int = 11,
+) -> np.ndarray:  # fmt: skip
+    """Split each cluster into the groups its owned ties make, over owned edges whose owned
+    weight ``w`` is ``min_tie`` or more: a group tied to the rest of its cluster by rented-pool
+    evidence (a proxy provider's ranges) and a few faint owned ties (one phrase two operators
+    both happen to use) is another group.
+
+    With ``resolution`` the groups are the Leiden CPM communities of those owned ties (weighted
+    by ``w``) inside each cluster, so that a handful of firm ties between two dense groups (an
+    app fleet whose customers signed up from the operator's networks three times) does not
+    hold them together; without it, the connected parts. Communities of one cluster never
+    take in another cluster's accounts."""
+    n = len(labels)
+    if n == 0:
+        return labels
+    keep = owned & (labels[a] == labels[b]) & (labels[a] >= 0)
+    if w is not None:
+        keep &= w >= min_tie
+    if resolution is None or w is None:
+        graph = sparse.coo_matrix((np.ones(int(keep.sum())), (a[keep], b[keep])), shape=(n, n))
+        _, parts = connected_components(graph, directed=False)
+    else:
+        nodes = np.arange(n)
+        sub = pd.DataFrame({"a": a[keep], "b": b[keep], "weight": w[keep]})
+        parts = leiden_cpm(nodes, sub, resolution, seed)
+    return np.where(labels >= 0, parts, -1).astype(np.int64)
+
+
+def rejoin_siblings(
+    parent: np.ndarray, labels: np.ndarray, a: np.ndarray, b: np.ndarray, w: np.ndarray,
+    owned: np.ndarray, ratio: float, min_part: int = 2,
+    owned_values: list[Any] | None = None, min_evidence: float = 0.0,
+) -> np.ndarray:  # fmt: skip
+    """Undo a split (``labels``, parts of the clusters ``parent``) for the parts that are
+    firmly tied to the rest of their own cluster taken together: owned ties to the other parts
+    kept in weigh at least ``ratio`` times the part's size and name distinct owned values worth
+    ``min_evidence``. Parts that are not are taken out, one round at a time until the rest all
+    are; the parts kept in each cluster become one again. Run after the one-partner joining,
+    so that parts firmly tied to each other (an app fleet's) are judged as one group: each of
+    them is tied to "the rest" through the others.
+
+    :func:`merge_parts` asks for one partner a part is firmly tied to, and a campaign whose
+    templates are shared by a thousand accounts (each frame then weighs little) comes out of
+    the split as its cards, forty accounts each, each tied to all the others by a little
+    (`hydra-loud`: a 30-account card group tied by 84 to the rest, by at most 5 to any one
+    part). An app fleet held to a hydra by three firm ties, or customers who share one phrase
+    with it, are not firmly tied to the rest taken together either, and stay apart. Parts of
+    fewer than ``min_part`` accounts stay apart."""
+    inside = (labels >= 0) & (parent >= 0)
+    if not inside.any():
+        return labels
+    k = int(labels.max()) + 1
+    size = np.bincount(labels[inside], minlength=k)
+    # a part's cluster: the one most of its accounts came from (a joined part may span two)
+    pairs = pd.DataFrame({"part": labels[inside], "parent": parent[inside]})
+    mode = pairs.groupby(["part", "parent"]).size().reset_index(name="n")
+    mode = mode.sort_values(["part", "n", "parent"], ascending=[True, False, True])
+    mode = mode.drop_duplicates("part")
+    part_parent = np.full(k, -1, dtype=np.int64)
+    part_parent[mode.part.to_numpy()] = mode.parent.to_numpy()
+    parent = part_parent[np.maximum(labels, 0)]
+    la, lb = labels[a], labels[b]
+    sibling = (
+        owned & (la >= 0) & (lb >= 0) & (la != lb) & (parent[a] == parent[b]) & (parent[a] >= 0)
+    )
+    kept = size >= min_part
+    while True:
+        cross = sibling & kept[np.maximum(la, 0)] & kept[np.maximum(lb, 0)]
+        tie = np.bincount(np.r_[la[cross], lb[cross]], np.r_[w[cross], w[cross]], minlength=k)
+        firm = kept & (tie >= ratio * size) & (tie > 0)
+        if owned_values is not None and min_evidence > 0:
+            seen: dict[int, dict[str, float]] = {}
+            for e in np.flatnonzero(cross).tolist():
+                for part in (int(la[e]), int(lb[e])):
+                    if firm[part]:
+                        note_values(seen.setdefault(part, {}), owned_values[e])
+            for part in np.flatnonzero(firm).tolist():
+                firm[part] = value_evidence(seen.get(part, {})) >= min_evidence
+        if np.array_equal(firm, kept):
+            break
+        kept = firm
+    # the parts kept in each cluster take the label of the largest of them
+    head = np.arange(k)
+    for c in np.unique(part_parent[kept]).tolist():
+        parts = np.flatnonzero(kept & (part_parent == c))
+        if len(parts) > 1:
+            head[parts] = parts[np.lexsort((parts, -size[parts]))[0]]
+    return np.where(labels >= 0, head[np.maximum(labels, 0)], labels).astype(np.int64)

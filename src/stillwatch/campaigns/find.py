@@ -2,8 +2,9 @@
 
 1. **Cluster** the account graph (``links``) with Leiden/CPM; join parts whose mutual owned
    ties are as strong as their own (:func:`merge_parts`); split each cluster into the
-   communities of its owned ties (:func:`split_by_owned`) and join again; trim weakly tied
-   members.
+   communities of its owned ties (:func:`split_by_owned`), join again, and make one again the
+   parts tied to the rest of their cluster taken together (:func:`rejoin_siblings`); trim
+   weakly tied members.
 2. **Judge** each cluster as a whole (``judge.py``) and compare its score with the operating
    point of the permutation null model (``null.py``); honour the casebook's allowlist and use
    analysts' dismissals as known negatives.
@@ -25,11 +26,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from scipy import sparse
-from scipy.sparse.csgraph import connected_components
 
 from stillwatch.campaigns.attribution import bridges, operator_groups
-from stillwatch.campaigns.cluster import leiden_cpm
+from stillwatch.campaigns.cluster import leiden_cpm, merge_parts, rejoin_siblings, split_by_owned
 from stillwatch.campaigns.identity import carry_ids, digest_id
 from stillwatch.campaigns.judge import (
     JudgeSettings,
@@ -40,10 +39,8 @@ from stillwatch.campaigns.judge import (
     internal_strength,
     kind_factor,
     member_facts,
-    note_values,
     tie_kinds,
     trim,
-    value_evidence,
 )
 from stillwatch.campaigns.null import null_threshold
 from stillwatch.campaigns.size import bootstrap_exchanges, exchange_cells, mixture
@@ -122,98 +119,6 @@ class CampaignResult:
     threshold: dict[str, Any] = field(default_factory=dict)
     member_of: dict[str, tuple[str, float, float]] = field(default_factory=dict)  # id, m, score
     seconds: dict[str, float] = field(default_factory=dict)
-
-
-def merge_parts(
-    labels: np.ndarray, a: np.ndarray, b: np.ndarray, w: np.ndarray, owned: np.ndarray,
-    ratio: float, min_part: int = 1,
-    owned_values: list[Any] | None = None, min_evidence: float = 0.0,
-) -> np.ndarray:  # fmt: skip
-    """Join each cluster to the larger cluster it is most firmly tied to, when its owned ties
-    to it weigh at least ``ratio`` times its own size (CPM can cut a large, sparse campaign
-    into parts). A part joins only a larger one (ties: the lower label), one partner each, so
-    no chain of small bridges joins two large groups: an app fleet and a campaign that two or
-    three customers each half-resemble stay apart. Parts of fewer than ``min_part`` accounts
-    are left alone: an account CPM left out is no part of anything.
-
-    With ``owned_values`` (``edge_frame``'s), the ties must also name distinct owned values
-    worth ``min_evidence`` (``judge.value_evidence``, the measure an outer account must reach
-    to join): a group of customers who all paste the same public prompt shares that one frame
-    with every campaign account that wraps it, a heavy tie made of one coincidence; the parts
-    of one campaign share many of its frames, cards and networks."""
-    k = int(labels.max()) + 1 if len(labels) else 0
-    if k == 0:
-        return labels
-    la, lb = labels[a], labels[b]
-    cross = (la != lb) & owned & (la >= 0) & (lb >= 0)
-    between = sparse.coo_matrix((w[cross], (la[cross], lb[cross])), shape=(k, k)).tocsr()
-    between = (between + between.T).tocoo()
-    size = np.bincount(labels[labels >= 0], minlength=k)
-    me, other, tie = between.row, between.col, between.data
-    larger = (size[other] > size[me]) | ((size[other] == size[me]) & (other < me))
-    ok = larger & (tie >= ratio * size[me]) & (size[me] >= min_part)
-    # each part's partner: its firmest tie to a larger part (equal ties: the lower label)
-    me, other, tie = me[ok], other[ok], tie[ok]
-    if owned_values is not None and min_evidence > 0 and len(me):
-        evidence = _bridge_evidence(la, lb, np.flatnonzero(cross), owned_values, me, other)
-        firm = evidence >= min_evidence
-        me, other, tie = me[firm], other[firm], tie[firm]
-    order = np.lexsort((other, -tie, me))
-    chooser, first = np.unique(me[order], return_index=True)
-    target = np.arange(k)
-    target[chooser] = other[order][first]
-    final = target.copy()
-    for i in sorted(range(k), key=lambda x: (-size[x], x)):  # larger parts are settled first
-        final[i] = final[target[i]]
-    return np.where(labels >= 0, final[np.maximum(labels, 0)], labels).astype(np.int64)
-
-
-def _bridge_evidence(
-    la: np.ndarray, lb: np.ndarray, cross: np.ndarray, owned_values: list[Any],
-    me: np.ndarray, other: np.ndarray,
-) -> np.ndarray:  # fmt: skip
-    """For each pair of clusters (``me[i]``, ``other[i]``), the evidence of the distinct owned
-    values the edges between them name (``cross``: those edges' indexes)."""
-    wanted = {(int(m), int(o)): i for i, (m, o) in enumerate(zip(me, other, strict=True))}
-    seen: dict[int, dict[str, float]] = {}
-    for e in cross.tolist():
-        x, y = int(la[e]), int(lb[e])
-        for pair in ((x, y), (y, x)):
-            i = wanted.get(pair)
-            if i is not None:
-                note_values(seen.setdefault(i, {}), owned_values[e])
-    return np.array([value_evidence(seen.get(i, {})) for i in range(len(me))])
-
-
-def split_by_owned(
-    labels: np.ndarray, a: np.ndarray, b: np.ndarray, owned: np.ndarray,
-    w: np.ndarray | None = None, min_tie: float = 0.0, resolution: float | None = None,
-    seed: int = 11,
-) -> np.ndarray:  # fmt: skip
-    """Split each cluster into the groups its owned ties make, over owned edges whose owned
-    weight ``w`` is ``min_tie`` or more: a group tied to the rest of its cluster by rented-pool
-    evidence (a proxy provider's ranges) and a few faint owned ties (one phrase two operators
-    both happen to use) is another group.
-
-    With ``resolution`` the groups are the Leiden CPM communities of those owned ties (weighted
-    by ``w``) inside each cluster, so that a handful of firm ties between two dense groups (an
-    app fleet whose customers signed up from the operator's networks three times) does not
-    hold them together; without it, the connected parts. Communities of one cluster never
-    take in another cluster's accounts."""
-    n = len(labels)
-    if n == 0:
-        return labels
-    keep = owned & (labels[a] == labels[b]) & (labels[a] >= 0)
-    if w is not None:
-        keep &= w >= min_tie
-    if resolution is None or w is None:
-        graph = sparse.coo_matrix((np.ones(int(keep.sum())), (a[keep], b[keep])), shape=(n, n))
-        _, parts = connected_components(graph, directed=False)
-    else:
-        nodes = np.arange(n)
-        sub = pd.DataFrame({"a": a[keep], "b": b[keep], "weight": w[keep]})
-        parts = leiden_cpm(nodes, sub, resolution, seed)
-    return np.where(labels >= 0, parts, -1).astype(np.int64)
 
 
 def _compact(labels: np.ndarray) -> tuple[np.ndarray, int]:
@@ -296,6 +201,7 @@ def find_campaigns(
     values = list(edges.owned_values)
     labels = merge_parts(labels, a, b, ow, owned, cs.merge_ratio, cs.min_accounts, values,
                          js.owned_strength)  # fmt: skip
+    parent = labels
     labels = split_by_owned(labels, a, b, owned, ow, SPLIT_TIE, cs.resolution, cs.seed)
     # Parts the split made, of two accounts or more, rejoin what they are firmly tied to: a
     # sparse campaign's owned-tie communities are many small ones (paraphrased frames, one card
@@ -313,6 +219,11 @@ def find_campaigns(
         if np.array_equal(merged, labels):
             break
         labels = merged
+    # Then what is still apart but tied to the rest of its cluster taken together is one again
+    # (after the joining, so that a group of parts firmly tied to each other, an app fleet's,
+    # is judged as one group).
+    labels = rejoin_siblings(parent, labels, a, b, ow, owned, cs.merge_ratio, 2, values,
+                             js.owned_strength)  # fmt: skip
     labels = trim(labels, a, b, w, owned, js, owned_weight=ow)
     labels, k = _compact(labels)
     strength = internal_strength(labels, a, b, w)
