@@ -8,7 +8,13 @@ import pandas as pd
 import pytest
 
 from stillwatch.campaigns.attribution import bridges, operator_groups
-from stillwatch.campaigns.cluster import leiden_cpm, merge_parts, rejoin_siblings, split_by_owned
+from stillwatch.campaigns.cluster import (
+    NamedValues,
+    leiden_cpm,
+    merge_parts,
+    rejoin_siblings,
+    split_by_owned,
+)
 from stillwatch.campaigns.identity import carry_ids, digest_id
 from stillwatch.campaigns.judge import (
     JudgeSettings,
@@ -360,11 +366,11 @@ def test_a_group_tied_to_a_campaign_by_one_shared_phrase_does_not_join_it() -> N
     owned = np.ones(len(a), dtype=bool)
     firm = [[{"key": "payment:card", "weight": 0.8}]] * (len(inside) + len(own))
     one_phrase = firm + [[{"key": "frame:public-prompt", "weight": 0.15}]] * len(cross)
-    merged = merge_parts(labels, a, b, w, owned, 0.5, 2, one_phrase, 0.25)
+    merged = merge_parts(labels, a, b, w, owned, 0.5, 2, NamedValues.of(one_phrase), 0.25)
     assert merged[10] != merged[0]
     assert merge_parts(labels, a, b, w, owned, 0.5, 2)[10] == 0  # weight alone would join it
     several = firm + [[{"key": f"frame:{k % 3}", "weight": 0.15}] for k in range(len(cross))]
-    assert merge_parts(labels, a, b, w, owned, 0.5, 2, several, 0.25)[10] == 0
+    assert merge_parts(labels, a, b, w, owned, 0.5, 2, NamedValues.of(several), 0.25)[10] == 0
 
 
 def test_a_campaign_split_into_its_cards_is_one_again_and_an_app_fleet_is_not() -> None:
@@ -387,8 +393,21 @@ def test_a_campaign_split_into_its_cards_is_one_again_and_an_app_fleet_is_not() 
     b = np.array([r[1] for r in rows])
     w = np.array([r[2] for r in rows])
     owned = np.ones(len(rows), dtype=bool)
-    values = [[{"key": r[3], "weight": r[2]}] for r in rows]
+    values = NamedValues.of([[{"key": r[3], "weight": r[2]}] for r in rows])
     assert len(set(merge_parts(labels, a, b, w, owned, 0.5, 2, values, 0.25)[:32])) == 4
     out = rejoin_siblings(parent, labels, a, b, w, owned, 0.5, 2, values, 0.25)
     assert len(set(out[:32].tolist())) == 1
     assert set(out[32:].tolist()) == {4} and out[0] != 4
+
+
+def test_named_values_count_each_distinct_value_once_at_its_largest_weight() -> None:
+    named = NamedValues.of([
+        [{"key": "frame:x", "weight": 0.2}],
+        [{"key": "frame:x", "weight": 0.5}, {"key": "payment:c", "weight": 0.8}],
+        [{"key": "frame:y", "weight": 0.3}],
+    ])  # fmt: skip
+    # group 0: edges 0 and 1 (x at 0.5, c at 0.8); group 1: edge 2 (y); edge 1 also in group 1
+    out = named.evidence([np.array([0, 0, 1]), np.array([-1, 1, -1])], 3)
+    assert out[0] == pytest.approx(1 - 0.5 * 0.2)
+    assert out[1] == pytest.approx(1 - 0.5 * 0.2 * 0.7)
+    assert out[2] == 0.0

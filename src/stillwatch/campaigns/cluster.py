@@ -18,6 +18,8 @@ rest of their cluster taken together.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import igraph as ig
@@ -26,8 +28,6 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
-
-from stillwatch.campaigns.judge import note_values, value_evidence
 
 
 def leiden_cpm(
@@ -53,10 +53,51 @@ def leiden_cpm(
     return np.asarray(part.membership, dtype=np.int64)
 
 
+@dataclass(frozen=True)
+class NamedValues:
+    """Every edge's owned values (``edge_frame``'s ``owned_values``) as flat arrays: row ``i``
+    names value ``key[i]`` (a code) at ``weight[i]`` on edge ``edge[i]``, so that the evidence
+    of the distinct values a set of edges names is counted in NumPy, not edge by edge."""
+
+    edge: np.ndarray
+    key: np.ndarray
+    weight: np.ndarray
+
+    @classmethod
+    def of(cls, owned_values: Sequence[Iterable[Mapping[str, Any]]]) -> NamedValues:
+        edge: list[int] = []
+        keys: list[str] = []
+        weight: list[float] = []
+        for i, named in enumerate(owned_values):
+            for v in named:
+                edge.append(i)
+                keys.append(str(v["key"]))
+                weight.append(float(v["weight"]))
+        codes = pd.factorize(pd.Series(keys, dtype=object))[0] if keys else []
+        return cls(np.asarray(edge, dtype=np.int64), np.asarray(codes, dtype=np.int64),
+                   np.asarray(weight, dtype=float))  # fmt: skip
+
+    def evidence(self, groups: Sequence[np.ndarray], n: int) -> np.ndarray:
+        """Per group ``0..n-1``, ``1 − Π(1 − weight)`` over the distinct values its edges name,
+        each at its largest weight (``judge.value_evidence``). ``groups``: arrays giving, per
+        edge, the group it adds to (or -1); an edge may add to one group in each array."""
+        g = np.concatenate([grp[self.edge] for grp in groups])
+        key = np.tile(self.key, len(groups))
+        w = np.minimum(np.tile(self.weight, len(groups)), 0.999)
+        keep = g >= 0
+        g, key, w = g[keep], key[keep], w[keep]
+        if not len(g):
+            return np.zeros(n)
+        order = np.lexsort((-w, key, g))
+        g, key, w = g[order], key[order], w[order]
+        first = np.r_[True, (g[1:] != g[:-1]) | (key[1:] != key[:-1])]
+        return 1.0 - np.exp(np.bincount(g[first], np.log1p(-w[first]), minlength=n))
+
+
 def merge_parts(
     labels: np.ndarray, a: np.ndarray, b: np.ndarray, w: np.ndarray, owned: np.ndarray,
     ratio: float, min_part: int = 1,
-    owned_values: list[Any] | None = None, min_evidence: float = 0.0,
+    owned_values: NamedValues | None = None, min_evidence: float = 0.0,
 ) -> np.ndarray:  # fmt: skip
     """Join each cluster to the larger cluster it is most firmly tied to, when its owned ties
     to it weigh at least ``ratio`` times its own size (CPM can cut a large, sparse campaign
@@ -84,7 +125,7 @@ def merge_parts(
     # each part's partner: its firmest tie to a larger part (equal ties: the lower label)
     me, other, tie = me[ok], other[ok], tie[ok]
     if owned_values is not None and min_evidence > 0 and len(me):
-        evidence = _bridge_evidence(la, lb, np.flatnonzero(cross), owned_values, me, other)
+        evidence = _bridge_evidence(la, lb, cross, owned_values, me, other, k)
         firm = evidence >= min_evidence
         me, other, tie = me[firm], other[firm], tie[firm]
     order = np.lexsort((other, -tie, me))
@@ -98,20 +139,20 @@ def merge_parts(
 
 
 def _bridge_evidence(
-    la: np.ndarray, lb: np.ndarray, cross: np.ndarray, owned_values: list[Any],
-    me: np.ndarray, other: np.ndarray,
+    la: np.ndarray, lb: np.ndarray, cross: np.ndarray, owned_values: NamedValues,
+    me: np.ndarray, other: np.ndarray, k: int,
 ) -> np.ndarray:  # fmt: skip
     """For each pair of clusters (``me[i]``, ``other[i]``), the evidence of the distinct owned
-    values the edges between them name (``cross``: those edges' indexes)."""
-    wanted = {(int(m), int(o)): i for i, (m, o) in enumerate(zip(me, other, strict=True))}
-    seen: dict[int, dict[str, float]] = {}
-    for e in cross.tolist():
-        x, y = int(la[e]), int(lb[e])
-        for pair in ((x, y), (y, x)):
-            i = wanted.get(pair)
-            if i is not None:
-                note_values(seen.setdefault(i, {}), owned_values[e])
-    return np.array([value_evidence(seen.get(i, {})) for i in range(len(me))])
+    values the edges between them (``cross``) name."""
+    pair = me.astype(np.int64) * k + other
+    order = np.argsort(pair)
+    group = np.full(len(la), -1, dtype=np.int64)
+    for x, y in ((la, lb), (lb, la)):
+        code = x.astype(np.int64) * k + y
+        at = np.minimum(np.searchsorted(pair[order], code), len(pair) - 1)
+        hit = cross & (pair[order][at] == code) & (group < 0)
+        group[hit] = order[at[hit]]
+    return owned_values.evidence([group], len(me))
 
 
 def split_by_owned(
@@ -148,7 +189,7 @@ def split_by_owned(
 def rejoin_siblings(
     parent: np.ndarray, labels: np.ndarray, a: np.ndarray, b: np.ndarray, w: np.ndarray,
     owned: np.ndarray, ratio: float, min_part: int = 2,
-    owned_values: list[Any] | None = None, min_evidence: float = 0.0,
+    owned_values: NamedValues | None = None, min_evidence: float = 0.0,
 ) -> np.ndarray:  # fmt: skip
     """Undo a split (``labels``, parts of the clusters ``parent``) for the parts that are
     firmly tied to the rest of their own cluster taken together: owned ties to the other parts
@@ -188,13 +229,8 @@ def rejoin_siblings(
         tie = np.bincount(np.r_[la[cross], lb[cross]], np.r_[w[cross], w[cross]], minlength=k)
         firm = kept & (tie >= ratio * size) & (tie > 0)
         if owned_values is not None and min_evidence > 0:
-            seen: dict[int, dict[str, float]] = {}
-            for e in np.flatnonzero(cross).tolist():
-                for part in (int(la[e]), int(lb[e])):
-                    if firm[part]:
-                        note_values(seen.setdefault(part, {}), owned_values[e])
-            for part in np.flatnonzero(firm).tolist():
-                firm[part] = value_evidence(seen.get(part, {})) >= min_evidence
+            sides = [np.where(cross & firm[np.maximum(x, 0)], x, -1) for x in (la, lb)]
+            firm &= owned_values.evidence(sides, k) >= min_evidence
         if np.array_equal(firm, kept):
             break
         kept = firm

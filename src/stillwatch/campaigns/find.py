@@ -28,7 +28,13 @@ import pandas as pd
 import pyarrow as pa
 
 from stillwatch.campaigns.attribution import bridges, operator_groups
-from stillwatch.campaigns.cluster import leiden_cpm, merge_parts, rejoin_siblings, split_by_owned
+from stillwatch.campaigns.cluster import (
+    NamedValues,
+    leiden_cpm,
+    merge_parts,
+    rejoin_siblings,
+    split_by_owned,
+)
 from stillwatch.campaigns.identity import carry_ids, digest_id
 from stillwatch.campaigns.judge import (
     JudgeSettings,
@@ -199,7 +205,8 @@ def find_campaigns(
     # one faint phrase is not a firm owned tie)
     ow = edges.owned_weight.to_numpy(dtype=float)
     values = list(edges.owned_values)
-    labels = merge_parts(labels, a, b, ow, owned, cs.merge_ratio, cs.min_accounts, values,
+    named = NamedValues.of(values)
+    labels = merge_parts(labels, a, b, ow, owned, cs.merge_ratio, cs.min_accounts, named,
                          js.owned_strength)  # fmt: skip
     parent = labels
     labels = split_by_owned(labels, a, b, owned, ow, SPLIT_TIE, cs.resolution, cs.seed)
@@ -215,14 +222,14 @@ def find_campaigns(
     # medium, development seed 1: 5,260 accounts in 177 parts; one round left them in 83
     # reported campaigns, two more rounds in one).
     for _ in range(MERGE_ROUNDS):
-        merged = merge_parts(labels, a, b, ow, owned, cs.merge_ratio, 2, values, js.owned_strength)
+        merged = merge_parts(labels, a, b, ow, owned, cs.merge_ratio, 2, named, js.owned_strength)
         if np.array_equal(merged, labels):
             break
         labels = merged
     # Then what is still apart but tied to the rest of its cluster taken together is one again
     # (after the joining, so that a group of parts firmly tied to each other, an app fleet's,
     # is judged as one group).
-    labels = rejoin_siblings(parent, labels, a, b, ow, owned, cs.merge_ratio, 2, values,
+    labels = rejoin_siblings(parent, labels, a, b, ow, owned, cs.merge_ratio, 2, named,
                              js.owned_strength)  # fmt: skip
     labels = trim(labels, a, b, w, owned, js, owned_weight=ow)
     labels, k = _compact(labels)
