@@ -98,3 +98,98 @@ def test_a_frame_shorter_than_the_key_is_found_and_each_end_holds_its_longest() 
     assert all(per_account[f"short{i}"]["frame_share"] == 1.0 for i in range(8))
     # one frame per prompt end: the long frame's 6-word beginning is not a second frame
     assert all(per_account[f"long{i}"]["frames"] == 1 for i in range(8))
+
+
+def _random_prompts(seed: int, n: int) -> list[str]:
+    """Prompts of short words, blanks and newlines whose 240th character falls on every kind
+    of character (a word, a space, a newline), some with slot content, accents or CJK."""
+    import random
+
+    rng = random.Random(seed)
+    extras = ["42", "x_1", "Alice", "café", "你好", "naïve", "“quoted”", "<b>", "a\tb"]
+    prompts = []
+    for _ in range(n):
+        parts = []
+        longest = rng.choice([6, 6, 30, 60, 250])
+        for _ in range(rng.randint(1, 90)):
+            word = "".join(rng.choice("abcdefgh") for _ in range(rng.randint(1, longest)))
+            parts.append(rng.choice(extras) if rng.random() < 0.04 else word)
+            parts.append(rng.choice([" ", " ", " ", "\n", "  ", " \n"]))
+        prompts.append("".join(parts))
+    return prompts
+
+
+def test_keys_from_regular_expressions_equal_keys_from_word_lists() -> None:
+    """An ASCII skeleton's keys come from regular expressions, not lists of words: the same
+    keys, whatever the key lengths and wherever the edges cut."""
+    import pyarrow as pa
+
+    from stillwatch.engine.store import scratch_connection
+    from stillwatch.features.content.frames import (
+        EDGE_CHARS,
+        _keys_select,
+        skeleton_table,
+        words_of,
+    )
+
+    prompts = _random_prompts(5, 4000)
+    con = scratch_connection()
+    try:
+        con.register(
+            "_t_prompts",
+            pa.table(
+                {"account_id": [f"a{i % 50}" for i in range(len(prompts))], "prompt": prompts}
+            ),
+        )
+        table = skeleton_table(con, "_t_prompts", "_t_skeletons")
+        for lengths in ([10, 6], [6], [1], [12, 7, 3]):
+            reference = f"""
+                WITH tok AS (
+                    SELECT account_id, rid, ph, {words_of(f"left(skeleton, {EDGE_CHARS})")} AS head,
+                           {words_of(f"right(skeleton, {EDGE_CHARS})")} AS tail FROM {table}
+                ),
+                lengths AS (SELECT unnest({lengths}) AS k),
+                cand AS (
+                    SELECT account_id, rid, ph, 'prefix' AS kind, k, list_slice(head, 1, k) AS kt
+                    FROM tok, lengths WHERE len(head) > k
+                    UNION ALL
+                    SELECT account_id, rid, ph, 'suffix' AS kind, k, list_slice(tail, -k, -1) AS kt
+                    FROM tok, lengths WHERE len(tail) > k
+                )
+                SELECT account_id, rid, ph, kind, k, array_to_string(kt, ' ') AS frame,
+                       len(list_filter(kt, lambda x: NOT regexp_full_match(x, '<[a-z]+>[^ ]*'))) AS words
+                FROM cand"""
+            new = _keys_select(table, lengths)
+            rows = con.sql(f"SELECT count(*) FROM ({reference})").fetchall()[0][0]
+            assert rows > len(prompts)
+            for a, b in ((reference, new), (new, reference)):
+                diff = con.sql(f"SELECT count(*) FROM (({a}) EXCEPT ALL ({b}))").fetchall()[0][0]
+                assert diff == 0, (lengths, diff)
+        non_ascii = con.sql(
+            f"SELECT count(*) FROM {table} WHERE strlen(skeleton) <> length(skeleton)"
+        ).fetchall()[0][0]
+        assert 0 < non_ascii < len(prompts) / 2
+    finally:
+        con.close()
+
+
+def test_whole_skeleton_words_equal_words_of() -> None:
+    import pyarrow as pa
+
+    from stillwatch.engine.store import scratch_connection
+    from stillwatch.features.content.frames import skeleton_table, skeleton_words, words_of
+
+    prompts = _random_prompts(6, 2000)
+    con = scratch_connection()
+    try:
+        con.register(
+            "_t_prompts", pa.table({"account_id": ["a"] * len(prompts), "prompt": prompts})
+        )
+        table = skeleton_table(con, "_t_prompts", "_t_skeletons")
+        differ = con.sql(
+            f"SELECT count(*) FROM {table} "
+            f"WHERE {words_of('skeleton')} IS DISTINCT FROM {skeleton_words('skeleton')}"
+        ).fetchall()[0][0]
+        assert differ == 0
+    finally:
+        con.close()

@@ -85,3 +85,18 @@ def test_counting_in_partitions_of_accounts_changes_nothing(monkeypatch) -> None
     assert parts.accounts == whole.accounts
     assert np.array_equal(parts.signatures, whole.signatures)
     assert parts.pairs.equals(whole.pairs)
+
+
+def test_a_phrase_repeated_inside_one_prompt_is_not_repeated_phrasing() -> None:
+    """Shingles count once per prompt: a phrase said many times in one prompt is not the
+    account's repeated phrasing, the same phrase in two of its prompts is."""
+    phrase = "kindly grade the answer below with care "
+    once = ["alpha beta gamma delta", phrase * 5 + "omega", "zeta eta theta iota kappa"]
+    twice = ["alpha beta gamma delta", phrase + "omega", phrase + "sigma tau"]
+    accounts = ["once"] * 3 + ["twice"] * 3
+    sig = account_signatures(accounts, once + twice, min_shingles=1)
+    assert sig.accounts == ["twice"]
+    assert int(sig.shingles[0]) == 5  # the phrase's 3-grams: its 7 words less two
+    # counted at least three times: the third prompt must hold the shingle too
+    three = account_signatures(accounts, once + twice, min_shingles=1, min_repeats=3)
+    assert three.accounts == []

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import pyarrow as pa
@@ -136,9 +137,117 @@ def words_of(expr: str) -> str:
     """A DuckDB expression: the list of words of skeleton text ``expr`` (split at blanks; each
     CJK character a word). Text without any non-ASCII character — most — is split without a
     regular expression: a skeleton holds no runs of blanks."""
-    cjk = f"string_split_regex(trim(regexp_replace({expr}, '{_CJK}', ' \\1 ', 'g')), '[ \\n]+')"
     plain = f"string_split(replace(trim({expr}), chr(10), ' '), ' ')"
-    return f"(CASE WHEN strlen({expr}) = length({expr}) THEN {plain} ELSE {cjk} END)"
+    return f"(CASE WHEN strlen({expr}) = length({expr}) THEN {plain} ELSE {_cjk_words(expr)} END)"
+
+
+def _cjk_words(expr: str) -> str:
+    return f"string_split_regex(trim(regexp_replace({expr}, '{_CJK}', ' \\1 ', 'g')), '[ \\n]+')"
+
+
+def skeleton_words(expr: str) -> str:
+    """As :func:`words_of` for ``expr``, a whole skeleton (not an edge cut from one): a
+    skeleton never starts or ends with a blank (:func:`.skeleton.skeleton_select`), so an
+    ASCII one is split without trimming it, and without replacing its newlines when it has
+    none."""
+    plain = (
+        f"string_split(CASE WHEN contains({expr}, chr(10)) THEN replace({expr}, chr(10), ' ') "
+        f"ELSE {expr} END, ' ')"
+    )
+    return f"(CASE WHEN strlen({expr}) = length({expr}) THEN {plain} ELSE {_cjk_words(expr)} END)"
+
+
+# A separator of skeleton words as the plain path of :func:`words_of` splits them (a newline
+# is a blank there too), and a word followed (prefix) or preceded (suffix) by one.
+_SEP = "[ \\n]"
+_WORD_SEP = f"(?:[^ \\n]*{_SEP})"
+_SEP_WORD = f"(?:{_SEP}[^ \\n]*)"
+
+
+def prefix_pattern(lengths: Sequence[int]) -> str:
+    """A regular expression (RE2) giving at once, for every key length of ``lengths``, the
+    first that many words of an ASCII skeleton as :func:`words_of` splits them, each with the
+    separator after it: capture group ``i`` (1-based) holds the words between the ``i - 1``-th
+    and the ``i``-th length (ascending). A group matched is never empty, and a group matches
+    only when all shorter ones do."""
+    asc = sorted(set(lengths))
+    steps = [asc[0]] + [b - a for a, b in pairwise(asc)]
+    rest = ""
+    for d in reversed(steps[1:]):
+        rest = f"(?:({_WORD_SEP}{{{d}}}){rest})?"
+    return f"^({_WORD_SEP}{{{steps[0]}}}){rest}"
+
+
+def _keys_select(source: str, lengths: Sequence[int]) -> str:
+    """The frame candidates of every prompt of skeleton table ``source``: ``account_id``,
+    ``rid``, ``ph``, ``kind``, ``k``, ``frame`` (the key's words joined by a space) and
+    ``words`` (those not masked), for each key length in ``lengths`` at both ends.
+
+    An ASCII skeleton (nearly all) gets its keys from regular expressions over the skeleton
+    itself (:func:`prefix_pattern`; the last ``k`` words with the separator before each),
+    without cutting its edges nor splitting them into lists of words; the rest (CJK characters
+    are words of their own) are split by :func:`words_of`. Both give the same keys because a
+    skeleton never starts or ends with a blank nor holds two in a row (see
+    :func:`.skeleton.skeleton_select`): the key of ``k`` words exists when the edge of
+    ``EDGE_CHARS`` characters holds more than ``k`` words, that is its ``k``-th separator
+    lies inside the edge, and not as a space at the edge's cut, which the edge's ``trim``
+    would drop."""
+    asc = sorted(set(lengths))
+    n = len(asc)
+    names = ", ".join(f"'g{i}'" for i in range(1, n + 1))
+    e = int(EDGE_CHARS)
+    cols, cands = [], []
+    for i, length in enumerate(asc, start=1):
+        pre = " || ".join(f"pre.g{j}" for j in range(1, i + 1))
+        cols.append(f"regexp_extract(skeleton, '{_SEP_WORD}{{{length}}}$') AS s{i}")
+        cands.append(
+            f"SELECT account_id, rid, ph, 'prefix' AS kind, {length} AS k, "
+            f"replace(p[:-2], chr(10), ' ') AS frame FROM (SELECT *, {pre} AS p FROM plain) "
+            f"WHERE pre.g{i} <> '' AND (strlen(p) < {e} OR (strlen(p) = {e} AND ends_with(p, chr(10))))"
+        )
+        cands.append(
+            f"SELECT account_id, rid, ph, 'suffix' AS kind, {length} AS k, "
+            f"replace(s{i}[2:], chr(10), ' ') AS frame FROM plain WHERE s{i} <> '' "
+            f"AND (strlen(s{i}) < {e} OR (strlen(s{i}) = {e} AND starts_with(s{i}, chr(10))))"
+        )
+    suffixes = ", ".join(cols)
+    plain_cand = "\n            UNION ALL ".join(cands)
+    return f"""
+        WITH plain AS MATERIALIZED (
+            SELECT account_id, rid, ph,
+                   regexp_extract(skeleton, '{prefix_pattern(asc)}', [{names}]) AS pre, {suffixes}
+            FROM {source} WHERE strlen(skeleton) = length(skeleton)
+        ),
+        plain_cand AS (
+            {plain_cand}
+        ),
+        sk AS (
+            SELECT account_id, rid, ph, left(skeleton, {EDGE_CHARS}) AS h,
+                   right(skeleton, {EDGE_CHARS}) AS t
+            FROM {source} WHERE strlen(skeleton) <> length(skeleton)
+        ),
+        tok AS MATERIALIZED (
+            SELECT account_id, rid, ph, {words_of("h")} AS head, {words_of("t")} AS tail FROM sk
+        ),
+        lengths AS (SELECT unnest({sorted(asc, reverse=True)}) AS k),
+        cand AS (
+            SELECT account_id, rid, ph, 'prefix' AS kind, k, list_slice(head, 1, k) AS kt
+            FROM tok, lengths WHERE len(head) > k
+            UNION ALL
+            SELECT account_id, rid, ph, 'suffix' AS kind, k, list_slice(tail, -k, -1) AS kt
+            FROM tok, lengths WHERE len(tail) > k
+        )
+        -- a word is masked when it is a placeholder (with what follows it up to a blank); in
+        -- a plain key, words are joined by single spaces and hold no blank
+        SELECT account_id, rid, ph, kind, k, frame,
+               CASE WHEN contains(frame, '<')
+                    THEN k - len(regexp_extract_all(' ' || frame, ' <[a-z]+>')) ELSE k END AS words
+        FROM plain_cand
+        UNION ALL
+        SELECT account_id, rid, ph, kind, k, array_to_string(kt, ' ') AS frame,
+               len(list_filter(kt, lambda x: NOT (x LIKE '<%>%' AND regexp_full_match(x, '<[a-z]+>[^ ]*')))) AS words
+        FROM cand
+        """
 
 
 def skeleton_table(con: Any, source: str, name: str, carry: Sequence[str] = ()) -> str:
@@ -179,30 +288,7 @@ def _mine(
     read from ``texts`` (``rid``, ``prompt``; default ``source`` itself)."""
     k = int(key_tokens)
     lengths = sorted({k, *(x for x in SHORT_KEYS if x < k)}, reverse=True)
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE _sw_keys AS
-        WITH sk AS (
-            SELECT account_id, rid, ph, left(skeleton, {EDGE_CHARS}) AS h,
-                   right(skeleton, {EDGE_CHARS}) AS t
-            FROM {source}
-        ),
-        tok AS MATERIALIZED (
-            SELECT account_id, rid, ph, {words_of("h")} AS head, {words_of("t")} AS tail FROM sk
-        ),
-        lengths AS (SELECT unnest({lengths}) AS k),
-        cand AS (
-            SELECT account_id, rid, ph, 'prefix' AS kind, k, list_slice(head, 1, k) AS kt
-            FROM tok, lengths WHERE len(head) > k
-            UNION ALL
-            SELECT account_id, rid, ph, 'suffix' AS kind, k, list_slice(tail, -k, -1) AS kt
-            FROM tok, lengths WHERE len(tail) > k
-        )
-        SELECT account_id, rid, ph, kind, k, array_to_string(kt, ' ') AS frame,
-               len(list_filter(kt, lambda x: NOT (x LIKE '<%>%' AND regexp_full_match(x, '<[a-z]+>[^ ]*')))) AS words
-        FROM cand
-        """
-    )
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _sw_keys AS {_keys_select(source, lengths)}")
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _sw_frames AS
@@ -217,10 +303,14 @@ def _mine(
             FROM per_prompt GROUP BY ALL
         ),
         -- the median only over frames enough accounts use: most keys are one prompt's own,
-        -- and a holistic aggregate over millions of groups spills without bound
+        -- and a holistic aggregate over millions of groups spills without bound. Nor over
+        -- frames that fewer than half their accounts fill twice or more: their median of
+        -- fills (integers, at least 1) is below 2 anyway
         counted AS (
             SELECT kind, frame, count(*) AS accounts, sum(n) AS prompts
-            FROM per_account GROUP BY ALL HAVING count(*) >= {int(min_accounts)}
+            FROM per_account GROUP BY ALL
+            HAVING count(*) >= {int(min_accounts)}
+               AND 2 * count(*) FILTER (WHERE fills >= 2) >= count(*)
         ),
         f AS (
             SELECT c.kind, c.frame, any_value(c.accounts) AS accounts,

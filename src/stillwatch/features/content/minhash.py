@@ -29,7 +29,7 @@ import pyarrow as pa
 from rensa import RMinHash
 
 from stillwatch.engine.store import scratch_connection
-from stillwatch.features.content.frames import COMMON_SHARE, skeleton_table, words_of
+from stillwatch.features.content.frames import COMMON_SHARE, skeleton_table, skeleton_words
 from stillwatch.features.content.sampling import PER_ACCOUNT, sample_select
 
 NUM_PERM = 128
@@ -139,8 +139,8 @@ def signatures_from_skeletons(
     common_share: float = COMMON_SHARE,
 ) -> AccountSignatures:
     """As :func:`account_signatures`, over a :func:`.frames.skeleton_table` already sampled
-    (columns ``account_id``, ``rid``, ``skeleton``): the shingle counting stays in DuckDB, on
-    the store's connection when a scan passes it."""
+    (columns ``account_id``, ``rid``, a key unique to each row, and ``skeleton``): the
+    shingle counting stays in DuckDB, on the store's connection when a scan passes it."""
     # Accounts are numbered, and their repeated shingles counted a partition of accounts at a
     # time (``PARTITION_PROMPTS`` prompts each): numeric keys only and a bounded hash table,
     # so a large store's tens of millions of prompts never need to fit in DuckDB's memory.
@@ -154,26 +154,30 @@ def signatures_from_skeletons(
         ).fetchall()[0]
         parts = max(1, -(-int(n_prompts) // PARTITION_PROMPTS))
         con.execute("CREATE OR REPLACE TEMP TABLE _sw_mh_per (acc BIGINT, s UBIGINT)")
+        # A shingle is the hash of three consecutive words (of the whole text if shorter),
+        # each counted once per prompt; the account's own repeated phrasing is in at least
+        # min_repeats of its prompts. For two (the default) no list of a prompt's distinct
+        # shingles is needed: a shingle is in two prompts when its smallest and largest
+        # prompt keys (rid) differ.
+        shingles = (
+            "CASE WHEN len(t) < 3 THEN [hash(array_to_string(t, ' '))] "
+            "ELSE list_transform(range(1, len(t) - 1), lambda i: hash(t[i], t[i + 1], t[i + 2])) END"
+        )
+        if int(min_repeats) > 2:
+            shingles, repeated = f"list_distinct({shingles})", f"count(*) >= {int(min_repeats)}"
+        else:
+            repeated = "min(rid) < max(rid)" if int(min_repeats) == 2 else "true"
         for part in range(parts):
             con.execute(
                 f"""
                 INSERT INTO _sw_mh_per
                 WITH tok AS (
-                    SELECT i.acc, {words_of("k.skeleton")} AS t
+                    SELECT i.acc, k.rid, {skeleton_words("k.skeleton")} AS t
                     FROM {table} k JOIN _sw_mh_ids i USING (account_id)
                     WHERE i.acc % {parts} = {part}
                 ),
-                -- a shingle is the hash of three consecutive words (of the whole text if
-                -- shorter), each counted once per prompt
-                sh AS (
-                    SELECT acc, unnest(list_distinct(CASE WHEN len(t) < 3
-                        THEN [hash(array_to_string(t, ' '))]
-                        ELSE list_transform(range(1, len(t) - 1),
-                                            lambda i: hash(t[i], t[i + 1], t[i + 2])) END)) AS s
-                    FROM tok
-                )
-                -- the account's own repeated phrasing: in at least min_repeats of its prompts
-                SELECT acc, s FROM sh GROUP BY ALL HAVING count(*) >= {int(min_repeats)}
+                sh AS (SELECT acc, rid, unnest({shingles}) AS s FROM tok)
+                SELECT acc, s FROM sh GROUP BY ALL HAVING {repeated}
                 """
             )
         # phrasing more than common_share of the accounts repeat is the language's

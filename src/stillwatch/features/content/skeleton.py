@@ -133,13 +133,17 @@ def skeleton_select(source: str, text_column: str, carry: Sequence[str] = ()) ->
     Each step is one projection over the previous one, so no step's input is computed twice.
     """
     keep = "".join(f'"{c}", ' for c in carry)
+    # strlen (bytes, constant time) is never below length (characters, a pass over the
+    # text): most prompts are ruled out by it without counting their characters
     cut = (
-        f"CASE WHEN length(s) > {CUT_CHARS} AND NOT contains(s, '{CUT_MARK}') "
+        f"CASE WHEN strlen(s) > {CUT_CHARS} AND length(s) > {CUT_CHARS} "
+        f"AND NOT contains(s, '{CUT_MARK}') "
         f"THEN left(s, {KEEP_CHARS}) || chr(10) || '{CUT_MARK}' || chr(10) || right(s, {KEEP_CHARS}) "
         "ELSE s END"
     )
     long_lines = (
-        f"CASE WHEN length(s) >= {LONG_LINE_CHARS} THEN array_to_string(list_transform("
+        f"CASE WHEN strlen(s) >= {LONG_LINE_CHARS} AND length(s) >= {LONG_LINE_CHARS} "
+        "THEN array_to_string(list_transform("
         f"string_split(s, chr(10)), lambda x: CASE WHEN length(x) >= {LONG_LINE_CHARS} "
         "THEN '<long>' ELSE x END), chr(10)) ELSE s END"
     )
