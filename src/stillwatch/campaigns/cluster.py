@@ -146,11 +146,12 @@ def _bridge_evidence(
     values the edges between them (``cross``) name."""
     pair = me.astype(np.int64) * k + other
     order = np.argsort(pair)
+    sorted_pair = pair[order]
     group = np.full(len(la), -1, dtype=np.int64)
     for x, y in ((la, lb), (lb, la)):
         code = x.astype(np.int64) * k + y
-        at = np.minimum(np.searchsorted(pair[order], code), len(pair) - 1)
-        hit = cross & (pair[order][at] == code) & (group < 0)
+        at = np.minimum(np.searchsorted(sorted_pair, code), len(pair) - 1)
+        hit = cross & (sorted_pair[at] == code) & (group < 0)
         group[hit] = order[at[hit]]
     return owned_values.evidence([group], len(me))
 
@@ -218,11 +219,9 @@ def rejoin_siblings(
     mode = mode.drop_duplicates("part")
     part_parent = np.full(k, -1, dtype=np.int64)
     part_parent[mode.part.to_numpy()] = mode.parent.to_numpy()
-    parent = part_parent[np.maximum(labels, 0)]
+    pa, pb = part_parent[np.maximum(labels[a], 0)], part_parent[np.maximum(labels[b], 0)]
     la, lb = labels[a], labels[b]
-    sibling = (
-        owned & (la >= 0) & (lb >= 0) & (la != lb) & (parent[a] == parent[b]) & (parent[a] >= 0)
-    )
+    sibling = owned & (la >= 0) & (lb >= 0) & (la != lb) & (pa == pb) & (pa >= 0)
     kept = size >= min_part
     while True:
         cross = sibling & kept[np.maximum(la, 0)] & kept[np.maximum(lb, 0)]
