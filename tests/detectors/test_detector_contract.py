@@ -145,3 +145,5 @@ def test_scan_skips_content_when_only_hashes_are_kept(
     assert "accounts.created_at" in result.skipped["registration.burst"]
     assert result.detectors["infrastructure.shared-rare"]["ran"]
     assert result.detectors["synchrony.same-minutes"]["ran"]
+    # identical prompts are still seen, by their hashes
+    assert result.detectors["prompts.shared-hashes"]["ran"]

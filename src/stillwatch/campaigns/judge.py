@@ -329,7 +329,7 @@ TIE_KINDS: dict[str, str] = {
     "payment": "accounts", "email_domain": "accounts", "signup_prefix": "accounts",
     "registration_burst": "accounts", "after_ban": "accounts",
     "same_minutes": "timing",
-    "frame": "content", "minhash": "content",
+    "frame": "content", "minhash": "content", "prompt": "content",
     "ip_prefix": "pool", "asn": "pool", "tls_fingerprint": "pool", "user_agent": "pool",
     "registration_path": "pool",
 }  # fmt: skip

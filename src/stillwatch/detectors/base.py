@@ -30,6 +30,7 @@ FAMILY_GROUPS: dict[str, str] = {
     "registration-burst": "coordination",
     "models": "coordination",
     "content-frames": "coordination",
+    "prompt-hashes": "coordination",
     "partner-intel": "coordination",
     "rhythm": "usage",
     "volume": "usage",

@@ -20,6 +20,7 @@ from stillwatch.detectors.content import (
 from stillwatch.detectors.infrastructure import SharedInfrastructure
 from stillwatch.detectors.partner_intel import PartnerMatches
 from stillwatch.detectors.pivots import ReleasePivot
+from stillwatch.detectors.prompt_hashes import SharedPrompts
 from stillwatch.detectors.rules import load_rules
 from stillwatch.detectors.synchrony import SynchronizedTiming
 
@@ -32,6 +33,7 @@ def algorithm_detectors() -> list[Detector]:
         ReleasePivot(),
         SharedFrames(),
         SimilarPhrasing(),
+        SharedPrompts(),
         Elicitation(),
         CapabilityFocus(),
         PartnerMatches(),

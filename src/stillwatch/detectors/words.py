@@ -107,6 +107,13 @@ def _frames(e: Mapping[str, Any]) -> str:
     return f"{_pct(e['share'])} of {e['prompts']} sampled prompts use frames shared across accounts"
 
 
+def _prompts(e: Mapping[str, Any]) -> str:
+    return (
+        f"{_pct(e['share'])} of its {e['prompts']} distinct prompts are sent word for word by "
+        f"other accounts too (up to {e['max_sharing_accounts']})"
+    )
+
+
 def _elicit(e: Mapping[str, Any]) -> str:
     return f"{_pct(e['share'])} of {e['prompts']} sampled prompts ask for reasoning or grading"
 
@@ -134,6 +141,7 @@ SENTENCES: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "registration.burst": _burst,
     "models.release-pivot": _pivot,
     "content.shared-frames": _frames,
+    "prompts.shared-hashes": _prompts,
     "content.elicitation": _elicit,
     "content.capability-focus": _capability,
     "intel.matches": _partner,

@@ -37,6 +37,7 @@ TYPE_TRUST: dict[str, float] = {
     "email_domain": 0.9,
     "frame": 0.8,
     "minhash": 0.8,
+    "prompt": 0.8,
     "same_minutes": 0.9,
     "after_ban": 0.8,
     "registration_burst": 0.7,

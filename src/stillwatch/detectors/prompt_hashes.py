@@ -1,0 +1,167 @@
+"""Identical prompts across accounts, by hash: the shared-frames detector for hash-only logs.
+
+Many providers and gateways log a prompt's SHA-256 and not its text. Then frames and MinHash
+cannot run, yet one fact still shows: the same prompt, word for word, sent from several
+accounts. An operator's accounts share many of its prompts (one task list fanned out over the
+pool, retries from another account, the same seed prompts for each run); unrelated customers
+share a prompt now and then (a popular question, a pasted tutorial), one or two, not dozens.
+
+Only the opening prompt of each conversation counts: a follow-up ("continue", "make it
+shorter") is the least specific text there is, and its token count includes the conversation
+before it. How much one shared prompt is worth:
+
+- *how many accounts send it*: ``1 / log2(1 + holders)``, as for frames, so a prompt two
+  accounts send weighs 0.63 and one sent by a hundred 0.15; held by more than ``max_holders``
+  accounts (a greeting, a benchmark item every harness runs) it is the language's, worth 0;
+- *how long it is*: times ``ramp(input tokens, min_tokens, full_tokens)`` over the shortest
+  exchange that carries it (where token counts are logged), because two strangers type the
+  same five words far more often than the same five hundred.
+
+A pair of accounts is tied by ``1 − Π(1 − w)`` over the prompts both send (each counted once),
+and only when they send at least ``min_shared`` of the same prompts: many shared prompts tie
+firmly; one popular question two strangers both asked ties nobody. (Heavy users of a public
+chat app share a few popular prompts with many others, each with someone else; a resold
+proxy's pool shares them with all of them.) An account's score is the share
+of its distinct prompts that another account also sends, ramped from 0.2 to 0.7 (as for
+frames), once it has sent ``min_prompts`` distinct prompts.
+
+Runs only where prompt text is absent: with the text, ``content.shared-frames`` sees every
+identical prompt (an identical prompt fills the same frame) and templates whose slots differ.
+
+Known false positives: an app or evaluation harness that sends the same fixed prompts from
+several of its own accounts (one organization: the infrastructure and account evidence name
+it); classmates pasting the same assignment.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from stillwatch.detectors.base import (
+    DetectorOutput,
+    LinkCandidate,
+    ScanContext,
+    check_param,
+    connection,
+    ramp,
+    temp_table,
+)
+from stillwatch.detectors.content import shared_frame_weights
+from stillwatch.detectors.pairs import group_pairs, sparse_group_pairs, top_k_links
+
+
+class SharedPrompts:
+    id = "prompts.shared-hashes"
+    version = "1"
+    family = "prompt-hashes"
+    requires = ("exchanges.prompt_sha256",)
+    # with prompt text, the frame detectors see the same and more
+    superseded_by = ("exchanges.prompt",)
+    evidence_keys = ("share", "prompts", "max_sharing_accounts")
+    description = "the same prompts, word for word (by hash), sent from several accounts"
+    false_positives = (
+        "one organization's apps or harnesses sending fixed prompts from several accounts"
+    )
+    max_holders = 200
+    max_group = 200
+    neighbours = 5
+    top_k = 20
+
+    def __init__(
+        self, min_prompts: int = 10, min_tokens: int = 8, full_tokens: int = 40,
+        min_shared: int = 1,
+    ) -> None:  # fmt: skip
+        check_param("min_prompts", min_prompts, 1, 1e6, integer=True)
+        check_param("min_shared", min_shared, 1, 1e6, integer=True)
+        check_param("min_tokens", min_tokens, 0, 1e6, integer=True)
+        check_param("full_tokens", full_tokens, 1, 1e6, integer=True)
+        if full_tokens <= min_tokens:
+            raise ValueError(
+                f"full_tokens must exceed min_tokens; got {full_tokens} <= {min_tokens}"
+            )
+        self.min_prompts = min_prompts
+        self.min_tokens = min_tokens
+        self.full_tokens = full_tokens
+        self.min_shared = min_shared
+
+    def run(self, ctx: ScanContext) -> DetectorOutput:
+        out = DetectorOutput()
+        con = connection(ctx)
+        ex = ctx.sources.exchanges
+        # opening prompts only: a follow-up ("continue", "shorter please") is the least
+        # specific text there is, and its token count includes the conversation before it
+        ex = ex.filter(ex.prompt_sha256.notnull() & (ex.turn_index.fill_null(0) == 0))
+        held = ex.group_by(["account_id", "prompt_sha256"]).aggregate(tokens=ex.input_tokens.min())
+        name = temp_table(ctx, "_sw_prompt_hashes", held)
+        try:
+            return self._from_table(con, name, out)
+        finally:
+            con.execute(f"DROP TABLE IF EXISTS {name}")
+
+    def _from_table(self, con: Any, name: str, out: DetectorOutput) -> DetectorOutput:
+        # where token counts are not logged, length says nothing: full weight
+        length = (
+            f"least(1.0, greatest(0.0, (coalesce(min(tokens), {self.full_tokens}) - "
+            f"{self.min_tokens}) / {self.full_tokens - self.min_tokens}))"
+        )
+        rows = con.execute(
+            f"""
+            WITH k AS (
+                SELECT prompt_sha256, count(*) AS holders, {length} AS length
+                FROM {name} GROUP BY prompt_sha256
+            )
+            SELECT h.account_id, count(*) AS prompts,
+                   count(*) FILTER (
+                       WHERE k.holders BETWEEN 2 AND {self.max_holders} AND k.length > 0
+                   ) AS shared,
+                   max(k.holders) FILTER (WHERE k.holders <= {self.max_holders}) AS widest
+            FROM {name} h JOIN k USING (prompt_sha256) GROUP BY h.account_id
+            ORDER BY h.account_id
+            """
+        ).fetchall()
+        for account, prompts, shared, widest in rows:
+            if prompts < self.min_prompts or not shared:
+                continue
+            share = shared / prompts
+            out.add(str(account), float(ramp(share, 0.2, 0.7)), {
+                "share": round(share, 3), "prompts": int(prompts),
+                "max_sharing_accounts": int(widest or 0)})  # fmt: skip
+        inc = con.execute(
+            f"""
+            WITH k AS (
+                SELECT prompt_sha256, count(*) AS holders, {length} AS length
+                FROM {name} GROUP BY prompt_sha256
+                HAVING count(*) BETWEEN 2 AND {self.max_holders}
+            )
+            SELECT h.account_id, h.prompt_sha256 AS frame_id,
+                   k.length / log2(1 + k.holders) AS weight
+            FROM {name} h JOIN k USING (prompt_sha256)
+            WHERE k.length > 0
+            ORDER BY h.prompt_sha256, h.account_id
+            """
+        ).df()
+        out.links = self._links(inc)
+        return out
+
+    def _links(self, inc: pd.DataFrame) -> list[LinkCandidate]:
+        if inc.empty:
+            return []
+        pairs: set[tuple[str, str]] = set()
+        for _, g in inc.groupby("frame_id", sort=True):
+            ids = g.account_id.astype(str).tolist()
+            pairs.update(group_pairs(ids) if len(ids) <= self.max_group else (
+                sparse_group_pairs(ids, self.neighbours)))  # fmt: skip
+        if not pairs:
+            return []
+        ordered = sorted(pairs)
+        weight, shared, top = shared_frame_weights(inc, ordered)
+        candidates = [
+            (x, y, float(w), "prompt",
+             {"value": f[:16], "prompts": int(n), "weight": round(float(w), 4)})
+            for (x, y), w, n, f in zip(ordered, weight, shared, top, strict=True)
+            if n >= self.min_shared and np.isfinite(w) and w > 0
+        ]  # fmt: skip
+        return top_k_links(self.id, candidates, self.top_k)
