@@ -193,12 +193,15 @@ def dev_set() -> dict[str, list[Example]]:
 def fit(examples: Iterable[Example], c: float) -> textmodel.LinearClassifier:
     texts, labels = zip(*examples, strict=True)
     x = textmodel.features(list(texts)).matrix()
+    # fitted on the columns some example uses (an unused column's weight is 0 under the L2
+    # penalty anyway): the same model, three times faster than over all 2**BITS columns
+    used = np.unique(x.indices)
     model = LogisticRegression(C=c, max_iter=3000, class_weight="balanced", tol=1e-5)
-    model.fit(x, list(labels))
+    model.fit(x[:, used], list(labels))
+    weights = np.zeros((x.shape[1], len(model.classes_)), np.float32)
+    weights[used] = model.coef_.T
     return textmodel.LinearClassifier(
-        tuple(str(k) for k in model.classes_),
-        np.ascontiguousarray(model.coef_.T, dtype=np.float32),
-        model.intercept_.astype(np.float64),
+        tuple(str(k) for k in model.classes_), weights, model.intercept_.astype(np.float64)
     )
 
 
