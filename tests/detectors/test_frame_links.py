@@ -22,3 +22,21 @@ def test_pairs_sharing_more_frames_weigh_more() -> None:
     assert shared.tolist() == [1, 10, 0]
     assert top[0] == "f0" and top[1].startswith("f") and top[2] == ""
     assert np.all((weight >= 0) & (weight < 1))
+
+
+def test_rarest_shared_frame_is_the_first_of_largest_weight() -> None:
+    """The rarest frame of each pair, taken for all pairs at once, is what a loop over the
+    pairs with ``np.argmax`` (first of the largest weights, in frame-id order) gives."""
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        rows = [(f"a{rng.integers(12)}", f"f{rng.integers(9)}") for _ in range(60)]
+        inc = pd.DataFrame(rows, columns=["account_id", "frame_id"]).drop_duplicates()
+        weights = {f: float(rng.choice([0.1, 0.5, 0.9])) for f in sorted(set(inc.frame_id))}
+        inc["weight"] = inc.frame_id.map(weights)
+        accounts = sorted(set(inc.account_id))
+        pairs = [(a, b) for i, a in enumerate(accounts) for b in accounts[i + 1 :]]
+        _, _, top = shared_frame_weights(inc, pairs)
+        held = inc.groupby("account_id").frame_id.agg(set).to_dict()
+        for (a, b), got in zip(pairs, top, strict=True):
+            both = sorted(held[a] & held[b])
+            assert got == (max(both, key=lambda f: weights[f]) if both else "")

@@ -155,13 +155,19 @@ def shared_frame_weights(
     weight = 1.0 - np.exp(np.asarray(log_miss[xs].multiply(both).sum(axis=1)).ravel())
     shared = np.asarray(both.sum(axis=1)).ravel()
     rarest = weighted[xs].multiply(both).tocsr()
-    top = []
-    for i in range(len(pairs)):
-        lo, hi = rarest.indptr[i], rarest.indptr[i + 1]
-        top.append(
-            str(frames[rarest.indices[lo + np.argmax(rarest.data[lo:hi])]]) if hi > lo else ""
-        )
-    return weight, shared, top
+    # each pair's first frame of largest weight (as np.argmax per row), for all rows at once
+    top = np.full(len(pairs), "", dtype=object)
+    ptr = rarest.indptr
+    lengths = np.diff(ptr)
+    rows = np.flatnonzero(lengths)
+    if len(rows):
+        data = rarest.data[: ptr[-1]]
+        row_max = np.maximum.reduceat(data, ptr[rows])
+        at_max = np.flatnonzero(data == np.repeat(row_max, lengths[rows]))
+        first = at_max[np.searchsorted(at_max, ptr[rows])]
+        names = np.asarray([str(f) for f in frames], dtype=object)
+        top[rows] = names[rarest.indices[first]]
+    return weight, shared, top.tolist()
 
 
 class Elicitation(_ContentDetector):
