@@ -41,6 +41,7 @@ from typing import Any
 import pyarrow as pa
 
 from stillwatch.engine.store import scratch_connection
+from stillwatch.features.content.parallel import arrow_chunks
 from stillwatch.features.content.skeleton import skeleton_select
 
 KEY_TOKENS = 10
@@ -54,6 +55,8 @@ COMMON_MIN_ACCOUNTS = 50
 MIN_FRAME_WORDS = 3
 # Keys are read from this many characters at each end of the skeleton (enough for the tokens).
 EDGE_CHARS = 240
+# Prompts whose frame keys are taken at once (their skeletons pass through Arrow).
+KEY_BATCH_ROWS = 200_000
 # CJK ideographs, kana, hangul and full-width forms are tokenised one character each.
 _CJK = r"([\x{3000}-\x{30ff}\x{3400}-\x{4dbf}\x{4e00}-\x{9fff}\x{ac00}-\x{d7af}\x{f900}-\x{faff}\x{ff00}-\x{ffef}])"
 
@@ -250,6 +253,28 @@ def _keys_select(source: str, lengths: Sequence[int]) -> str:
         """
 
 
+def _frame_keys(con: Any, source: str, lengths: Sequence[int]) -> None:
+    """Temp table ``_sw_keys`` (:func:`_keys_select`) over skeleton table ``source``, made
+    ``KEY_BATCH_ROWS`` prompts (by ``rid``) at a time through Arrow chunks, which DuckDB scans
+    with all its threads (a table scan gives a thread a whole row group)."""
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _sw_keys AS SELECT * FROM ({_keys_select(source, lengths)}) "
+        "LIMIT 0"
+    )
+    lo, hi = con.execute(f"SELECT min(rid), max(rid) FROM {source}").fetchall()[0]
+    if lo is None:
+        return
+    step = int(KEY_BATCH_ROWS)
+    for start in range(int(lo), int(hi) + 1, step):
+        batch = arrow_chunks(con, f"SELECT account_id, rid, ph, skeleton FROM {source} "
+                                  f"WHERE rid >= {start} AND rid < {start + step}")  # fmt: skip
+        con.register("_sw_keys_batch", batch)
+        try:
+            con.execute(f"INSERT INTO _sw_keys {_keys_select('_sw_keys_batch', lengths)}")
+        finally:
+            con.unregister("_sw_keys_batch")
+
+
 def skeleton_table(con: Any, source: str, name: str, carry: Sequence[str] = ()) -> str:
     """Create temp table ``name`` on ``con``: the prompts of ``source`` (columns
     ``account_id``, ``prompt`` and ``carry``; empty prompts left out) with ``rid`` (a row
@@ -288,7 +313,7 @@ def _mine(
     read from ``texts`` (``rid``, ``prompt``; default ``source`` itself)."""
     k = int(key_tokens)
     lengths = sorted({k, *(x for x in SHORT_KEYS if x < k)}, reverse=True)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _sw_keys AS {_keys_select(source, lengths)}")
+    _frame_keys(con, source, lengths)
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _sw_frames AS

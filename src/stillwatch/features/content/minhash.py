@@ -30,6 +30,7 @@ from rensa import RMinHash
 
 from stillwatch.engine.store import scratch_connection
 from stillwatch.features.content.frames import COMMON_SHARE, skeleton_table, skeleton_words
+from stillwatch.features.content.parallel import arrow_chunks
 from stillwatch.features.content.sampling import PER_ACCOUNT, sample_select
 
 NUM_PERM = 128
@@ -40,6 +41,8 @@ MIN_REPEATS = 2
 MIN_SHINGLES = 5
 # Prompts whose shingles are counted at once (a partition of the accounts).
 PARTITION_PROMPTS = 1_000_000
+# ...when the accounts are runs of rid: whole accounts, their skeletons through Arrow.
+BATCH_PROMPTS = 200_000
 
 
 @dataclass(frozen=True)
@@ -167,19 +170,38 @@ def signatures_from_skeletons(
             shingles, repeated = f"list_distinct({shingles})", f"count(*) >= {int(min_repeats)}"
         else:
             repeated = "min(rid) < max(rid)" if int(min_repeats) == 2 else "true"
-        for part in range(parts):
-            con.execute(
-                f"""
-                INSERT INTO _sw_mh_per
-                WITH tok AS (
-                    SELECT i.acc, k.rid, {skeleton_words("k.skeleton")} AS t
-                    FROM {table} k JOIN _sw_mh_ids i USING (account_id)
-                    WHERE i.acc % {parts} = {part}
-                ),
-                sh AS (SELECT acc, rid, unnest({shingles}) AS s FROM tok)
-                SELECT acc, s FROM sh GROUP BY ALL HAVING {repeated}
-                """
+        repeated_in = (
+            f"sh AS (SELECT acc, rid, unnest({shingles}) AS s FROM tok) "
+            f"SELECT acc, s FROM sh GROUP BY ALL HAVING {repeated}"
+        )
+        batches = _account_batches(con, table)
+        if batches is None:
+            for part in range(parts):
+                con.execute(
+                    f"""
+                    INSERT INTO _sw_mh_per
+                    WITH tok AS (
+                        SELECT i.acc, k.rid, {skeleton_words("k.skeleton")} AS t
+                        FROM {table} k JOIN _sw_mh_ids i USING (account_id)
+                        WHERE i.acc % {parts} = {part}
+                    ), {repeated_in}
+                    """
+                )
+        for lo, hi in batches or ():
+            # whole accounts, through Arrow chunks: DuckDB splits them with all its threads
+            batch = arrow_chunks(
+                con,
+                f"SELECT i.acc, k.rid, k.skeleton FROM {table} k JOIN _sw_mh_ids i "
+                f"USING (account_id) WHERE k.rid >= {lo} AND k.rid <= {hi}",
             )
+            con.register("_sw_mh_batch", batch)
+            try:
+                con.execute(
+                    f"INSERT INTO _sw_mh_per WITH tok AS (SELECT acc, rid, "
+                    f"{skeleton_words('skeleton')} AS t FROM _sw_mh_batch), {repeated_in}"
+                )
+            finally:
+                con.unregister("_sw_mh_batch")
         # phrasing more than common_share of the accounts repeat is the language's
         con.execute(
             f"""
@@ -225,6 +247,29 @@ def signatures_from_skeletons(
         accounts, signatures, bands=bands, max_bucket=max_bucket, min_similarity=min_similarity
     )
     return AccountSignatures(accounts, signatures, np.diff(offsets).astype(np.int64), pairs)
+
+
+def _account_batches(con: Any, table: str) -> list[tuple[int, int]] | None:
+    """Ranges of ``rid`` holding whole accounts, about ``BATCH_PROMPTS`` prompts each, when
+    each account's prompts are one run of ``rid`` (the scan's sample is numbered by account);
+    None otherwise."""
+    rows = con.execute(
+        f"""
+        WITH a AS (
+            SELECT min(rid) AS lo, max(rid) AS hi, count(*) AS n FROM {table} GROUP BY account_id
+        ),
+        o AS (
+            SELECT lo, hi, lag(hi) OVER (ORDER BY lo) AS prev,
+                   sum(n) OVER (ORDER BY lo ROWS UNBOUNDED PRECEDING) - n AS before
+            FROM a
+        )
+        SELECT min(lo), max(hi), bool_and(prev IS NULL OR lo > prev)
+        FROM o GROUP BY before // {int(BATCH_PROMPTS)} ORDER BY 1
+        """
+    ).fetchall()
+    if not all(r[2] for r in rows):
+        return None
+    return [(int(r[0]), int(r[1])) for r in rows]
 
 
 def lsh_pairs(
