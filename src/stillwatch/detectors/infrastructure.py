@@ -147,13 +147,15 @@ class SharedInfrastructure:
         )
         # Pair strength: surprise adds up over every value the two share (Adamic-Adar-like),
         # squashed to [0, 1): one rare shared card, or several shared proxy ranges. The pair's
-        # strongest value (ties: type, then value) names it.
+        # strongest value (ties: type, then value) names it. Sums are rounded: DuckDB adds in
+        # whatever order its threads finish, and the last bits decided which of two equally
+        # strong partners an account kept (the same store scanned twice gave other links).
         con.execute(
             """
             CREATE OR REPLACE TEMP TABLE _sw_infra_pairs AS
-            SELECT x.account_id AS a, y.account_id AS b, sum(x.weight) AS total,
+            SELECT x.account_id AS a, y.account_id AS b, round(sum(x.weight), 9) AS total,
                    count(*) AS n_values,
-                   1 - exp(-sum(x.weight)) AS w,
+                   round(1 - exp(-sum(x.weight)), 9) AS w,
                    min({'nw': -x.weight, 't': x.type, 'v': x.value}) AS best
             FROM _sw_infra_shared x JOIN _sw_infra_shared y
               ON x.type = y.type AND x.value = y.value AND x.account_id < y.account_id
@@ -161,7 +163,8 @@ class SharedInfrastructure:
             """
         )
         strength_of = con.execute(
-            "SELECT account_id, sum(weight) FROM _sw_infra_shared GROUP BY ALL ORDER BY account_id"
+            "SELECT account_id, round(sum(weight), 9) FROM _sw_infra_shared GROUP BY ALL "
+            "ORDER BY account_id"
         ).fetchall()
         if not strength_of:
             return out

@@ -79,12 +79,15 @@ def build_links(store: Store, scan_id: str, top_k: int = 30, min_weight: float =
             HAVING count(DISTINCT account_id) = 2
         ),
         typed AS (
-            SELECT a, b, link_type, max(weight) AS weight, arg_max(evidence, weight) AS evidence,
+            -- the strongest candidate's evidence (equal weights: the smaller evidence text)
+            SELECT a, b, link_type, max(weight) AS weight,
+                   max({{'w': weight, 'e': CAST(evidence AS VARCHAR)}}).e::JSON AS evidence,
                    least(0.999, {_trust_sql()} * max(weight)) AS w
             FROM cand GROUP BY a, b, link_type
         ),
         edge AS (
-            SELECT a, b, 1 - exp(sum(ln(1 - w))) AS weight,
+            -- rounded: threads add in any order, and the last bits must not pick the edges
+            SELECT a, b, round(1 - exp(sum(ln(1 - w))), 9) AS weight,
                    list(link_type ORDER BY link_type) AS link_types,
                    -- one JSON object keyed by link type, keys in a fixed order (repeatable)
                    ('{{' || string_agg(to_json(link_type) || ':' || json_object(
