@@ -59,6 +59,8 @@ class ScanResult:
     skipped: dict[str, str] = field(default_factory=dict)
     campaigns: int = 0
     edges: int = 0
+    # what limited the campaign judgement (an unmeasured account group), in words
+    notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -71,6 +73,7 @@ class ScanResult:
             "campaigns": self.campaigns,
             "seconds": self.seconds,
             "detectors": self.detectors,
+            "notes": self.notes,
         }
 
 
@@ -316,6 +319,7 @@ def scan(
         "candidates": found.candidates,
         "operators": found.operators,
         "threshold": found.threshold,
+        "notes": found.notes,
         "links": n_edges,
         "campaign_seconds": {k: round(v, 3) for k, v in found.seconds.items()},
         "signals": n_signals,
@@ -338,6 +342,7 @@ def scan(
         {k: v["reason"] for k, v in report.items() if not v["ran"]},
         campaigns=found.reported,
         edges=n_edges,
+        notes=list(found.notes),
     )
 
 

@@ -140,6 +140,11 @@ def test_scan_skips_content_when_only_hashes_are_kept(
     with open_store(tmp_path / "s.duckdb") as store:
         ingest_folder(store, folder)
         result = scan(store, {"flag_threshold": 0.5})
+        candidates = store.sql(
+            "SELECT m.account_id FROM campaign_members m JOIN campaigns c "
+            "USING (scan_id, campaign_id) WHERE scan_id = ? AND c.status = 'candidate'",
+            [result.scan_id],
+        )
     assert "exchanges.prompt" in result.skipped["content.shared-frames"]
     assert "accounts.created_at" in result.skipped["account.young-unverified"]
     assert "accounts.created_at" in result.skipped["registration.burst"]
@@ -147,3 +152,8 @@ def test_scan_skips_content_when_only_hashes_are_kept(
     assert result.detectors["synchrony.same-minutes"]["ran"]
     # identical prompts are still seen, by their hashes
     assert result.detectors["prompts.shared-hashes"]["ran"]
+    # no account facts: clusters are candidates for an analyst, none is reported, and the scan
+    # says why (a fleet cannot be told from a campaign without them)
+    assert result.campaigns == 0 and result.flagged == 0
+    assert any("account group not measured" in n for n in result.notes)
+    assert any(a.startswith("acct_campaign_") for (a,) in candidates)

@@ -125,6 +125,7 @@ class CampaignResult:
     threshold: dict[str, Any] = field(default_factory=dict)
     member_of: dict[str, tuple[str, float, float]] = field(default_factory=dict)  # id, m, score
     seconds: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
 
 def _compact(labels: np.ndarray) -> tuple[np.ndarray, int]:
@@ -156,6 +157,19 @@ def account_table(store: Store, scan_id: str) -> pd.DataFrame:
     facts = member_facts(fam, detectors)
     facts["own_score"] = df.score.to_numpy()
     return facts
+
+
+def account_group_measured(store: Store, scan_id: str) -> bool:
+    """Whether an account-group detector ran in this scan: each account's ``group_scores``
+    name the groups measured (none of the account group without an accounts table or an
+    enforcements table)."""
+    return bool(
+        store.scalar(
+            "SELECT count(*) FROM account_scores WHERE scan_id = ? "
+            "AND json_extract(group_scores, '$.account') IS NOT NULL",
+            [scan_id],
+        )
+    )
 
 
 def _population(store: Store, scan_id: str, accounts: pd.DataFrame) -> pd.DataFrame:
@@ -243,9 +257,12 @@ def find_campaigns(
     facts[["account", "harvest", "content", "own_score"]] = facts[
         ["account", "harvest", "content", "own_score"]].fillna(0.0)  # fmt: skip
     baseline = baseline_shares(population)
-    table = cluster_scores(labels, facts.reset_index(drop=True), coordination, k, baseline)
+    measured = account_group_measured(store, scan_id)
+    table = cluster_scores(labels, facts.reset_index(drop=True), coordination, k, baseline,
+                           measured)  # fmt: skip
     null = null_threshold(
         labels, coordination, population, k, cs.target_fpr, cs.min_score, cs.null_rounds,
+        account_measured=measured,
     )  # fmt: skip
     threshold = null.threshold
     members_of = [nodes[labels == c].tolist() for c in range(k)]
@@ -262,8 +279,21 @@ def find_campaigns(
                 st if st == "dismissed" else ("reported" if s >= threshold else "candidate")
                 for st, s in zip(status, table.score, strict=True)
             ]
+    if not measured:
+        # Without account facts (verified, organization, age, bans) an organization's fleet of
+        # coding agents or an evaluation harness — coordinated, templated, harvest-shaped — is
+        # a campaign to every other fact (development seed 1 of hydra-loud without its accounts
+        # table: a fleet, a harness and power users, 116 per 10,000, beside the campaigns).
+        # So clusters are listed for an analyst, none reported.
+        status = ["candidate" if st == "reported" else st for st in status]
+        result.notes.append(
+            "account group not measured (no accounts or enforcements table): an organization's "
+            "fleet cannot be told from a campaign, so clusters are listed as candidates and "
+            "none is reported"
+        )
     result.threshold = {**null.as_dict(), "known_negative_max": round(known_negative, 4),
-                        "threshold": round(threshold, 4)}  # fmt: skip
+                        "threshold": round(threshold, 4),
+                        "account_group_measured": measured}  # fmt: skip
     keep = [
         c for c in range(k) if status[c] != "candidate" or table.score[c] >= CANDIDATE_MIN_SCORE
     ]

@@ -222,10 +222,14 @@ def cluster_scores(
     coordination: np.ndarray,
     n_clusters: int,
     baseline: Mapping[str, float],
+    account_measured: bool = True,
 ) -> pd.DataFrame:
     """Per cluster (0..n_clusters-1): size, ``account`` (mean of members'), ``harvest`` (its
     lift over ``baseline``, :func:`harvest_lift`), ``coordination`` (mean), and the campaign
     score; the members' own mean harvest and content scores beside them, for explanation.
+    ``account_measured`` False (no account-group detector could run: logs without an accounts
+    or enforcements table) judges on coordination and harvest alone — an unmeasured fact is
+    left out, as for account scores (``docs/scoring.md``), never counted as 0.
 
     ``members``: one row per graph node (aligned with ``labels``) with ``account``,
     ``harvest``, ``content``, ``verified``, ``org_name`` and the ``LIFT_SHARES``."""
@@ -248,7 +252,8 @@ def cluster_scores(
     excess = harvest_lift(lab, members[inside], n_clusters, baseline)
     harvest = 1 - np.prod([1 - LIFT_WEIGHTS[k] * x for k, x in excess.items()], axis=0)
     coo = mean(coordination)
-    score = harmonic_mean(acc, coo, harvest) * accounts_weight(size)
+    facts = (acc, coo, harvest) if account_measured else (coo, harvest)
+    score = harmonic_mean(*facts) * accounts_weight(size)
     return pd.DataFrame(
         {"size": size.astype(int), "account": acc, "harvest": harvest, "coordination": coo,
          "verified_share": verified, "top_org_share": top_org,

@@ -62,6 +62,7 @@ def null_threshold(
     rounds: int = 200,
     seed: int = 20260422,
     max_rows: int = 2_000_000,
+    account_measured: bool = True,
 ) -> NullThreshold:
     """The threshold for the clusters ``labels`` (≥ 0 clustered; one entry per graph node),
     their members' facts drawn from ``population`` (one row per scored account, the columns
@@ -80,7 +81,8 @@ def null_threshold(
     fake_labels = np.tile(labels[inside], rounds) + offsets
     fake_coordination = np.tile(coordination[inside], rounds)
     baseline = baseline_shares(population)
-    table = cluster_scores(fake_labels, members, fake_coordination, rounds * n_clusters, baseline)
+    table = cluster_scores(fake_labels, members, fake_coordination, rounds * n_clusters, baseline,
+                           account_measured)  # fmt: skip
     table = table[table["size"] > 0]
     s = table.score.to_numpy()
     z = table["size"].to_numpy().astype(float)

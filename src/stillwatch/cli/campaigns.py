@@ -3,6 +3,7 @@ CAMPAIGN --out FILE``."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -43,11 +44,21 @@ def campaigns_command(
             "WHERE scan_id = ?",
             [sid],
         )
+        notes = json.loads(
+            opened.scalar(
+                "SELECT coalesce(json_extract(summary, '$.notes'), '[]') FROM scans "
+                "WHERE scan_id = ?",
+                [sid],
+            )
+            or "[]"
+        )
     reported = [r for r in rows if r["status"] == "reported"]
     if fmt == Format.json:
-        emit_json({"scan_id": sid, "threshold": threshold, "campaigns": rows})
+        emit_json({"scan_id": sid, "threshold": threshold, "notes": notes, "campaigns": rows})
     else:
         console.print(f"scan {sid}: {len(reported)} campaign(s) reported")
+        for note in notes:
+            console.print(f"note: {note}", markup=False)
         shown = [_row(r) for r in rows]
         if shown:
             console.print(rows_table("campaigns", shown))

@@ -94,6 +94,8 @@ def _render_scan(p: dict[str, Any]) -> None:
         f"{p['link_candidates']:,} pair candidates, {p['links']:,} edges; seconds: "
         + ", ".join(f"{k} {v:.1f}" for k, v in p["seconds"].items())
     )
+    for note in p.get("notes", []):
+        console.print(f"note: {note}", markup=False)
     if p["campaign_list"]:
         from stillwatch.cli.campaigns import _row
 
