@@ -248,6 +248,7 @@ def scan(
                 progress(f"signals {i}/{len(dets)}: {d.id}")
                 ts = time.perf_counter()
                 out = d.run(ctx)
+                ctx.ran.add(d.id)
                 frame = out.frame()
                 facts = [sentence(d.id, e) for e in frame.evidence]
                 rows = pa.table(
@@ -354,9 +355,6 @@ def _skip_reason(d: Detector, present: frozenset[str]) -> str | None:
     missing = missing_requirements(d.requires, present)
     if missing:
         return "no data in " + ", ".join(m.replace("|", " or ") for m in missing)
-    covered = [c for c in getattr(d, "superseded_by", ()) if c in present]
-    if covered:
-        return "not needed: " + ", ".join(covered) + " present, read by other detectors"
     unavailable = getattr(d, "unavailable", None)
     return unavailable() if unavailable else None
 

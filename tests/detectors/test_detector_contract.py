@@ -145,6 +145,14 @@ def test_scan_skips_content_when_only_hashes_are_kept(
             "USING (scan_id, campaign_id) WHERE scan_id = ? AND c.status = 'candidate'",
             [result.scan_id],
         )
+        from stillwatch.campaigns.explain import explain_campaign, render_campaign
+
+        first = store.scalar(
+            "SELECT campaign_id FROM campaigns WHERE scan_id = ? ORDER BY score DESC LIMIT 1",
+            [result.scan_id],
+        )
+        words = "\n".join(render_campaign(explain_campaign(store, first, result.scan_id)))
+    assert "not organic  not measured" in words and "no account facts were measured" in words
     assert "exchanges.prompt" in result.skipped["content.shared-frames"]
     assert "accounts.created_at" in result.skipped["account.young-unverified"]
     assert "accounts.created_at" in result.skipped["registration.burst"]
@@ -155,5 +163,5 @@ def test_scan_skips_content_when_only_hashes_are_kept(
     # no account facts: clusters are candidates for an analyst, none is reported, and the scan
     # says why (a fleet cannot be told from a campaign without them)
     assert result.campaigns == 0 and result.flagged == 0
-    assert any("account group not measured" in n for n in result.notes)
+    assert any("no account facts" in n for n in result.notes)
     assert any(a.startswith("acct_campaign_") for (a,) in candidates)

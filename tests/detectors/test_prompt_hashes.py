@@ -34,28 +34,34 @@ def _rows() -> list[tuple[str, str, int]]:
     return rows
 
 
-def _store(tmp_path: Path) -> Store:
+def _store(
+    tmp_path: Path, extra: tuple[tuple[str, str, int, int | None, str | None, str | None], ...] = ()
+) -> Store:
+    """The rows above (opening prompts, no text), then ``extra`` rows: (account, hash,
+    tokens, turn_index, conversation_id, prompt text)."""
     store = open_store(tmp_path / "s.duckdb")
     t0 = datetime(2026, 5, 1)
+    rows = [(a, h, n, 0, None, None) for a, h, n in _rows()] + list(extra)
     ex = [
-        (f"e{i}", t0 + timedelta(minutes=i), a, h, n)
-        for i, (a, h, n) in enumerate(_rows())
+        (f"e{i:04d}", t0 + timedelta(minutes=i), a, h, n, turn, conv, text)
+        for i, (a, h, n, turn, conv, text) in enumerate(rows)
     ]  # fmt: skip
     store.con.executemany(
-        "INSERT INTO exchanges (event_id, ts, account_id, prompt_sha256, input_tokens) "
-        "VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO exchanges (event_id, ts, account_id, prompt_sha256, input_tokens, "
+        "turn_index, conversation_id, prompt) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         ex,
     )
     return store
 
 
 def _run(
-    store: Store, min_shared: int = 1
+    store: Store, min_shared: int = 1, ran: frozenset[str] = frozenset()
 ) -> tuple[dict[str, float], dict[tuple[str, str], float]]:
     ctx = ScanContext(
         Sources.from_backend(store.ibis()),
         pd.DataFrame(),
         frozenset(store_inputs(store)["present"]),
+        ran=set(ran),
     )
     d = SharedPrompts(min_prompts=10, min_shared=min_shared)
     d.max_holders = 5
@@ -93,11 +99,28 @@ def test_hubs_and_short_prompts_tie_nobody(tmp_path: Path) -> None:
     assert not any(x.startswith(("greeter", "short")) for x in tied)
 
 
-def test_not_needed_where_prompt_text_is_kept() -> None:
-    from stillwatch.pipeline import _skip_reason
+def test_follow_ups_do_not_tie(tmp_path: Path) -> None:
+    """A follow-up turn, or a later exchange of a conversation whose turns are not logged, is
+    not an opening prompt: two strangers who both wrote "continue" are not tied."""
+    extra = [("x0", "continue", 200, 1, "c0", None), ("x1", "continue", 200, 3, "c1", None),
+             ("y0", "first-y0", 200, None, "c2", None), ("y0", "go-on", 200, None, "c2", None),
+             ("y1", "first-y1", 200, None, "c3", None), ("y1", "go-on", 200, None, "c3", None),
+             ("z0", "plain", 200, None, None, None), ("z1", "plain", 200, None, None, None)]  # fmt: skip
+    with _store(tmp_path, tuple(extra)) as store:
+        _, links = _run(store)
+    tied = {x for pair in links for x in pair}
+    assert not tied & {"x0", "x1", "y0", "y1"}
+    assert ("z0", "z1") in links  # no turn, no conversation: each exchange is its own opening
 
-    d = SharedPrompts()
-    with_text = frozenset({"exchanges.prompt", "exchanges.prompt_sha256"})
-    assert "exchanges.prompt" in str(_skip_reason(d, with_text))
-    assert _skip_reason(d, frozenset({"exchanges.prompt_sha256"})) is None
-    assert "prompt_sha256" in str(_skip_reason(d, frozenset()))
+
+def test_where_frames_read_the_text_only_hash_only_rows_count(tmp_path: Path) -> None:
+    """Rows with prompt text are the frame detectors' once they have run; rows without text
+    (a hash-only source beside a full one) are still read here."""
+    extra = [(f"t{i}", f"shared{j}", 200, 0, None, "the text") for i in range(2) for j in range(3)]
+    extra += [(f"h{i}", f"hashonly{j}", 200, 0, None, None) for i in range(2) for j in range(3)]
+    with _store(tmp_path, tuple(extra)) as store:
+        _, without_frames = _run(store)
+        _, after_frames = _run(store, ran=frozenset({"content.shared-frames"}))
+    assert ("t0", "t1") in without_frames and ("h0", "h1") in without_frames
+    assert ("t0", "t1") not in after_frames and ("h0", "h1") in after_frames
+    assert ("op0", "op1") in after_frames

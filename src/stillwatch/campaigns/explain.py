@@ -110,6 +110,12 @@ def render_campaign(c: dict[str, Any]) -> list[str]:
         f"status {c['status']}: score {c['score']:.2f} against the threshold "
         f"{c['threshold']:.2f} ({'reported' if reported else 'not reported'})",
     ]
+    measured = ev.get("account_measured", True)
+    if not measured:
+        lines.append(
+            "not reported whatever its score: no account facts were measured (no account-group "
+            "detector ran), and without them an organization's own fleet looks like a campaign"
+        )
     if c["operator_id"]:
         lines.append(f"operator {c['operator_id']}")
     if reported:
@@ -127,8 +133,13 @@ def render_campaign(c: dict[str, Any]) -> list[str]:
         lines.append(f"accounts {c['accounts']:,}")
     lines += [
         "why it scores what it does (each a mean over its members):",
-        f"  not organic  {ev.get('account', 0):.2f}  (verified {_pct(ev.get('verified_share'))}, "
-        f"most common org {_pct(ev.get('top_org_share'))} of members)",
+        (
+            f"  not organic  {ev.get('account', 0):.2f}  (verified "
+            f"{_pct(ev.get('verified_share'))}, most common org {_pct(ev.get('top_org_share'))} "
+            "of members)"
+            if measured
+            else "  not organic  not measured (no account-group detector ran)"
+        ),
         f"  coordinated  {ev.get('coordination', 0):.2f}  (tied to each other by: "
         + ", ".join(f"{n:,} {t.replace('_', ' ')}" for t, n in c["edges_by_type"].items())
         + ")",

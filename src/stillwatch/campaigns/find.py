@@ -287,9 +287,9 @@ def find_campaigns(
         # So clusters are listed for an analyst, none reported.
         status = ["candidate" if st == "reported" else st for st in status]
         result.notes.append(
-            "account group not measured (no accounts or enforcements table): an organization's "
-            "fleet cannot be told from a campaign, so clusters are listed as candidates and "
-            "none is reported"
+            "no account facts (no account-group detector ran: see the skipped detectors): an "
+            "organization's own fleet cannot be told from a campaign without them, so none is "
+            "reported; the clusters are candidates: stillwatch campaigns --candidates"
         )
     result.threshold = {**null.as_dict(), "known_negative_max": round(known_negative, 4),
                         "threshold": round(threshold, 4),
@@ -504,6 +504,8 @@ def _write(
             "size": int(row["size"]),
             "tie_kinds": int(kinds[c]),
             "account": round(float(row.account), 4),
+            # False: no account-group detector ran; ``account`` is then not a measurement
+            "account_measured": bool(result.threshold.get("account_group_measured", True)),
             "coordination": round(float(row.coordination), 4),
             "harvest": round(float(row.harvest), 4),
             "verified_share": round(float(row.verified_share), 4),

@@ -117,6 +117,8 @@ class ScanContext:
     # What one detector computed and another reads again in the same scan (the prompt sample,
     # its text features): kept for this scan only, keyed by what computed it.
     shared: dict[Any, Any] = field(default_factory=dict)
+    # The detectors that have run so far in this scan (a detector may read what another left).
+    ran: set[str] = field(default_factory=set)
 
     def setting(self, name: str, default: Any) -> Any:
         return self.settings.get(name, default)

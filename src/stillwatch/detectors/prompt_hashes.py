@@ -6,9 +6,12 @@ accounts. An operator's accounts share many of its prompts (one task list fanned
 pool, retries from another account, the same seed prompts for each run); unrelated customers
 share a prompt now and then (a popular question, a pasted tutorial), one or two, not dozens.
 
-Only the opening prompt of each conversation counts: a follow-up ("continue", "make it
-shorter") is the least specific text there is, and its token count includes the conversation
-before it. How much one shared prompt is worth:
+Only the opening prompt of each conversation counts (``turn_index`` 0; where turns are not
+logged, each conversation's first exchange; an exchange with neither is its own opening): a
+follow-up ("continue", "make it shorter") is the least specific text there is, and its token
+count includes the conversation before it. Each account's ``per_account`` distinct opening
+prompts first by a hash of the prompt hash are paired (holders are counted over all), so the
+work grows with the accounts, not the traffic. How much one shared prompt is worth:
 
 - *how many accounts send it*: ``1 / log2(1 + holders)``, as for frames, so a prompt two
   accounts send weighs 0.63 and one sent by a hundred 0.15; held by more than ``max_holders``
@@ -18,15 +21,17 @@ before it. How much one shared prompt is worth:
   same five words far more often than the same five hundred.
 
 A pair of accounts is tied by ``1 − Π(1 − w)`` over the prompts both send (each counted once),
-and only when they send at least ``min_shared`` of the same prompts: many shared prompts tie
-firmly; one popular question two strangers both asked ties nobody. (Heavy users of a public
-chat app share a few popular prompts with many others, each with someone else; a resold
-proxy's pool shares them with all of them.) An account's score is the share
-of its distinct prompts that another account also sends, ramped from 0.2 to 0.7 (as for
-frames), once it has sent ``min_prompts`` distinct prompts.
+when they send at least ``min_shared`` of the same prompts (1: on development seeds, 2 lost
+more of the campaigns than the look-alikes it kept out): many shared prompts tie firmly, one
+faintly, and the clustering asks for many such ties. An account's score is the share of its
+distinct opening prompts that another account also sends, ramped from 0.2 to 0.7 (as for
+frames), once it has sent ``min_prompts`` of them.
 
-Runs only where prompt text is absent: with the text, ``content.shared-frames`` sees every
-identical prompt (an identical prompt fills the same frame) and templates whose slots differ.
+It reads the exchanges whose prompt text is absent, or every exchange when
+``content.shared-frames`` did not run this scan: where the text is kept, frames see every
+identical prompt (an identical prompt fills the same frame) and templates whose slots differ,
+so a store with text adds no tie here, and a store mixing text and hash-only sources gets
+both.
 
 Known false positives: an app or evaluation harness that sends the same fixed prompts from
 several of its own accounts (one organization: the infrastructure and account evidence name
@@ -37,6 +42,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import ibis
 import numpy as np
 import pandas as pd
 
@@ -58,23 +64,24 @@ class SharedPrompts:
     version = "1"
     family = "prompt-hashes"
     requires = ("exchanges.prompt_sha256",)
-    # with prompt text, the frame detectors see the same and more
-    superseded_by = ("exchanges.prompt",)
+    # where this ran, prompts with text are its to read
+    text_reader = "content.shared-frames"
     evidence_keys = ("share", "prompts", "max_sharing_accounts")
     description = "the same prompts, word for word (by hash), sent from several accounts"
     false_positives = (
         "one organization's apps or harnesses sending fixed prompts from several accounts"
     )
     max_holders = 200
-    max_group = 200
+    max_group = 50
     neighbours = 5
     top_k = 20
 
     def __init__(
         self, min_prompts: int = 10, min_tokens: int = 8, full_tokens: int = 40,
-        min_shared: int = 1,
+        min_shared: int = 1, per_account: int = 200,
     ) -> None:  # fmt: skip
         check_param("min_prompts", min_prompts, 1, 1e6, integer=True)
+        check_param("per_account", per_account, 1, 1e6, integer=True)
         check_param("min_shared", min_shared, 1, 1e6, integer=True)
         check_param("min_tokens", min_tokens, 0, 1e6, integer=True)
         check_param("full_tokens", full_tokens, 1, 1e6, integer=True)
@@ -86,15 +93,25 @@ class SharedPrompts:
         self.min_tokens = min_tokens
         self.full_tokens = full_tokens
         self.min_shared = min_shared
+        self.per_account = per_account
 
     def run(self, ctx: ScanContext) -> DetectorOutput:
         out = DetectorOutput()
         con = connection(ctx)
         ex = ctx.sources.exchanges
-        # opening prompts only: a follow-up ("continue", "shorter please") is the least
-        # specific text there is, and its token count includes the conversation before it
-        ex = ex.filter(ex.prompt_sha256.notnull() & (ex.turn_index.fill_null(0) == 0))
-        held = ex.group_by(["account_id", "prompt_sha256"]).aggregate(tokens=ex.input_tokens.min())
+        ex = ex.filter(ex.prompt_sha256.notnull())
+        if self.text_reader in ctx.ran:
+            ex = ex.filter(ex.prompt.isnull())
+        # opening prompts: turn 0; where turns are not logged, a conversation's first exchange
+        unknown = ex.filter(ex.turn_index.isnull())
+        w = ibis.window(group_by=unknown.conversation_id, order_by=[unknown.ts, unknown.event_id])
+        unknown = unknown.mutate(first=ibis.row_number().over(w) == 0)
+        unknown = unknown.filter(unknown.conversation_id.isnull() | unknown["first"])
+        cols = ["account_id", "prompt_sha256", "input_tokens"]
+        opening = ex.filter(ex.turn_index == 0).select(cols).union(unknown.select(cols))
+        held = opening.group_by(["account_id", "prompt_sha256"]).aggregate(
+            tokens=opening.input_tokens.min()
+        )
         name = temp_table(ctx, "_sw_prompt_hashes", held)
         try:
             return self._from_table(con, name, out)
@@ -117,7 +134,9 @@ class SharedPrompts:
                    count(*) FILTER (
                        WHERE k.holders BETWEEN 2 AND {self.max_holders} AND k.length > 0
                    ) AS shared,
-                   max(k.holders) FILTER (WHERE k.holders <= {self.max_holders}) AS widest
+                   max(k.holders) FILTER (
+                       WHERE k.holders BETWEEN 2 AND {self.max_holders} AND k.length > 0
+                   ) AS widest
             FROM {name} h JOIN k USING (prompt_sha256) GROUP BY h.account_id
             ORDER BY h.account_id
             """
@@ -135,10 +154,16 @@ class SharedPrompts:
                 SELECT prompt_sha256, count(*) AS holders, {length} AS length
                 FROM {name} GROUP BY prompt_sha256
                 HAVING count(*) BETWEEN 2 AND {self.max_holders}
+            ),
+            sampled AS (
+                SELECT account_id, prompt_sha256 FROM {name}
+                QUALIFY row_number() OVER (
+                    PARTITION BY account_id ORDER BY hash(prompt_sha256), prompt_sha256
+                ) <= {int(self.per_account)}
             )
             SELECT h.account_id, h.prompt_sha256 AS frame_id,
                    k.length / log2(1 + k.holders) AS weight
-            FROM {name} h JOIN k USING (prompt_sha256)
+            FROM sampled h JOIN k USING (prompt_sha256)
             WHERE k.length > 0
             ORDER BY h.prompt_sha256, h.account_id
             """

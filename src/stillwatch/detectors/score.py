@@ -8,7 +8,8 @@ A distillation campaign is a *network* of *fraudulent accounts* *harvesting* a m
   short-lived; ``enforcement``: tied to banned accounts, registered right after a ban);
 - **coordination** — is it run together with others? (``infrastructure`` shared rare values,
   ``synchrony`` same-minute activity, ``registration-burst``, ``models`` release pivots
-  together, ``content-frames`` shared prompt frames);
+  together, ``content-frames`` shared prompt frames, ``prompt-hashes`` the same prompts by
+  hash, ``partner-intel`` a partner's shared indicators);
 - **usage** — does it use the model the way harvesting does? (``rhythm`` around the clock,
   ``volume``, ``tokens``, ``conversation`` shape, ``content-elicitation`` reasoning traces,
   ``content-capability`` narrow targeting).

@@ -79,7 +79,7 @@ def build_links(store: Store, scan_id: str, top_k: int = 30, min_weight: float =
             HAVING count(DISTINCT account_id) = 2
         ),
         typed AS (
-            -- the strongest candidate's evidence (equal weights: the smaller evidence text)
+            -- the strongest candidate's evidence (equal weights: the larger evidence text)
             SELECT a, b, link_type, max(weight) AS weight,
                    max({{'w': weight, 'e': CAST(evidence AS VARCHAR)}}).e::JSON AS evidence,
                    least(0.999, {_trust_sql()} * max(weight)) AS w

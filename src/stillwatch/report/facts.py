@@ -13,6 +13,7 @@ still holds undetected campaigns and the resold traffic of hydra accounts is in 
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import timedelta
 from typing import Any
@@ -57,6 +58,12 @@ def summary_sentence(c: dict[str, Any], operator_campaigns: int) -> str:
     """The disclosure-style opening line: "N exchanges (interval) through M accounts between
     D1 and D2, targeting …, linked to operator …"."""
     if c["status"] != "reported":
+        if not (c.get("evidence") or {}).get("account_measured", True):
+            return (
+                f"Cluster {c['campaign_id']} of {c['accounts']:,} accounts scored "
+                f"{c['score']:.2f}: not reported as a campaign, since no account facts were "
+                "measured (no accounts or enforcements data)."
+            )
         return (
             f"Cluster {c['campaign_id']} of {c['accounts']:,} accounts scored {c['score']:.2f}, "
             f"below the threshold {c['threshold']:.2f}: not reported as a campaign."
@@ -418,7 +425,13 @@ def scan_overview(store: Store, scan_id: str) -> dict[str, Any]:
         "SELECT count(*), min(ts), max(ts), count(DISTINCT account_id) FROM exchanges"
     )[0]
     claimed = store.scalar("SELECT count(*) FROM campaign_exchanges WHERE scan_id = ?", [scan_id])
+    notes = store.scalar(
+        "SELECT coalesce(json_extract(summary, '$.notes'), '[]') FROM scans WHERE scan_id = ?",
+        [scan_id],
+    )
     return {
+        # what limited the scan's judgement (no account facts), in words
+        "notes": json.loads(notes) if notes else [],
         "scan_id": scan_id,
         "finished_at": finished,
         "exchanges": _int(n),

@@ -171,6 +171,7 @@ def render_markdown(content: dict[str, Any], out: Path) -> tuple[str, list[Path]
     ]
     if not content["reports"]:
         lines += ["The scan reported no campaign.", ""]
+    lines += [f"Note: {n}." for n in o.get("notes", [])] + ([""] if o.get("notes") else [])
     for r in content["reports"]:
         lines += [f"- **{r['campaign']['campaign_id']}**: {r['summary']}"]
     lines.append("")
