@@ -55,8 +55,10 @@ COMMON_MIN_ACCOUNTS = 50
 MIN_FRAME_WORDS = 3
 # Keys are read from this many characters at each end of the skeleton (enough for the tokens).
 EDGE_CHARS = 240
-# Prompts whose frame keys are taken at once (their skeletons pass through Arrow).
-KEY_BATCH_ROWS = 200_000
+# Prompts whose frame keys are taken at once (their skeletons pass through Arrow, outside
+# DuckDB's memory limit: a skeleton is as long as its prompt, so a batch of coding prompts
+# of a few kB each is a few hundred MB at 50,000).
+KEY_BATCH_ROWS = 50_000
 # CJK ideographs, kana, hangul and full-width forms are tokenised one character each.
 _CJK = r"([\x{3000}-\x{30ff}\x{3400}-\x{4dbf}\x{4e00}-\x{9fff}\x{ac00}-\x{d7af}\x{f900}-\x{faff}\x{ff00}-\x{ffef}])"
 

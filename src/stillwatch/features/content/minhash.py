@@ -41,8 +41,9 @@ MIN_REPEATS = 2
 MIN_SHINGLES = 5
 # Prompts whose shingles are counted at once (a partition of the accounts).
 PARTITION_PROMPTS = 1_000_000
-# ...when the accounts are runs of rid: whole accounts, their skeletons through Arrow.
-BATCH_PROMPTS = 200_000
+# ...when the accounts are runs of rid: whole accounts, their skeletons through Arrow (outside
+# DuckDB's memory limit, hence a bound well under the partition's).
+BATCH_PROMPTS = 50_000
 
 
 @dataclass(frozen=True)
