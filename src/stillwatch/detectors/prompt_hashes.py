@@ -28,7 +28,8 @@ distinct opening prompts that another account also sends, ramped from 0.2 to 0.7
 frames), once it has sent ``min_prompts`` of them.
 
 It reads the exchanges whose prompt text is absent, or every exchange when
-``content.shared-frames`` did not run this scan: where the text is kept, frames see every
+``content.shared-frames`` did not run this scan (hashing the text itself where a log keeps
+the text but not its hash, as OpenAI's request logs do): where the text is kept, frames see every
 identical prompt (an identical prompt fills the same frame) and templates whose slots differ,
 so a store with text adds no tie here, and a store mixing text and hash-only sources gets
 both.
@@ -63,7 +64,7 @@ class SharedPrompts:
     id = "prompts.shared-hashes"
     version = "1"
     family = "prompt-hashes"
-    requires = ("exchanges.prompt_sha256",)
+    requires = ("exchanges.prompt_sha256|exchanges.prompt",)
     # where this ran, prompts with text are its to read
     text_reader = "content.shared-frames"
     evidence_keys = ("share", "prompts", "max_sharing_accounts")
@@ -99,9 +100,11 @@ class SharedPrompts:
         out = DetectorOutput()
         con = connection(ctx)
         ex = ctx.sources.exchanges
-        ex = ex.filter(ex.prompt_sha256.notnull())
         if self.text_reader in ctx.ran:
             ex = ex.filter(ex.prompt.isnull())
+        else:  # the schema's hash is SHA-256 of the text: a log keeping only the text has it too
+            ex = ex.mutate(prompt_sha256=ex.prompt_sha256.coalesce(ex.prompt.hexdigest("sha256")))
+        ex = ex.filter(ex.prompt_sha256.notnull())
         # opening prompts: turn 0; where turns are not logged, a conversation's first exchange
         unknown = ex.filter(ex.turn_index.isnull())
         w = ibis.window(group_by=unknown.conversation_id, order_by=[unknown.ts, unknown.event_id])
