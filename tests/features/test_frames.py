@@ -3,6 +3,8 @@ common system prompt are not counted as campaign frames."""
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from stillwatch.features.content.frames import mine_frames
@@ -193,3 +195,67 @@ def test_whole_skeleton_words_equal_words_of() -> None:
         assert differ == 0
     finally:
         con.close()
+
+
+def _big_campaign(seed: int = 3) -> tuple[list[str], list[str], set[str]]:
+    """300 accounts: five phrases of the language, each used by a random 30% of everyone;
+    a campaign of 100 accounts (a third of all) running a set of five templates."""
+    rng = random.Random(seed)
+    vocab = [f"w{i}x" for i in range(4000)]
+
+    def slot(n: int) -> str:
+        return " ".join(rng.choice(vocab) for _ in range(n))
+
+    phrases = [
+        "{s} Let us think this through step by step, carefully.",
+        "Please explain in plain words for a beginner what this means: {s}",
+        "{s} Answer briefly and cite the sources you relied upon.",
+        "Rewrite the following paragraph so that it reads more formally: {s}",
+        "{s} Give me three alternatives and compare their tradeoffs.",
+    ]
+    templates = [
+        "Serve as a senior grader. Score the solution below from one to ten: {s}",
+        "{s} Detail your exhaustive reasoning trace, then offer a final verdict.",
+        "Our lab is prototyping a pipeline for a research group; implement: {s}",
+        "{s} Work through every case bit by bit and justify each step taken.",
+        "Act as an operations agent with a container and shell access; do: {s}",
+    ]
+    campaign = {f"c{a:03d}" for a in range(100)}
+    everyone = sorted(campaign | {f"u{a:03d}" for a in range(200)})
+    accounts: list[str] = []
+    prompts: list[str] = []
+    for acc in everyone:
+        for _ in range(rng.randint(4, 12)):
+            accounts.append(acc)
+            prompts.append(f"tell me about {slot(rng.randint(5, 12))}?")
+        for p in phrases:
+            if rng.random() < 0.3:
+                for _ in range(3):
+                    accounts.append(acc)
+                    prompts.append(p.format(s=slot(8)))
+        if acc in campaign:
+            for t in templates:
+                for _ in range(4):
+                    accounts.append(acc)
+                    prompts.append(t.format(s=slot(10)))
+    return accounts, prompts, campaign
+
+
+def test_a_campaign_larger_than_the_common_share_keeps_its_template_set() -> None:
+    """The campaign is a third of all accounts, so each of its frames is used at a common
+    phrase's rate; used together by the same accounts, they stay evidence, while the
+    language's phrases (each used by a third of everyone, independently) stay common."""
+    accounts, prompts, campaign = _big_campaign()
+    stats = mine_frames(accounts, prompts)
+    frames = stats.frames.to_pylist()
+    language = [f for f in frames if "step by step" in f["frame"] or "plain words" in f["frame"]]
+    assert language and all(f["common"] and f["weight"] == 0.0 for f in language)
+    kept = [f for f in frames if not f["common"]]
+    assert any("senior grader" in f["frame"] for f in kept)
+    assert any("operations agent" in f["frame"] for f in kept)
+    assert all(f["accounts"] > 0.05 * 300 for f in kept)
+    users = {r["account_id"] for r in stats.incidence.to_pylist()}
+    assert users == campaign
+    share = {r["account_id"]: r["frame_share"] for r in stats.accounts.to_pylist()}
+    assert min(share[a] for a in campaign) > 0.3
+    assert max(v for a, v in share.items() if a not in campaign) == 0.0

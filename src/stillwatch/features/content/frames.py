@@ -22,11 +22,18 @@ Against how often the language repeats them: a recurring frame used by more than
 ``common_share`` of all accounts with text and by more than ``COMMON_MIN_ACCOUNTS`` (a widely
 used framework's system prompt, "you are a helpful assistant", "think step by step") is
 **common**: listed with its counts, never counted
-as evidence. The rest are **campaign frames**; each carries a rarity weight (shared by fewer
+as evidence — unless it is one of a **template set**: at least ``SET_FRAMES`` such frames
+(none the other's text extended) whose users are largely the same accounts (each with
+``SET_FRAMES - 1`` others at a Jaccard of at least ``SET_JACCARD``, and at least ``SET_LIFT``
+times the accounts independent use would give both). People pick up a phrase of the
+language one by one, so two phrases' users overlap about as often as chance says; an
+operator's accounts all run its set of templates. A campaign of 25,000 accounts is more than
+``common_share`` of a gateway's accounts, and its frames stay evidence. The rest are
+**campaign frames**; each carries a rarity weight (shared by fewer
 accounts weighs more) for the linking stage, and the account→frame incidence says who shares
 what. Known misses: an operator who rewords the frame on every request (the MinHash view sees
 that structure), and a campaign that is itself more than ``common_share`` of the accounts in
-the data (its frame is reported as common). Known false positives: legitimate templated
+the data and runs fewer than ``SET_FRAMES`` frames (they are reported as common). Known false positives: legitimate templated
 traffic — evaluation harnesses, app fleets — uses recurring frames too; frames are one piece
 of evidence to combine, never a verdict alone.
 """
@@ -53,6 +60,10 @@ COMMON_SHARE = 0.05
 # of the language is used by thousands of accounts, never by a few dozen.
 COMMON_MIN_ACCOUNTS = 50
 MIN_FRAME_WORDS = 3
+# A template set: common-rate frames used together by the same accounts stay evidence.
+SET_FRAMES = 4
+SET_JACCARD = 0.5
+SET_LIFT = 2.0
 # Keys are read from this many characters at each end of the skeleton (enough for the tokens).
 EDGE_CHARS = 240
 # Prompts whose frame keys are taken at once (their skeletons pass through Arrow, outside
@@ -307,6 +318,36 @@ def mine_frames_skeletons(
     return _mine(con, table, key_tokens, min_accounts, common_share, texts)
 
 
+def _template_sets(con: Any, source: str) -> None:
+    """Common frames that belong to a template set are not common: see the module's
+    docstring. Counted over the accounts using each common frame (few frames, so few rows)."""
+    if not con.execute("SELECT count(*) FROM _sw_frames WHERE common").fetchall()[0][0]:
+        return
+    total = con.execute(f"SELECT count(DISTINCT account_id) FROM {source}").fetchall()[0][0]
+    con.execute(
+        f"""
+        UPDATE _sw_frames SET common = false WHERE frame_id IN (
+            WITH users AS (
+                SELECT DISTINCT h.account_id, f.frame_id, f.frame
+                FROM _sw_hits h JOIN _sw_frames f USING (kind, frame) WHERE f.common
+            ),
+            n AS (SELECT frame_id, count(*) AS n FROM users GROUP BY ALL),
+            both_ AS (
+                SELECT a.frame_id AS f1, b.frame_id AS f2, count(*) AS k
+                FROM users a JOIN users b USING (account_id)
+                WHERE a.frame_id <> b.frame_id
+                  AND NOT contains(a.frame, b.frame) AND NOT contains(b.frame, a.frame)
+                GROUP BY ALL
+            )
+            SELECT f1 FROM both_ JOIN n n1 ON n1.frame_id = f1 JOIN n n2 ON n2.frame_id = f2
+            WHERE k >= {SET_JACCARD} * (n1.n + n2.n - k)
+              AND k >= {SET_LIFT} * n1.n * n2.n / {max(int(total), 1)}
+            GROUP BY f1 HAVING count(*) >= {SET_FRAMES - 1}
+        )
+        """
+    )
+
+
 def _mine(
     con: Any, source: str, key_tokens: int, min_accounts: int, common_share: float,
     texts: str | None = None,
@@ -365,6 +406,7 @@ def _mine(
         "DELETE FROM _sw_frames f WHERE NOT EXISTS "
         "(SELECT 1 FROM _sw_hits h WHERE h.kind = f.kind AND h.frame = f.frame)"
     )
+    _template_sets(con, source)
     frames = con.sql(
         f"""
         WITH ex AS (
