@@ -32,7 +32,7 @@ from stillwatch.detectors.base import (
     connection,
     ramp,
 )
-from stillwatch.detectors.pairs import group_pairs, sparse_group_pairs, top_k_links
+from stillwatch.detectors.pairs import holder_pairs, top_k_links
 from stillwatch.detectors.prompts import (
     classified_table,
     sample_counts,
@@ -119,11 +119,7 @@ class SharedFrames(_ContentDetector):
         fr = stats.frames.to_pandas()[["frame_id", "weight", "accounts"]]
         inc = inc.merge(fr, on="frame_id")
         inc = inc[inc.weight > 0]
-        pairs: set[tuple[str, str]] = set()
-        for _, g in inc.groupby("frame_id", sort=True):
-            ids = g.account_id.astype(str).tolist()
-            pairs.update(group_pairs(ids) if len(ids) <= self.max_group else (
-                sparse_group_pairs(ids, self.neighbours)))  # fmt: skip
+        pairs = holder_pairs(inc, "frame_id", self.max_group, self.neighbours)
         if not pairs:
             return []
         weight, shared, top = shared_frame_weights(inc, sorted(pairs))

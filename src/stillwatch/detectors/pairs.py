@@ -64,3 +64,16 @@ def sparse_group_pairs(members: list[str], neighbours: int) -> Iterable[tuple[st
     for i, a in enumerate(ordered):
         for step in range(1, neighbours + 1):
             yield a, ordered[(i + step) % n]
+
+
+def holder_pairs(incidence: Any, key: str, max_group: int, neighbours: int) -> set[tuple[str, str]]:
+    """The pairs among each group of accounts holding one ``key`` value (``incidence``: a
+    DataFrame with ``account_id`` and ``key``): every pair up to ``max_group`` holders, else
+    :func:`sparse_group_pairs`."""
+    pairs: set[tuple[str, str]] = set()
+    for _, g in incidence.groupby(key, sort=True):
+        ids = g.account_id.astype(str).tolist()
+        pairs.update(
+            group_pairs(ids) if len(ids) <= max_group else sparse_group_pairs(ids, neighbours)
+        )
+    return pairs

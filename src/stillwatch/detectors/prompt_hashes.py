@@ -57,7 +57,7 @@ from stillwatch.detectors.base import (
     temp_table,
 )
 from stillwatch.detectors.content import shared_frame_weights
-from stillwatch.detectors.pairs import group_pairs, sparse_group_pairs, top_k_links
+from stillwatch.detectors.pairs import holder_pairs, top_k_links
 
 
 class SharedPrompts:
@@ -177,11 +177,7 @@ class SharedPrompts:
     def _links(self, inc: pd.DataFrame) -> list[LinkCandidate]:
         if inc.empty:
             return []
-        pairs: set[tuple[str, str]] = set()
-        for _, g in inc.groupby("frame_id", sort=True):
-            ids = g.account_id.astype(str).tolist()
-            pairs.update(group_pairs(ids) if len(ids) <= self.max_group else (
-                sparse_group_pairs(ids, self.neighbours)))  # fmt: skip
+        pairs = holder_pairs(inc, "frame_id", self.max_group, self.neighbours)
         if not pairs:
             return []
         ordered = sorted(pairs)
