@@ -56,7 +56,7 @@ def test_scan_is_recorded_and_repeatable(scanned: tuple[Store, ScanResult]) -> N
     assert json.loads(inputs)["rows"]["exchanges"] > 0
     assert json.loads(settings)["flag_threshold"] == 0.5
     ran = json.loads(detectors)
-    assert ran["infrastructure.shared-rare"]["version"] == "1"
+    assert ran["infrastructure.shared-rare"]["version"] == "2"
     assert json.loads(summary)["flagged"] == first.flagged > 0
 
 

@@ -10,7 +10,12 @@ or more accounts ties them. A tie is worth what the shared value is surprising:
   accounts that share some value of that type at all (user agents are shared by nearly every
   account, so sharing one is worth little; payment instruments almost never are);
 - *hubs capped*: a value held by more than ``max_group`` accounts (a carrier's CGNAT address,
-  a popular SDK build) ties nobody.
+  a popular SDK build) ties nobody — unless an account owns it (``OWNED_TYPES``: a payment
+  instrument, a non-public e-mail domain). No carrier or SDK hands those out; an instrument
+  a thousand accounts pay with is an operator's pool (or one organization's, which its
+  accounts' profile shows). Its holders are tied sparsely: each to the next
+  ``hub_neighbours`` around a circle in a pseudo-random order, so a pool of 2,000 accounts
+  gives 10,000 pairs, not two million.
 
 An account's *tie strength* is the sum of the weights of the values it shares, each value
 counted once however many accounts hold it (so a hub can never outweigh one rare shared
@@ -46,11 +51,13 @@ from stillwatch.features.infrastructure import with_prefix_and_kind
 from stillwatch.features.registration import registrations
 
 NON_ISP_KINDS = ("cloud", "hosting", "unknown")
+# Values an account owns: never a hub, however many accounts hold one (see above).
+OWNED_TYPES = ("payment", "email_domain")
 
 
 class SharedInfrastructure:
     id = "infrastructure.shared-rare"
-    version = "1"
+    version = "2"
     family = "infrastructure"
     requires = (
         "exchanges.ip|exchanges.ip_hash|exchanges.asn|exchanges.tls_fingerprint"
@@ -61,6 +68,7 @@ class SharedInfrastructure:
                      "usual_tie_strength")  # fmt: skip
     description = "accounts tied by rare shared infrastructure (rarity-weighted, hubs capped)"
     false_positives = "one organization's accounts: enterprise fleets, a lab behind one NAT"
+    hub_neighbours = 5
 
     def __init__(
         self,
@@ -134,6 +142,8 @@ class SharedInfrastructure:
         if not usual:
             return out
         usual_sql = " ".join(f"WHEN '{k}' THEN {float(v)!r}" for k, v in usual.items())
+        owned = "(" + ", ".join(f"'{t}'" for t in OWNED_TYPES) + ")"
+        mg = int(self.max_group)
         con.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE _sw_infra_shared AS
@@ -141,7 +151,10 @@ class SharedInfrastructure:
                 SELECT account_id, type, value, holders,
                        greatest(0.0, least(1.0, 1 - ln(holders) / ln({n_accounts})))
                        * (1 - CASE type {usual_sql} END) AS weight
-                FROM _sw_infra_m WHERE holders >= 2 AND holders <= {int(self.max_group)}
+                       , row_number() OVER (PARTITION BY type, value
+                                            ORDER BY md5(account_id), account_id) - 1 AS pos
+                FROM _sw_infra_m
+                WHERE holders >= 2 AND (holders <= {int(self.max_group)} OR type IN {owned})
             ) WHERE weight >= {float(self.min_weight)!r}
             """
         )
@@ -150,15 +163,27 @@ class SharedInfrastructure:
         # strongest value (ties: type, then value) names it. Sums are rounded: DuckDB adds in
         # whatever order its threads finish, and the last bits decided which of two equally
         # strong partners an account kept (the same store scanned twice gave other links).
+        # An owned hub's holders pair only with their next ``hub_neighbours`` on its circle.
         con.execute(
-            """
+            f"""
             CREATE OR REPLACE TEMP TABLE _sw_infra_pairs AS
-            SELECT x.account_id AS a, y.account_id AS b, round(sum(x.weight), 9) AS total,
-                   count(*) AS n_values,
-                   round(1 - exp(-sum(x.weight)), 9) AS w,
-                   min({'nw': -x.weight, 't': x.type, 'v': x.value}) AS best
-            FROM _sw_infra_shared x JOIN _sw_infra_shared y
-              ON x.type = y.type AND x.value = y.value AND x.account_id < y.account_id
+            WITH hub AS (SELECT * FROM _sw_infra_shared WHERE holders > {mg}),
+            shared AS (
+                SELECT x.account_id AS a, y.account_id AS b, x.type, x.value, x.weight
+                FROM _sw_infra_shared x JOIN _sw_infra_shared y
+                  ON x.type = y.type AND x.value = y.value AND x.account_id < y.account_id
+                WHERE x.holders <= {mg}
+                UNION ALL
+                SELECT least(x.account_id, y.account_id), greatest(x.account_id, y.account_id),
+                       x.type, x.value, x.weight
+                FROM (SELECT *, unnest(range(1, {int(self.hub_neighbours) + 1})) AS d FROM hub) x
+                JOIN hub y ON x.type = y.type AND x.value = y.value
+                          AND y.pos = (x.pos + x.d) % x.holders
+            )
+            SELECT a, b, round(sum(weight), 9) AS total, count(*) AS n_values,
+                   round(1 - exp(-sum(weight)), 9) AS w,
+                   min({{'nw': -weight, 't': type, 'v': value}}) AS best
+            FROM (SELECT DISTINCT * FROM shared)
             GROUP BY ALL
             """
         )
