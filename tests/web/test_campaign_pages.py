@@ -192,3 +192,20 @@ def test_a_25000_account_campaign_opens(tmp_path: Path) -> None:
         assert "50,000 exchanges" in page.text
         members = c.get(f"/api/v1/campaigns/{CAMPAIGN}/members", params={"limit": 100_000})
         assert len(members.json()["accounts"]) == 25_000
+
+
+def test_a_campaign_without_account_facts_says_not_measured(site: Site) -> None:
+    """Logs without an accounts or enforcements table: the page says the account group was
+    not measured rather than showing "not organic 0.00"."""
+    cid = reported(site)[0]
+    with open_store(site.store) as store:
+        store.con.execute(
+            "UPDATE campaigns SET evidence = json_merge_patch(evidence, '{\"account_measured\": false}') "
+            "WHERE campaign_id = ?",
+            [cid],
+        )
+    for c in _client(site):
+        login(c, "viewer")
+        text = c.get(f"/campaigns/{cid}").text
+        assert "not organic: not measured" in text
+        assert "not organic 0.00" not in text
