@@ -200,8 +200,8 @@ def test_a_campaign_without_account_facts_says_not_measured(site: Site) -> None:
     cid = reported(site)[0]
     with open_store(site.store) as store:
         store.con.execute(
-            "UPDATE campaigns SET evidence = json_merge_patch(evidence, '{\"account_measured\": false}') "
-            "WHERE campaign_id = ?",
+            "UPDATE campaigns SET evidence = "
+            "json_merge_patch(evidence, '{\"account_measured\": false}') WHERE campaign_id = ?",
             [cid],
         )
     for c in _client(site):

@@ -151,10 +151,8 @@ class SharedInfrastructure:
                 SELECT account_id, type, value, holders,
                        greatest(0.0, least(1.0, 1 - ln(holders) / ln({n_accounts})))
                        * (1 - CASE type {usual_sql} END) AS weight
-                       , row_number() OVER (PARTITION BY type, value
-                                            ORDER BY md5(account_id), account_id) - 1 AS pos
                 FROM _sw_infra_m
-                WHERE holders >= 2 AND (holders <= {int(self.max_group)} OR type IN {owned})
+                WHERE holders >= 2 AND (holders <= {mg} OR type IN {owned})
             ) WHERE weight >= {float(self.min_weight)!r}
             """
         )
@@ -167,15 +165,20 @@ class SharedInfrastructure:
         con.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE _sw_infra_pairs AS
-            WITH hub AS (SELECT * FROM _sw_infra_shared WHERE holders > {mg}),
+            WITH hub AS (
+                SELECT *, row_number() OVER (PARTITION BY type, value
+                                             ORDER BY md5(account_id), account_id) - 1 AS pos
+                FROM _sw_infra_shared WHERE holders > {mg}
+            ),
             shared AS (
                 SELECT x.account_id AS a, y.account_id AS b, x.type, x.value, x.weight
                 FROM _sw_infra_shared x JOIN _sw_infra_shared y
                   ON x.type = y.type AND x.value = y.value AND x.account_id < y.account_id
                 WHERE x.holders <= {mg}
                 UNION ALL
-                SELECT least(x.account_id, y.account_id), greatest(x.account_id, y.account_id),
-                       x.type, x.value, x.weight
+                -- a pair the circle reaches from both sides counts once
+                SELECT DISTINCT least(x.account_id, y.account_id),
+                       greatest(x.account_id, y.account_id), x.type, x.value, x.weight
                 FROM (SELECT *, unnest(range(1, {int(self.hub_neighbours) + 1})) AS d FROM hub) x
                 JOIN hub y ON x.type = y.type AND x.value = y.value
                           AND y.pos = (x.pos + x.d) % x.holders
@@ -183,7 +186,7 @@ class SharedInfrastructure:
             SELECT a, b, round(sum(weight), 9) AS total, count(*) AS n_values,
                    round(1 - exp(-sum(weight)), 9) AS w,
                    min({{'nw': -weight, 't': type, 'v': value}}) AS best
-            FROM (SELECT DISTINCT * FROM shared)
+            FROM shared
             GROUP BY ALL
             """
         )

@@ -29,10 +29,10 @@ frames), once it has sent ``min_prompts`` of them.
 
 It reads the exchanges whose prompt text is absent, or every exchange when
 ``content.shared-frames`` did not run this scan (hashing the text itself where a log keeps
-the text but not its hash, as OpenAI's request logs do): where the text is kept, frames see every
-identical prompt (an identical prompt fills the same frame) and templates whose slots differ,
-so a store with text adds no tie here, and a store mixing text and hash-only sources gets
-both.
+the text but not its hash, as OpenAI's request logs do): where the text is kept, frames see
+every identical prompt (an identical prompt fills the same frame) and templates whose slots
+differ, so a store with text adds no tie here, and a store mixing text and hash-only sources
+gets both.
 
 Known false positives: an app or evaluation harness that sends the same fixed prompts from
 several of its own accounts (one organization: the infrastructure and account evidence name

@@ -109,8 +109,8 @@ def test_openai_carries_what_the_scan_reads_and_scores_the_same(
     data: Planted, tmp_path: Path
 ) -> None:
     """OpenAI's envelope carries every column the scan reads (all but prompt_sha256, which
-    the scan hashes from the prompt text): the same account scores, flags and reasons, and the same campaigns
-    (ids, operators, scores, sizes with intervals, first and last day)."""
+    the scan hashes from the prompt text): the same account scores, flags and reasons, and the
+    same campaigns (ids, operators, scores, sizes with intervals, first and last day)."""
     with open_store(tmp_path / "canonical.duckdb") as plain:
         run(plain, data.write(tmp_path / "plain"), batch_rows=500_000)
         expected = _scores(plain)

@@ -33,9 +33,9 @@ operator's accounts all run its set of templates. A campaign of 25,000 accounts 
 accounts weighs more) for the linking stage, and the account→frame incidence says who shares
 what. Known misses: an operator who rewords the frame on every request (the MinHash view sees
 that structure), and a campaign that is itself more than ``common_share`` of the accounts in
-the data and runs fewer than ``SET_FRAMES`` frames (they are reported as common). Known false positives: legitimate templated
-traffic — evaluation harnesses, app fleets — uses recurring frames too; frames are one piece
-of evidence to combine, never a verdict alone.
+the data and runs fewer than ``SET_FRAMES`` frames (they are reported as common). Known
+false positives: legitimate templated traffic — evaluation harnesses, app fleets — uses
+recurring frames too; frames are one piece of evidence to combine, never a verdict alone.
 """
 
 from __future__ import annotations
