@@ -121,6 +121,13 @@ class ParquetReader:
                 ) from None
             self._tmp.flush()
             path = Path(self._tmp.name)
+        elif "\\" in str(path):
+            # DuckDB reads a backslash as a path separator, and no escape keeps it: the file
+            # is read through a link with a plain name
+            self._tmp = tempfile.TemporaryDirectory()
+            link = Path(self._tmp.name) / "file.parquet"
+            link.symlink_to(path.resolve())
+            path = link
         try:
             self.file = pq.ParquetFile(path)
             self._path = path
@@ -163,7 +170,9 @@ class ParquetReader:
                     progress=end,
                 )
         finally:
-            if self._tmp is not None:
+            if isinstance(self._tmp, tempfile.TemporaryDirectory):
+                self._tmp.cleanup()
+            elif self._tmp is not None:
                 self._tmp.close()
 
 
