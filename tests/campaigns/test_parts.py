@@ -10,6 +10,7 @@ import pytest
 from stillwatch.campaigns.attribution import bridges, operator_groups
 from stillwatch.campaigns.cluster import (
     NamedValues,
+    join_alike,
     leiden_cpm,
     merge_parts,
     rejoin_siblings,
@@ -22,6 +23,7 @@ from stillwatch.campaigns.judge import (
     attach_outer,
     baseline_shares,
     cluster_scores,
+    federated_share,
     harvest_lift,
     trim,
 )
@@ -411,3 +413,71 @@ def test_named_values_count_each_distinct_value_once_at_its_largest_weight() -> 
     assert out[0] == pytest.approx(1 - 0.5 * 0.2)
     assert out[1] == pytest.approx(1 - 0.5 * 0.2 * 0.7)
     assert out[2] == 0.0
+
+
+def _ring(names: list[str], frames: list[str], neighbours: int = 5) -> list[dict]:
+    """A large group's sparse ties (``pairs.sparse_group_pairs``): each member tied to the next
+    ``neighbours`` around a circle, each edge naming one of the group's frames."""
+    n = len(names)
+    return [
+        {"a": min(names[i], names[(i + s) % n]), "b": max(names[i], names[(i + s) % n]),
+         "weight": 0.3, "value": frames[(i + s) % len(frames)]}
+        for i in range(n) for s in range(1, neighbours + 1)
+    ]  # fmt: skip
+
+
+def test_a_campaign_cut_into_arcs_is_one_again_and_another_operator_is_not() -> None:
+    """Two operators of 600 accounts, each tied sparsely on a ring by its own six frames; a
+    third group of 40 shares one phrase with the first and otherwise its own card. CPM cuts
+    each ring into arcs joined by a handful of edges; the arcs of one operator are held
+    together by the same frames and are one again, apart from the other operator's."""
+    first = [f"a{i:03d}" for i in range(600)]
+    second = [f"b{i:03d}" for i in range(600)]
+    third = [f"c{i:02d}" for i in range(40)]
+    rows = _ring(first, [f"frame:a{j}" for j in range(6)])
+    rows += _ring(second, [f"frame:b{j}" for j in range(6)])
+    rows += [
+        {"a": x, "b": y, "weight": 0.6, "value": "payment:card-c" if i % 3 else "frame:a0"}
+        for i, (x, y) in enumerate((x, y) for k, x in enumerate(third) for y in third[k + 1 :])
+    ]
+    # the other operator's ring touches the first at one point; the third group too
+    rows += [{"a": "a000", "b": "b000", "weight": 0.3, "value": "frame:a0"},
+             {"a": "a300", "b": "c00", "weight": 0.3, "value": "frame:a0"}]  # fmt: skip
+    edges = pd.DataFrame(rows).drop_duplicates(["a", "b"])
+    nodes = np.array(sorted(first + second + third), dtype=object)
+    index = pd.Index(nodes)
+    a, b = index.get_indexer(edges.a), index.get_indexer(edges.b)
+    labels = leiden_cpm(nodes, edges, resolution=0.02)
+    assert len(set(labels[index.get_indexer(first)])) > 3  # cut into arcs
+    named = NamedValues.of([[{"key": v, "weight": 0.3}] for v in edges.value])
+    joined = join_alike(labels, a, b, named, min_similarity=0.5, min_evidence=0.25)
+    by = dict(zip(nodes, joined, strict=True))
+    assert len({by[x] for x in first}) == 1
+    assert len({by[x] for x in second}) == 1
+    assert by["a000"] != by["b000"]
+    assert len({by[x] for x in third}) == 1 and by["c00"] != by["a000"]
+    # without a shared profile nothing joins: every part keeps its label
+    plain = NamedValues.of([[{"key": f"pair:{i}", "weight": 0.3}] for i in range(len(edges))])
+    assert (join_alike(labels, a, b, plain, 0.5, 0.25) == labels).all()
+
+
+def test_labs_sharing_a_harness_are_a_federation_and_an_operator_is_not() -> None:
+    """Cluster 0: four labs of three accounts, each paying with its own card, all tied by one
+    harness frame. Cluster 1: an operator's twelve accounts under the same four organization
+    names, its cards shared across them. Only the first is a federation of organizations."""
+    org = np.array([f"lab{i // 3}" for i in range(12)] * 2, dtype=object)
+    labels = np.repeat([0, 1], 12)
+    rows: list[tuple[int, int, list[str]]] = []
+    for base, cards_follow_org in ((0, True), (12, False)):
+        for i in range(12):
+            for j in range(i + 1, 12):
+                same_card = (i // 3 == j // 3) if cards_follow_org else (i % 4 == j % 4)
+                rows.append((base + i, base + j, ["frame", "payment"] if same_card else ["frame"]))
+    a = np.array([r[0] for r in rows])
+    b = np.array([r[1] for r in rows])
+    types = [r[2] for r in rows]
+    share = federated_share(labels, a, b, types, np.full(len(rows), 0.5), org, 2)
+    assert share[0] == 1.0 and share[1] == 0.0
+    # members without an organization name are no federation's
+    unnamed = np.array([None] * 24, dtype=object)
+    assert (federated_share(labels, a, b, types, np.full(len(rows), 0.5), unnamed, 2) == 0).all()

@@ -136,7 +136,13 @@ def render_campaign(c: dict[str, Any]) -> list[str]:
         (
             f"  not organic  {ev.get('account', 0):.2f}  (verified "
             f"{_pct(ev.get('verified_share'))}, most common org {_pct(ev.get('top_org_share'))} "
-            "of members)"
+            "of members"
+            + (
+                f"; a federation of organizations, each with its own cards and sign-ups: "
+                f"{_pct(ev.get('federated_share'))} of members in one of two or more)"
+                if ev.get("federated_share")
+                else ")"
+            )
             if measured
             else "  not organic  not measured (no account-group detector ran)"
         ),

@@ -30,6 +30,7 @@ import pyarrow as pa
 from stillwatch.campaigns.attribution import bridges, operator_groups
 from stillwatch.campaigns.cluster import (
     NamedValues,
+    join_alike,
     leiden_cpm,
     merge_parts,
     rejoin_siblings,
@@ -42,6 +43,7 @@ from stillwatch.campaigns.judge import (
     baseline_shares,
     cluster_scores,
     coordination_of,
+    federated_share,
     internal_strength,
     kind_factor,
     member_facts,
@@ -72,6 +74,8 @@ SPLIT_TIE = 0.25
 # Rounds of joining parts to the larger part they are firmly tied to, at most (each round
 # settles chains already; rounds stop as soon as one changes nothing).
 MERGE_ROUNDS = 10
+# Two parts whose owned-value profiles have this cosine or more are one (``join_alike``).
+ALIKE_SIMILARITY = 0.5
 # An exchange is written to ``campaign_exchanges`` at this confidence or more.
 EXCHANGE_CONFIDENCE = 0.5
 
@@ -245,6 +249,10 @@ def find_campaigns(
     # is judged as one group).
     labels = rejoin_siblings(parent, labels, a, b, ow, owned, cs.merge_ratio, 2, named,
                              js.owned_strength)  # fmt: skip
+    # Last, parts held together by the same owned values are one, wherever the graph cut
+    # them: a campaign of thousands tied sparsely comes out of CPM as arcs of a ring.
+    labels = join_alike(labels, a, b, named, ALIKE_SIMILARITY, js.owned_strength,
+                        cs.min_accounts)  # fmt: skip
     labels = trim(labels, a, b, w, owned, js, owned_weight=ow)
     labels, k = _compact(labels)
     strength = internal_strength(labels, a, b, w)
@@ -258,8 +266,10 @@ def find_campaigns(
         ["account", "harvest", "content", "own_score"]].fillna(0.0)  # fmt: skip
     baseline = baseline_shares(population)
     measured = account_group_measured(store, scan_id)
+    org = facts.org_name.where(facts.org_name.notna(), None).to_numpy(dtype=object)
+    federated = federated_share(labels, a, b, list(edges.link_types), ow, org, k)
     table = cluster_scores(labels, facts.reset_index(drop=True), coordination, k, baseline,
-                           measured)  # fmt: skip
+                           measured, federated)  # fmt: skip
     null = null_threshold(
         labels, coordination, population, k, cs.target_fpr, cs.min_score, cs.null_rounds,
         account_measured=measured,
@@ -510,6 +520,7 @@ def _write(
             "harvest": round(float(row.harvest), 4),
             "verified_share": round(float(row.verified_share), 4),
             "top_org_share": round(float(row.top_org_share), 4),
+            "federated_share": round(float(row.federated_share), 4),
             "member_harvest": round(float(row.member_harvest), 4),
             "content_harvest": round(float(row.content_harvest), 4),
             "lift": {

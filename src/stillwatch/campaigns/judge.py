@@ -8,9 +8,11 @@ not sink a campaign; one member's strong signal does not make a cluster one):
 
 - ``account``: how non-organic its accounts are (the account group of ``docs/scoring.md``:
   young at first use, unverified, short-lived, tied to bans, registered right after a ban),
-  times one minus how organic the cluster is as a whole: the larger of its verified share
-  and the share of members naming its most common organization (a legitimate fleet is
-  verified accounts of one org, even where some keys were provisioned yesterday);
+  times one minus how organic the cluster is as a whole: the largest of its verified share,
+  the share of members naming its most common organization (a legitimate fleet is
+  verified accounts of one org, even where some keys were provisioned yesterday) and its
+  federated share (:func:`federated_share`: organizations that each keep their own cards and
+  sign-ups, tied to each other only by what they send — labs running one public harness);
 - ``coordination``: how tightly each member is tied inside the cluster (its internal edge
   weight, ``ramp`` from ``trim_strength`` to ``full_strength``), times a factor for how many
   kinds of tie hold it together (``TIE_KINDS``: shared account attributes, timing, content,
@@ -223,6 +225,7 @@ def cluster_scores(
     n_clusters: int,
     baseline: Mapping[str, float],
     account_measured: bool = True,
+    federated: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Per cluster (0..n_clusters-1): size, ``account`` (mean of members'), ``harvest`` (its
     lift over ``baseline``, :func:`harvest_lift`), ``coordination`` (mean), and the campaign
@@ -232,7 +235,8 @@ def cluster_scores(
     left out, as for account scores (``docs/scoring.md``), never counted as 0.
 
     ``members``: one row per graph node (aligned with ``labels``) with ``account``,
-    ``harvest``, ``content``, ``verified``, ``org_name`` and the ``LIFT_SHARES``."""
+    ``harvest``, ``content``, ``verified``, ``org_name`` and the ``LIFT_SHARES``;
+    ``federated``: per cluster, :func:`federated_share` (none: 0, as in the null model)."""
     inside = labels >= 0
     lab = labels[inside]
     size = np.bincount(lab, minlength=n_clusters).astype(float)
@@ -245,7 +249,8 @@ def cluster_scores(
     verified = mean(members.verified.fillna(False).to_numpy(dtype=float))
     org = members.org_name.where(members.org_name.notna(), None).to_numpy(dtype=object)
     top_org = _top_share(lab, org[inside], size, n_clusters)
-    organic = np.maximum(verified, top_org)
+    fed = np.zeros(n_clusters) if federated is None else np.asarray(federated, dtype=float)
+    organic = np.maximum(np.maximum(verified, top_org), fed)
     acc = mean(members.account.to_numpy(dtype=float)) * (1 - organic)
     har = mean(members.harvest.to_numpy(dtype=float))
     content = mean(members.content.to_numpy(dtype=float))
@@ -256,7 +261,7 @@ def cluster_scores(
     score = harmonic_mean(*facts) * accounts_weight(size)
     return pd.DataFrame(
         {"size": size.astype(int), "account": acc, "harvest": harvest, "coordination": coo,
-         "verified_share": verified, "top_org_share": top_org,
+         "verified_share": verified, "top_org_share": top_org, "federated_share": fed,
          "member_harvest": har, "content_harvest": content,
          **{f"lift_{k}": v for k, v in excess.items()}, "score": score}
     )  # fmt: skip
@@ -325,6 +330,55 @@ def _top_share(lab: np.ndarray, values: np.ndarray, size: np.ndarray, k: int) ->
     df = pd.DataFrame({"c": lab[present], "v": values[present]})
     top = df.groupby(["c", "v"]).size().groupby(level=0).max()
     out[top.index.to_numpy()] = top.to_numpy() / np.maximum(size[top.index.to_numpy()], 1)
+    return out
+
+
+# Owned account ties (cards, sign-ups) between members of different organizations, at most
+# this share of all such ties between named members, leave a cluster federated.
+FEDERATED_CROSS = 0.1
+
+
+def federated_share(
+    labels: np.ndarray, a: np.ndarray, b: np.ndarray, link_types: list[list[str]],
+    weight: np.ndarray, org: np.ndarray, k: int,
+) -> np.ndarray:  # fmt: skip
+    """Per cluster, the share of its members that belong to an organization with two members
+    or more in it, when the cluster is a federation of organizations: its ``accounts`` ties
+    (``TIE_KINDS``: a card, a non-public e-mail domain, a sign-up network or batch; weighed by
+    ``weight``) join members of one organization, and at most ``FEDERATED_CROSS`` of them
+    join members of two. Otherwise 0 (also where no such tie joins named members).
+
+    Labs that run the same public benchmark harness send the same templates, so content ties
+    them into one cluster of many organizations (the top organization's share is small), each
+    lab's accounts young keys or unverified as often as not; but each lab pays with its own
+    cards and signs up on its own network. An operator's accounts share its cards across
+    whatever organization names they were given (`hydra-loud` medium, development seed 1:
+    every such tie of a campaign joins two organizations; none of a harness cluster's does).
+    Known miss: an operator who names one fake organization per card is federated too; the
+    cluster's other facts (young, unverified accounts, harvest) still count."""
+    out = np.zeros(k)
+    if k == 0 or not len(a):
+        return out
+    la, lb = labels[a], labels[b]
+    named = np.array([o is not None for o in org], dtype=bool)
+    inner = (la == lb) & (la >= 0) & named[a] & named[b]
+    account_tie = np.array(
+        [any(TIE_KINDS.get(t) == "accounts" for t in ts) for ts in link_types], dtype=bool
+    )
+    inner &= account_tie
+    if not inner.any():
+        return out
+    same = np.array([org[x] == org[y] for x, y in zip(a[inner], b[inner], strict=True)])
+    c = la[inner]
+    within = np.bincount(c[same], weight[inner][same], k)
+    cross = np.bincount(c[~same], weight[inner][~same], k)
+    federation = (within > 0) & (cross <= FEDERATED_CROSS * (within + cross))
+    inside = (labels >= 0) & named
+    df = pd.DataFrame({"c": labels[inside], "org": org[inside]})
+    per_org = df.groupby(["c", "org"]).org.transform("size")
+    grouped = np.bincount(df.c[per_org.to_numpy() >= 2], minlength=k)
+    size = np.bincount(labels[labels >= 0], minlength=k)
+    out[federation] = grouped[federation] / np.maximum(size[federation], 1)
     return out
 
 
