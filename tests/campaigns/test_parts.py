@@ -25,6 +25,7 @@ from stillwatch.campaigns.judge import (
     cluster_scores,
     federated_share,
     harvest_lift,
+    kind_bits,
     trim,
 )
 from stillwatch.campaigns.null import null_threshold
@@ -481,3 +482,29 @@ def test_labs_sharing_a_harness_are_a_federation_and_an_operator_is_not() -> Non
     # members without an organization name are no federation's
     unnamed = np.array([None] * 24, dtype=object)
     assert (federated_share(labels, a, b, types, np.full(len(rows), 0.5), unnamed, 2) == 0).all()
+
+
+def test_members_tied_only_by_a_kind_the_cluster_is_not_made_of_are_trimmed() -> None:
+    """Thirty campaign accounts share frames (every pair); two customers whose prompts are
+    near-duplicates of eight campaign accounts' each are tied to them by similar phrasing
+    alone, strongly enough for every other bar. They are trimmed, and do not come back as
+    outer members; one more campaign account left outside, tied by frames, does."""
+    core = list(range(30))
+    rows = [(x, y, ["frame"]) for i, x in enumerate(core) for y in core[i + 1 :]]
+    rows += [(c, m, ["minhash"]) for c in (30, 31) for m in range(8)]
+    rows += [(32, m, ["frame"]) for m in range(4)]
+    a = np.array([r[0] for r in rows])
+    b = np.array([r[1] for r in rows])
+    types = [r[2] for r in rows]
+    w = np.full(len(rows), 0.6)
+    owned = np.ones(len(rows), dtype=bool)
+    labels = np.r_[np.zeros(32, dtype=np.int64), -1]
+    kinds = kind_bits(types, ())
+    kept = trim(labels, a, b, w, owned, JudgeSettings(), owned_weight=w)
+    assert (kept[:32] == 0).all()  # without kinds every bar is met
+    trimmed = trim(labels, a, b, w, owned, JudgeSettings(), owned_weight=w, kinds=kinds)
+    assert (trimmed[:30] == 0).all() and (trimmed[30:] == -1).all()
+    values = [[{"key": f"{t[0]}:{x}-{y}", "weight": 0.6}] for x, y, t in rows]
+    out = attach_outer(trimmed, a, b, w, values, [0], 1.0, 0.8, 0.25, kinds)
+    assert out[32] == 0 and out[30] == -1 and out[31] == -1
+    assert attach_outer(trimmed, a, b, w, values, [0], 1.0, 0.8, 0.25)[30] == 0

@@ -45,6 +45,7 @@ from stillwatch.campaigns.judge import (
     coordination_of,
     federated_share,
     internal_strength,
+    kind_bits,
     kind_factor,
     member_facts,
     tie_kinds,
@@ -253,7 +254,8 @@ def find_campaigns(
     # them: a campaign of thousands tied sparsely comes out of CPM as arcs of a ring.
     labels = join_alike(labels, a, b, named, ALIKE_SIMILARITY, js.owned_strength,
                         cs.min_accounts)  # fmt: skip
-    labels = trim(labels, a, b, w, owned, js, owned_weight=ow)
+    kinds_of_edge = kind_bits(edges.link_types, POOL_TYPES)
+    labels = trim(labels, a, b, w, owned, js, owned_weight=ow, kinds=kinds_of_edge)
     labels, k = _compact(labels)
     strength = internal_strength(labels, a, b, w)
     kinds = tie_kinds(labels, a, b, list(edges.link_types), k)
@@ -311,7 +313,7 @@ def find_campaigns(
     # Accounts outside every cluster whose owned ties point to one reported campaign join it
     # (the campaign's score stays the one its core earned).
     labels = attach_outer(labels, a, b, ow, values, reported, NEAR_OWNED,
-                          OUTER_SHARE, js.owned_strength)  # fmt: skip
+                          OUTER_SHARE, js.owned_strength, kinds_of_edge)  # fmt: skip
     members_of = [nodes[labels == c].tolist() for c in range(k)]
     firm = np.where(labels >= 0, coordination_of(internal_strength(labels, a, b, w), js), 0.0)
     result.seconds["cluster"] = time.perf_counter() - t0

@@ -94,6 +94,7 @@ def internal_strength(
 def trim(
     labels: np.ndarray, a: np.ndarray, b: np.ndarray, w: np.ndarray, owned: np.ndarray,
     s: JudgeSettings, owned_weight: np.ndarray | None = None,
+    kinds: np.ndarray | None = None,
 ) -> np.ndarray:  # fmt: skip
     """Drop members whose only ties inside their cluster are weak: internal strength below
     ``trim_strength``, or below ``relative_strength`` times the median member's (a customer
@@ -101,8 +102,13 @@ def trim(
     alone; the operator's accounts share dozens of frames, cards and sign-up batches), or
     owned ties (payment, frames, bursts, timing: not a rented pool) weighing less than
     ``owned_strength`` (``owned_weight``: each edge's owned kinds alone, where known) — a
-    customer of the same proxy provider shares addresses with a campaign and nothing else. Then drop clusters left with fewer than ``min_accounts``;
-    repeated, since a removal weakens the others' ties. Dropped nodes get label -1."""
+    customer of the same proxy provider shares addresses with a campaign and nothing else.
+    With ``kinds`` (each edge's owned link types, :func:`kind_bits`), also members tied inside
+    by none of the cluster's own kinds (:func:`defining_kinds`): customers whose prompts are
+    near-duplicates of a few campaign accounts' (the same popular prompts), tied by similar
+    phrasing alone to a campaign whose members all share its frames. Then drop clusters left
+    with fewer than ``min_accounts``; repeated, since a removal weakens the others' ties.
+    Dropped nodes get label -1."""
     labels = labels.copy()
     for _ in range(4):
         strength = internal_strength(labels, a, b, w)
@@ -117,6 +123,11 @@ def trim(
             | (strength < s.relative_strength * typical[np.maximum(labels, 0)])
             | (mine < s.owned_strength)
         )
+        if kinds is not None:
+            held = member_kinds(labels, a, b, kinds)
+            defining = defining_kinds(labels, held)
+            own = defining[np.maximum(labels, 0)]
+            weak |= (labels >= 0) & (own != 0) & ((held & own) == 0)
         labels[weak] = -1
         sizes = np.bincount(labels[labels >= 0], minlength=labels.max() + 1 if len(labels) else 0)
         small = (labels >= 0) & (sizes[np.maximum(labels, 0)] < s.min_accounts)
@@ -124,6 +135,39 @@ def trim(
         if not weak.any() and not small.any():
             break
     return labels
+
+
+def kind_bits(link_types: Iterable[Iterable[str]], pools: Iterable[str]) -> np.ndarray:
+    """Per edge, its owned link types as bits (one bit per type of ``TIE_KINDS``, one more for
+    any other type); rented pools (``pools``) are left out."""
+    bit = {t: i for i, t in enumerate(sorted(TIE_KINDS))}
+    skip = set(pools)
+    return np.array(
+        [sum({1 << bit.get(t, len(bit)) for t in ts if t not in skip}) for ts in link_types],
+        dtype=np.int64,
+    )
+
+
+def member_kinds(labels: np.ndarray, a: np.ndarray, b: np.ndarray, kinds: np.ndarray) -> np.ndarray:
+    """Per node, the owned link types (bits) of its edges inside its own cluster."""
+    held = np.zeros(len(labels), dtype=np.int64)
+    inner = (labels[a] == labels[b]) & (labels[a] >= 0)
+    np.bitwise_or.at(held, a[inner], kinds[inner])
+    np.bitwise_or.at(held, b[inner], kinds[inner])
+    return held
+
+
+def defining_kinds(labels: np.ndarray, held: np.ndarray) -> np.ndarray:
+    """Per cluster, the owned link types (bits) that at least ``KIND_REACH`` of its members
+    hold inside it: what the cluster is made of."""
+    k = int(labels.max()) + 1 if len(labels) and labels.max() >= 0 else 0
+    out = np.zeros(k, dtype=np.int64)
+    inside = labels >= 0
+    size = np.bincount(labels[inside], minlength=k)
+    for i in range(int(held.max()).bit_length() if len(held) else 0):
+        has = np.bincount(labels[inside], ((held[inside] >> i) & 1).astype(float), k)
+        out[has >= KIND_REACH * np.maximum(size, 1)] |= 1 << i
+    return out
 
 
 def note_values(seen: dict[str, float], named: Iterable[Mapping[str, Any]]) -> None:
@@ -144,6 +188,7 @@ def attach_outer(
     labels: np.ndarray, a: np.ndarray, b: np.ndarray, owned_weight: np.ndarray,
     owned_values: list[list[dict[str, float | str]]], targets: list[int],
     min_weight: float, min_share: float, min_evidence: float,
+    kinds: np.ndarray | None = None,
 ) -> np.ndarray:  # fmt: skip
     """Attach accounts left outside every cluster to the target cluster their owned ties
     point to: those ties weigh at least ``min_weight`` (one shared sign-up network is not
@@ -155,14 +200,27 @@ def attach_outer(
     nothing with anyone else: too little weight for the clustering's density, which asks more
     of a node the larger the cluster, yet several independent owned facts. A customer who
     happens to use one of the operator's phrases shares that one value, however many of the
-    operator's accounts it ties them to. Returns new labels."""
+    operator's accounts it ties them to. With ``kinds`` (:func:`kind_bits`), only ties of
+    the cluster's own kinds (:func:`defining_kinds`) count: the trim's rule. Returns new
+    labels."""
     labels = labels.copy()
     if not len(targets) or not len(a):
         return labels
     target = np.zeros(int(labels.max()) + 2, dtype=bool)
     target[np.asarray(targets)] = True
     la, lb = labels[a], labels[b]
+    if kinds is not None:
+        defining = np.zeros(len(target), dtype=np.int64)
+        found = defining_kinds(labels, member_kinds(labels, a, b, kinds))
+        defining[: len(found)] = found
+        off_kind = np.zeros(len(a), dtype=bool)
+        for other in (la, lb):
+            own = defining[np.maximum(other, 0)]
+            off_kind |= (other >= 0) & (own != 0) & ((kinds & own) == 0)
+    else:
+        off_kind = np.zeros(len(a), dtype=bool)
     owned_anywhere = np.bincount(np.r_[a, b], np.r_[owned_weight, owned_weight], len(labels))
+    owned_weight = np.where(off_kind, 0.0, owned_weight)
     into: dict[tuple[int, int], float] = {}
     values: dict[tuple[int, int], dict[str, float]] = {}
     for node_side, other in ((a, lb), (b, la)):
