@@ -104,9 +104,10 @@ def trim(
     ``owned_strength`` (``owned_weight``: each edge's owned kinds alone, where known) — a
     customer of the same proxy provider shares addresses with a campaign and nothing else.
     With ``kinds`` (each edge's owned link types, :func:`kind_bits`), also members tied inside
-    by none of the cluster's own kinds (:func:`defining_kinds`): customers whose prompts are
-    near-duplicates of a few campaign accounts' (the same popular prompts), tied by similar
-    phrasing alone to a campaign whose members all share its frames. Then drop clusters left
+    only by kinds chance makes (``CHANCE_KINDS``) that the cluster is not made of
+    (:func:`defining_kinds`): customers whose prompts are near-duplicates of a few campaign
+    accounts' (the same popular prompts), tied by similar phrasing alone to a campaign whose
+    members all share its frames. Then drop clusters left
     with fewer than ``min_accounts``; repeated, since a removal weakens the others' ties.
     Dropped nodes get label -1."""
     labels = labels.copy()
@@ -127,7 +128,8 @@ def trim(
             held = member_kinds(labels, a, b, kinds)
             defining = defining_kinds(labels, held)
             own = defining[np.maximum(labels, 0)]
-            weak |= (labels >= 0) & (own != 0) & ((held & own) == 0)
+            chance = (held & ~_chance_bits()) == 0
+            weak |= (labels >= 0) & (own != 0) & ((held & own) == 0) & chance & (held != 0)
         labels[weak] = -1
         sizes = np.bincount(labels[labels >= 0], minlength=labels.max() + 1 if len(labels) else 0)
         small = (labels >= 0) & (sizes[np.maximum(labels, 0)] < s.min_accounts)
@@ -146,6 +148,17 @@ def kind_bits(link_types: Iterable[Iterable[str]], pools: Iterable[str]) -> np.n
         [sum({1 << bit.get(t, len(bit)) for t in ts if t not in skip}) for ts in link_types],
         dtype=np.int64,
     )
+
+
+# Owned kinds of tie that unrelated customers also make by chance: the same popular prompt,
+# near-duplicate phrasing. A member tied inside by these alone, when its cluster is not made
+# of them, is trimmed.
+CHANCE_KINDS = ("minhash", "prompt")
+
+
+def _chance_bits() -> int:
+    bit = {t: i for i, t in enumerate(sorted(TIE_KINDS))}
+    return sum(1 << bit[t] for t in CHANCE_KINDS)
 
 
 def member_kinds(labels: np.ndarray, a: np.ndarray, b: np.ndarray, kinds: np.ndarray) -> np.ndarray:
@@ -200,8 +213,8 @@ def attach_outer(
     nothing with anyone else: too little weight for the clustering's density, which asks more
     of a node the larger the cluster, yet several independent owned facts. A customer who
     happens to use one of the operator's phrases shares that one value, however many of the
-    operator's accounts it ties them to. With ``kinds`` (:func:`kind_bits`), only ties of
-    the cluster's own kinds (:func:`defining_kinds`) count: the trim's rule. Returns new
+    operator's accounts it ties them to. With ``kinds`` (:func:`kind_bits`), ties made only
+    of kinds chance makes that the cluster is not made of do not count: the trim's rule. Returns new
     labels."""
     labels = labels.copy()
     if not len(targets) or not len(a):
@@ -216,7 +229,8 @@ def attach_outer(
         off_kind = np.zeros(len(a), dtype=bool)
         for other in (la, lb):
             own = defining[np.maximum(other, 0)]
-            off_kind |= (other >= 0) & (own != 0) & ((kinds & own) == 0)
+            by_chance = (kinds & ~_chance_bits()) == 0
+            off_kind |= (other >= 0) & (own != 0) & ((kinds & own) == 0) & by_chance
     else:
         off_kind = np.zeros(len(a), dtype=bool)
     owned_anywhere = np.bincount(np.r_[a, b], np.r_[owned_weight, owned_weight], len(labels))
