@@ -16,7 +16,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from stillwatch.cli.app import main
@@ -102,6 +102,8 @@ def _cli(*args: str) -> tuple[int, str, str]:
     garble=st.one_of(st.just(b""), st.binary(max_size=20)),
     fail_on_quarantine=st.booleans(),
 )
+# DuckDB reads a backslash in a Parquet path as a separator (found by this test in CI)
+@example(name="\\?", fmt="parquet", rows=[dict(_GOOD)], garble=b"", fail_on_quarantine=False)
 def test_hostile_files_through_the_cli(
     name: str, fmt: str, rows: list[dict[str, Any]], garble: bytes, fail_on_quarantine: bool
 ) -> None:
