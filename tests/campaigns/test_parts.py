@@ -477,11 +477,14 @@ def test_labs_sharing_a_harness_are_a_federation_and_an_operator_is_not() -> Non
     a = np.array([r[0] for r in rows])
     b = np.array([r[1] for r in rows])
     types = [r[2] for r in rows]
-    share = federated_share(labels, a, b, types, np.full(len(rows), 0.5), org, 2)
+    share = federated_share(labels, a, b, kind_bits(types, ()), np.full(len(rows), 0.5), org, 2)
     assert share[0] == 1.0 and share[1] == 0.0
     # members without an organization name are no federation's
     unnamed = np.array([None] * 24, dtype=object)
-    assert (federated_share(labels, a, b, types, np.full(len(rows), 0.5), unnamed, 2) == 0).all()
+    assert (
+        federated_share(labels, a, b, kind_bits(types, ()), np.full(len(rows), 0.5), unnamed, 2)
+        == 0
+    ).all()
 
 
 def test_members_tied_only_by_a_kind_the_cluster_is_not_made_of_are_trimmed() -> None:

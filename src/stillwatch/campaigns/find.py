@@ -269,7 +269,7 @@ def find_campaigns(
     baseline = baseline_shares(population)
     measured = account_group_measured(store, scan_id)
     org = facts.org_name.where(facts.org_name.notna(), None).to_numpy(dtype=object)
-    federated = federated_share(labels, a, b, list(edges.link_types), ow, org, k)
+    federated = federated_share(labels, a, b, kinds_of_edge, ow, org, k)
     table = cluster_scores(labels, facts.reset_index(drop=True), coordination, k, baseline,
                            measured, federated)  # fmt: skip
     null = null_threshold(

@@ -107,9 +107,8 @@ def trim(
     only by kinds chance makes (``CHANCE_KINDS``) that the cluster is not made of
     (:func:`defining_kinds`): customers whose prompts are near-duplicates of a few campaign
     accounts' (the same popular prompts), tied by similar phrasing alone to a campaign whose
-    members all share its frames. Then drop clusters left
-    with fewer than ``min_accounts``; repeated, since a removal weakens the others' ties.
-    Dropped nodes get label -1."""
+    members all share its frames. Then drop clusters left with fewer than ``min_accounts``;
+    repeated, since a removal weakens the others' ties. Dropped nodes get label -1."""
     labels = labels.copy()
     for _ in range(4):
         strength = internal_strength(labels, a, b, w)
@@ -126,10 +125,8 @@ def trim(
         )
         if kinds is not None:
             held = member_kinds(labels, a, b, kinds)
-            defining = defining_kinds(labels, held)
-            own = defining[np.maximum(labels, 0)]
-            chance = (held & ~_chance_bits()) == 0
-            weak |= (labels >= 0) & (own != 0) & ((held & own) == 0) & chance & (held != 0)
+            own = defining_kinds(labels, held)[np.maximum(labels, 0)]
+            weak |= (labels >= 0) & (held != 0) & by_chance_alone(held, own)
         labels[weak] = -1
         sizes = np.bincount(labels[labels >= 0], minlength=labels.max() + 1 if len(labels) else 0)
         small = (labels >= 0) & (sizes[np.maximum(labels, 0)] < s.min_accounts)
@@ -142,23 +139,19 @@ def trim(
 def kind_bits(link_types: Iterable[Iterable[str]], pools: Iterable[str]) -> np.ndarray:
     """Per edge, its owned link types as bits (one bit per type of ``TIE_KINDS``, one more for
     any other type); rented pools (``pools``) are left out."""
-    bit = {t: i for i, t in enumerate(sorted(TIE_KINDS))}
     skip = set(pools)
+    other = 1 << len(_KIND_BIT)
     return np.array(
-        [sum({1 << bit.get(t, len(bit)) for t in ts if t not in skip}) for ts in link_types],
+        [sum({_KIND_BIT.get(t, other) for t in ts if t not in skip}) for ts in link_types],
         dtype=np.int64,
     )
 
 
-# Owned kinds of tie that unrelated customers also make by chance: the same popular prompt,
-# near-duplicate phrasing. A member tied inside by these alone, when its cluster is not made
-# of them, is trimmed.
-CHANCE_KINDS = ("minhash", "prompt")
-
-
-def _chance_bits() -> int:
-    bit = {t: i for i, t in enumerate(sorted(TIE_KINDS))}
-    return sum(1 << bit[t] for t in CHANCE_KINDS)
+def by_chance_alone(kinds: np.ndarray, own: np.ndarray) -> np.ndarray:
+    """Whether ties of ``kinds`` (bits) are made only of kinds chance makes
+    (``CHANCE_KINDS``) and of none of ``own``, the kinds their cluster is made of (no rule
+    where ``own`` is 0)."""
+    return (own != 0) & ((kinds & own) == 0) & ((kinds & ~CHANCE_BITS) == 0)
 
 
 def member_kinds(labels: np.ndarray, a: np.ndarray, b: np.ndarray, kinds: np.ndarray) -> np.ndarray:
@@ -214,8 +207,8 @@ def attach_outer(
     of a node the larger the cluster, yet several independent owned facts. A customer who
     happens to use one of the operator's phrases shares that one value, however many of the
     operator's accounts it ties them to. With ``kinds`` (:func:`kind_bits`), ties made only
-    of kinds chance makes that the cluster is not made of do not count: the trim's rule. Returns new
-    labels."""
+    of kinds chance makes that the cluster is not made of do not count (the trim's rule,
+    :func:`by_chance_alone`). Returns new labels."""
     labels = labels.copy()
     if not len(targets) or not len(a):
         return labels
@@ -228,9 +221,7 @@ def attach_outer(
         defining[: len(found)] = found
         off_kind = np.zeros(len(a), dtype=bool)
         for other in (la, lb):
-            own = defining[np.maximum(other, 0)]
-            by_chance = (kinds & ~_chance_bits()) == 0
-            off_kind |= (other >= 0) & (own != 0) & ((kinds & own) == 0) & by_chance
+            off_kind |= (other >= 0) & by_chance_alone(kinds, defining[np.maximum(other, 0)])
     else:
         off_kind = np.zeros(len(a), dtype=bool)
     owned_anywhere = np.bincount(np.r_[a, b], np.r_[owned_weight, owned_weight], len(labels))
@@ -411,14 +402,15 @@ FEDERATED_CROSS = 0.1
 
 
 def federated_share(
-    labels: np.ndarray, a: np.ndarray, b: np.ndarray, link_types: list[list[str]],
+    labels: np.ndarray, a: np.ndarray, b: np.ndarray, kinds: np.ndarray,
     weight: np.ndarray, org: np.ndarray, k: int,
 ) -> np.ndarray:  # fmt: skip
     """Per cluster, the share of its members that belong to an organization with two members
     or more in it, when the cluster is a federation of organizations: its ``accounts`` ties
     (``TIE_KINDS``: a card, a non-public e-mail domain, a sign-up network or batch; weighed by
-    ``weight``) join members of one organization, and at most ``FEDERATED_CROSS`` of them
-    join members of two. Otherwise 0 (also where no such tie joins named members).
+    ``weight``; ``kinds``: each edge's :func:`kind_bits`) join members of one organization,
+    and at most ``FEDERATED_CROSS`` of them join members of two. Otherwise 0 (also where no
+    such tie joins named members).
 
     Labs that run the same public benchmark harness send the same templates, so content ties
     them into one cluster of many organizations (the top organization's share is small), each
@@ -426,26 +418,23 @@ def federated_share(
     cards and signs up on its own network. An operator's accounts share its cards across
     whatever organization names they were given (`hydra-loud` medium, development seed 1:
     every such tie of a campaign joins two organizations; none of a harness cluster's does).
-    Known miss: an operator who names one fake organization per card is federated too; the
-    cluster's other facts (young, unverified accounts, harvest) still count."""
+    Known miss: an operator who names one fake organization per card and keeps each card's
+    accounts apart is federated too, and its accounts' youth counts for less; coordination
+    and harvest still count."""
     out = np.zeros(k)
     if k == 0 or not len(a):
         return out
     la, lb = labels[a], labels[b]
-    named = np.array([o is not None for o in org], dtype=bool)
-    inner = (la == lb) & (la >= 0) & named[a] & named[b]
-    account_tie = np.array(
-        [any(TIE_KINDS.get(t) == "accounts" for t in ts) for ts in link_types], dtype=bool
-    )
-    inner &= account_tie
+    code = pd.factorize(pd.Series(org, dtype=object))[0]  # -1: no organization named
+    inner = (la == lb) & (la >= 0) & (code[a] >= 0) & (code[b] >= 0) & ((kinds & ACCOUNT_BITS) != 0)
     if not inner.any():
         return out
-    same = np.array([org[x] == org[y] for x, y in zip(a[inner], b[inner], strict=True)])
+    same = code[a[inner]] == code[b[inner]]
     c = la[inner]
     within = np.bincount(c[same], weight[inner][same], k)
     cross = np.bincount(c[~same], weight[inner][~same], k)
     federation = (within > 0) & (cross <= FEDERATED_CROSS * (within + cross))
-    inside = (labels >= 0) & named
+    inside = (labels >= 0) & (code >= 0)
     df = pd.DataFrame({"c": labels[inside], "org": org[inside]})
     per_org = df.groupby(["c", "org"]).org.transform("size")
     grouped = np.bincount(df.c[per_org.to_numpy() >= 2], minlength=k)
@@ -467,6 +456,14 @@ TIE_KINDS: dict[str, str] = {
 # Coordination factor by the number of kinds of tie that reach a third of the members.
 KIND_FACTOR = {0: 0.0, 1: 0.6, 2: 0.85}
 KIND_REACH = 1 / 3
+# Each kind of tie's bit (``kind_bits``; one more bit for any other type).
+_KIND_BIT = {t: 1 << i for i, t in enumerate(sorted(TIE_KINDS))}
+# Owned kinds of tie that unrelated customers also make by chance: the same popular prompt,
+# near-duplicate phrasing. A member tied inside by these alone, when its cluster is not made
+# of them, is trimmed (``by_chance_alone``).
+CHANCE_KINDS = ("minhash", "prompt")
+CHANCE_BITS = sum(_KIND_BIT[t] for t in CHANCE_KINDS)
+ACCOUNT_BITS = sum(bit for t, bit in _KIND_BIT.items() if TIE_KINDS[t] == "accounts")
 
 
 def tie_kinds(
