@@ -137,6 +137,35 @@ def test_an_outside_account_joins_when_several_owned_values_tie_it_to_the_campai
     assert (attach_outer(labels, a, b, ow, values, [], 1.0, 0.8, 0.25) == labels).all()
 
 
+def test_one_frame_and_the_campaigns_own_sign_up_batch_attach_an_account() -> None:
+    # Cluster 0 (nodes 0-11) registered in two batches of six, a week apart (hours 0.0-0.5
+    # and 168.0-168.5). Nodes 12-14 each share one frame with ten members (one value: not
+    # enough alone). Node 12 registered inside the first batch: it joins. Node 13 registered
+    # a day later, alone: it stays out. Node 14 registered among nine members of a cluster
+    # that registers three accounts an hour all fortnight (cluster 1): that is its usual
+    # rate, no surprise, it stays out. An unknown time (node 12 as NaN) adds nothing.
+    steady = np.arange(15, 15 + 3 * 24 * 14)
+    labels = np.array([0] * 12 + [-1, -1, -1] + [1] * len(steady))
+    registered = np.r_[np.linspace(0.0, 0.5, 6), np.linspace(168.0, 168.5, 6), 0.2, 24.0,
+                       170.2, np.arange(len(steady)) / 3.0]  # fmt: skip
+    rows: list[tuple[int, int, float, list[dict]]] = []
+    for node in (12, 13):
+        rows += [(node, m, 0.12, [{"key": "frame:f1", "weight": 0.12}]) for m in range(10)]
+    rows += [(14, int(m), 0.12, [{"key": "frame:f2", "weight": 0.12}]) for m in steady[:10]]
+    a = np.array([r[0] for r in rows])
+    b = np.array([r[1] for r in rows])
+    ow = np.array([r[2] for r in rows])
+    values = [r[3] for r in rows]
+    out = attach_outer(labels, a, b, ow, values, [0, 1], 1.0, 0.8, 0.25, None, registered)
+    assert out[12] == 0
+    assert out[13] == -1 and out[14] == -1
+    assert (attach_outer(labels, a, b, ow, values, [0, 1], 1.0, 0.8, 0.25) == labels).all()
+    unknown = registered.copy()
+    unknown[12] = np.nan
+    assert (attach_outer(labels, a, b, ow, values, [0, 1], 1.0, 0.8, 0.25, None, unknown)
+            == labels).all()  # fmt: skip
+
+
 def test_an_account_cpm_left_alone_is_not_merged_in_as_a_part() -> None:
     labels = np.array([0, 0, 0, 0, 1])
     a, b = np.array([0, 0, 1, 2, 4, 4]), np.array([1, 2, 3, 3, 0, 1])

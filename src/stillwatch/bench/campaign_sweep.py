@@ -3,8 +3,9 @@
     python -m stillwatch.bench.campaign_sweep --scenarios hydra-loud,proxy-mixed \\
         --seeds 1-3 --grid campaign_min_score=0.45,0.55 --out sweep.json
 
-For each (scenario, seed) it simulates the small data set (or reuses it, as ``bench quality``
-does, under ``--data-dir``), ingests it and runs one full scan, kept beside the data set
+For each (scenario, seed) it simulates the data set at ``--scale`` (small by default; medium
+takes about 15 minutes a data set to simulate and scan the first time) or reuses it, as
+``bench quality`` does, under ``--data-dir``; ingests it and runs one full scan, kept beside the data set
 (``scan.duckdb``; rebuilt when the detectors' versions change). Then, for every combination of
 the ``--grid`` settings, it re-runs only the link and campaign stages on a copy of that store
 and scores the campaigns with the bench's scorer. It prints, per combination, the worst figure
@@ -115,6 +116,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--scenarios", default="hydra-loud,low-and-slow,proxy-mixed,release-pivot,"
                    "multi-operator,evasive,look-alikes-only")  # fmt: skip
     p.add_argument("--seeds", default="1-3")
+    p.add_argument("--scale", default="small", choices=("small", "medium"))
     p.add_argument("--grid", nargs="*", default=[], help="setting=v1,v2 (repeat per setting)")
     p.add_argument("--data-dir", type=Path, default=Path("bench-data/quality"))
     p.add_argument("--out", type=Path, default=None)
@@ -124,7 +126,7 @@ def main(argv: list[str] | None = None) -> None:
     records = []
     for scenario in args.scenarios.split(","):
         for seed in seeds:
-            folder = ensure_dataset(args.data_dir, scenario, "small", seed)
+            folder = ensure_dataset(args.data_dir, scenario, args.scale, seed)
             store = scanned_store(folder)
             truth = Truth.from_folder(folder)
             for combo in parse_grid(args.grid):

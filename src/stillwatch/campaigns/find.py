@@ -182,7 +182,8 @@ def _population(store: Store, scan_id: str, accounts: pd.DataFrame) -> pd.DataFr
     organization, and the shares the harvest lift reads (``judge.LIFT_SHARES``: token shapes
     from its features, prompt shares from ``usage.prompt_shares``)."""
     features = store.con.execute(
-        "SELECT f.account_id, f.verified, a.org_name, exchanges, thinking_share, max_cap_share "
+        "SELECT f.account_id, f.verified, a.org_name, exchanges, thinking_share, max_cap_share, "
+        "epoch(f.created_at) / 3600.0 AS registered_hour "
         "FROM account_features f LEFT JOIN accounts a USING (account_id) "
         "WHERE f.scan_id = ? ORDER BY f.account_id",
         [scan_id],
@@ -312,8 +313,9 @@ def find_campaigns(
     reported = [c for c in keep if status[c] == "reported"]
     # Accounts outside every cluster whose owned ties point to one reported campaign join it
     # (the campaign's score stays the one its core earned).
+    registered = facts.registered_hour.to_numpy(dtype=float)
     labels = attach_outer(labels, a, b, ow, values, reported, NEAR_OWNED,
-                          OUTER_SHARE, js.owned_strength, kinds_of_edge)  # fmt: skip
+                          OUTER_SHARE, js.owned_strength, kinds_of_edge, registered)  # fmt: skip
     members_of = [nodes[labels == c].tolist() for c in range(k)]
     firm = np.where(labels >= 0, coordination_of(internal_strength(labels, a, b, w), js), 0.0)
     result.seconds["cluster"] = time.perf_counter() - t0

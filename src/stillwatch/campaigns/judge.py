@@ -50,6 +50,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from stillwatch.campaigns.signup import KEY as BURST_KEY
+from stillwatch.campaigns.signup import burst_weight, member_times
+
 # What harvesting a model's answers looks like, detector by detector: asking for reasoning
 # traces, targeting a capability, asking for the longest answers count fully; shapes that
 # spam rings, classification apps and schedulers share (long outputs from short prompts,
@@ -194,7 +197,7 @@ def attach_outer(
     labels: np.ndarray, a: np.ndarray, b: np.ndarray, owned_weight: np.ndarray,
     owned_values: list[list[dict[str, float | str]]], targets: list[int],
     min_weight: float, min_share: float, min_evidence: float,
-    kinds: np.ndarray | None = None,
+    kinds: np.ndarray | None = None, registered: np.ndarray | None = None,
 ) -> np.ndarray:  # fmt: skip
     """Attach accounts left outside every cluster to the target cluster their owned ties
     point to: those ties weigh at least ``min_weight`` (one shared sign-up network is not
@@ -208,7 +211,10 @@ def attach_outer(
     happens to use one of the operator's phrases shares that one value, however many of the
     operator's accounts it ties them to. With ``kinds`` (:func:`kind_bits`), ties made only
     of kinds chance makes that the cluster is not made of do not count (the trim's rule,
-    :func:`by_chance_alone`). Returns new labels."""
+    :func:`by_chance_alone`). With ``registered`` (each node's registration time in hours,
+    NaN unknown), an account registered in one of the cluster's own sign-up bursts adds that
+    as one more value (:func:`signup.burst_weight`): one frame of the operator's and one of
+    its batches are two independent facts. Returns new labels."""
     labels = labels.copy()
     if not len(targets) or not len(a):
         return labels
@@ -241,10 +247,14 @@ def attach_outer(
     for (node, cluster), weight in sorted(into.items()):
         if weight > best.get(node, (0.0, -1))[0]:
             best[node] = (weight, cluster)
+    times = member_times(labels, registered, targets) if registered is not None else {}
     for node, (weight, cluster) in best.items():
         if weight < min_weight or weight < min_share * owned_anywhere[node]:
             continue
-        if value_evidence(values[(node, cluster)]) >= min_evidence:
+        seen = values[(node, cluster)]
+        if value_evidence(seen) < min_evidence and registered is not None:
+            seen = {**seen, BURST_KEY: burst_weight(float(registered[node]), times[cluster])}
+        if value_evidence(seen) >= min_evidence:
             labels[node] = cluster
     return labels
 

@@ -28,6 +28,13 @@ from stillwatch.detectors.pairs import group_pairs, top_k_links
 from stillwatch.features.registration import registrations
 
 KEYS = ("signup_path", "signup_prefix", "payment_fingerprint", "email_domain")
+# A burst: the registrations within WINDOW_HOURS around an account, against the rate of the
+# BASELINE_DAYS around it; -log10 of its Poisson tail from SURPRISE_FROM to SURPRISE_TO ramps
+# 0 -> 1 (the campaign stage asks the same of an account registered in a campaign's burst).
+WINDOW_HOURS = 3.0
+BASELINE_DAYS = 14.0
+SURPRISE_FROM = 3.0
+SURPRISE_TO = 10.0
 
 
 class RegistrationBurst:
@@ -41,11 +48,11 @@ class RegistrationBurst:
 
     def __init__(
         self,
-        window_hours: float = 3.0,
-        baseline_days: float = 14.0,
+        window_hours: float = WINDOW_HOURS,
+        baseline_days: float = BASELINE_DAYS,
         min_burst: int = 5,
-        surprise_from: float = 3.0,
-        surprise_to: float = 10.0,
+        surprise_from: float = SURPRISE_FROM,
+        surprise_to: float = SURPRISE_TO,
         max_group: int = 200,
         top_k: int = 20,
     ) -> None:
