@@ -3,8 +3,7 @@
 Run by hand, never during a scan: ``python -m stillwatch.features.content.training`` fits both
 classifiers on the training data and writes ``data/content_model.npz``;
 ``python -m stillwatch.features.content.training --sweep`` prints the development scores of each
-setting in :data:`SWEEP` and :data:`SWEEP_TAIL` (the recorded sweep the shipped settings were
-chosen from).
+setting in :data:`SWEEP` (the recorded sweep the shipped settings were chosen from).
 
 Data:
 
@@ -40,7 +39,7 @@ import yaml
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
 
-from stillwatch.features.content import textmodel, tokens
+from stillwatch.features.content import textmodel
 from stillwatch.prompt_corpus import humaneval_problems, sharegpt_turns
 
 TASKS = ("elicitation", "capability")
@@ -49,15 +48,11 @@ DEV_FILLS = 3
 DEV_SHARE = 0.3
 SEED = 20260422
 # Inverse regularisation strength of each task's logistic regression, chosen by --sweep: the
-# best development macro F1, the smallest C among ties (elicitation 0.975 at 128; capability
-# 0.791 at 256, 0.789 at 512), with a 240-byte tail, on the data of the ninth to thirteenth
-# rounds and the fourteenth round's 452 corpus labels (reasoning-math, data-analysis,
-# long-horizon-planning and other, and prompts the last model put in the wrong class).
-# Before that round: elicitation 0.972 at 128-256, capability 0.784 at 256.
+# best development macro F1, the smallest C among ties (elicitation 0.972 at 128-256; capability
+# 0.784 at 256, on the data of the ninth to thirteenth rounds and the 358 corpus labels added
+# after them, whose development share makes this development set harder than the last one).
 C = {"elicitation": 128.0, "capability": 256.0}
-SWEEP = (16.0, 32.0, 64.0, 128.0, 256.0, 512.0)
-# Bytes of a long prompt's tail that are read (tokens.TAIL_BYTES), swept at each task's C.
-SWEEP_TAIL = (160, 240, 320)
+SWEEP = (8.0, 16.0, 32.0, 64.0, 128.0, 256.0)
 
 Example = tuple[str, str]
 
@@ -233,20 +228,6 @@ def sweep() -> None:
             print(
                 f"  C={c:<5} dev macro F1 {macro_f1(m, dev[task]):.3f}  {per_class(m, dev[task])}"
             )
-    # the tail of a long prompt that is read, at each task's shipped C (the features are
-    # shared, so one setting serves both tasks)
-    shipped = tokens.TAIL_BYTES
-    try:
-        for tail in SWEEP_TAIL:
-            tokens.TAIL_BYTES = tail
-            for task in TASKS:
-                m = fit(train[task], C[task])
-                print(
-                    f"  tail {tail} bytes, {task} C={C[task]}: dev macro F1 "
-                    f"{macro_f1(m, dev[task]):.3f}  {per_class(m, dev[task])}"
-                )
-    finally:
-        tokens.TAIL_BYTES = shipped
 
 
 def main(argv: list[str] | None = None) -> None:
