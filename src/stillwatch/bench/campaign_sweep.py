@@ -5,12 +5,12 @@
 
 For each (scenario, seed) it simulates the data set at ``--scale`` (small by default; medium
 takes about 15 minutes a data set to simulate and scan the first time) or reuses it, as
-``bench quality`` does, under ``--data-dir``; ingests it and runs one full scan, kept beside the data set
-(``scan.duckdb``; rebuilt when the detectors' versions change). Then, for every combination of
-the ``--grid`` settings, it re-runs only the link and campaign stages on a copy of that store
-and scores the campaigns with the bench's scorer. It prints, per combination, the worst figure
-over the seeds of each scenario, and over all seeds the share of campaigns whose exchanges and
-accounts intervals hold the truth and the intervals' median relative half-width.
+``bench quality`` does, under ``--data-dir``; ingests it and runs one full scan, kept beside
+the data set (``scan.duckdb``; rebuilt when the detectors' versions change). Then, for every
+combination of the ``--grid`` settings, it re-runs only the link and campaign stages on a copy
+of that store and scores the campaigns with the bench's scorer. It prints, per combination, the
+worst figure over the seeds of each scenario, and over all seeds the share of campaigns whose
+exchanges and accounts intervals hold the truth and the intervals' median relative half-width.
 
 Seeds of 1000 and above are refused: evaluation seeds only report (METRICS.md).
 """

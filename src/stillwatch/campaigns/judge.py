@@ -247,12 +247,15 @@ def attach_outer(
     for (node, cluster), weight in sorted(into.items()):
         if weight > best.get(node, (0.0, -1))[0]:
             best[node] = (weight, cluster)
-    times = member_times(labels, registered, targets) if registered is not None else {}
+    before = labels.copy()  # the clusters as they stood, for their members' sign-up times
+    times: dict[int, np.ndarray] = {}
     for node, (weight, cluster) in best.items():
         if weight < min_weight or weight < min_share * owned_anywhere[node]:
             continue
         seen = values[(node, cluster)]
         if value_evidence(seen) < min_evidence and registered is not None:
+            if cluster not in times:
+                times[cluster] = member_times(before, registered, cluster)
             seen = {**seen, BURST_KEY: burst_weight(float(registered[node]), times[cluster])}
         if value_evidence(seen) >= min_evidence:
             labels[node] = cluster

@@ -20,10 +20,15 @@ twelve ``release-pivot`` and ``multi-operator`` development stores, seeds 1–6)
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import poisson
 
 from stillwatch.detectors.base import ramp
-from stillwatch.detectors.bursts import BASELINE_DAYS, SURPRISE_FROM, SURPRISE_TO, WINDOW_HOURS
+from stillwatch.detectors.bursts import (
+    BASELINE_DAYS,
+    SURPRISE_FROM,
+    SURPRISE_TO,
+    WINDOW_HOURS,
+    surprise,
+)
 from stillwatch.link.graph import TYPE_TRUST
 
 # At least this many of the campaign's members in the window (the detector's smallest burst
@@ -32,15 +37,9 @@ MIN_MATES = 4
 KEY = "registration_burst:campaign"
 
 
-def member_times(
-    labels: np.ndarray, registered: np.ndarray, clusters: list[int]
-) -> dict[int, np.ndarray]:
-    """Per cluster, its members' registration times (hours), sorted; unknown times left out."""
-    out = {}
-    for c in clusters:
-        t = registered[(labels == c) & np.isfinite(registered)]
-        out[c] = np.sort(t)
-    return out
+def member_times(labels: np.ndarray, registered: np.ndarray, cluster: int) -> np.ndarray:
+    """A cluster's members' registration times (hours), sorted; unknown times left out."""
+    return np.sort(registered[(labels == cluster) & np.isfinite(registered)])
 
 
 def burst_weight(t: float, members: np.ndarray) -> float:
@@ -58,5 +57,5 @@ def burst_weight(t: float, members: np.ndarray) -> float:
     )
     # the campaign's rate in the window, from its registrations around but outside it
     lam = max((around - mates) * WINDOW_HOURS / (2 * base_half - WINDOW_HOURS), 1e-3)
-    surprise = -np.log10(max(float(poisson.sf(mates - 1, lam)), 1e-300))
-    return float(TYPE_TRUST["registration_burst"] * ramp(surprise, SURPRISE_FROM, SURPRISE_TO))
+    s = surprise(mates, lam)
+    return float(TYPE_TRUST["registration_burst"] * ramp(s, SURPRISE_FROM, SURPRISE_TO))

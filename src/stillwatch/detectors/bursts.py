@@ -37,6 +37,13 @@ SURPRISE_FROM = 3.0
 SURPRISE_TO = 10.0
 
 
+def surprise(count: np.ndarray | int, lam: np.ndarray | float) -> np.ndarray:
+    """-log10 of the Poisson tail P(X >= count | lam): how unlikely that many registrations
+    are at the usual rate."""
+    p = poisson.sf(np.asarray(count) - 1, lam)
+    return -np.log10(np.maximum(p, 1e-300))
+
+
 class RegistrationBurst:
     id = "registration.burst"
     version = "1"
@@ -103,14 +110,13 @@ class RegistrationBurst:
                 lam = np.maximum((bhi - blo) * self.window_hours / (2 * base_half), 1e-3)
                 # Rate of everyone else on this key: the burst itself is not its own baseline.
                 lam = np.maximum(lam - burst * self.window_hours / (2 * base_half), 1e-3)
-                p = poisson.sf(burst - 1, lam)
-                surprise = -np.log10(np.maximum(p, 1e-300))
+                surprising = surprise(burst, lam)
                 idx = g.index.to_numpy()
                 ids = g.account_id.to_numpy()
                 for k in np.flatnonzero(burst >= self.min_burst):
                     members = idx[lo[k] : hi[k]]
                     share_unverified = float(unverified[members].mean())
-                    s = float(ramp(surprise[k], self.surprise_from, self.surprise_to)) * (
+                    s = float(ramp(surprising[k], self.surprise_from, self.surprise_to)) * (
                         share_unverified
                     )
                     if s <= 0:
