@@ -36,7 +36,7 @@ from stillwatch.detectors.registry import detectors as registered
 from stillwatch.detectors.rules import load_rules
 from stillwatch.detectors.score import account_scores
 from stillwatch.detectors.words import sentence
-from stillwatch.engine.store import Store
+from stillwatch.engine.store import Store, query_arrow
 from stillwatch.errors import StillwatchError
 from stillwatch.features import reference
 from stillwatch.features.account import FEATURE_COLUMNS, account_days, account_features
@@ -108,12 +108,13 @@ def detector_list(settings: dict[str, Any]) -> tuple[Detector, ...]:
 
 
 def _insert(store: Store, table: str, frame: pa.Table) -> None:
-    store.con.register("_scan_rows", frame)
-    try:
-        cols = ", ".join(f'"{c}"' for c in frame.column_names)
-        store.con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _scan_rows")
-    finally:
-        store.con.unregister("_scan_rows")
+    cols = ", ".join(f'"{c}"' for c in frame.column_names)
+    query_arrow(
+        store.con,
+        frame,
+        "_scan_rows",
+        f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _scan_rows",
+    )
 
 
 def campaign_stage(

@@ -21,6 +21,7 @@ import ibis
 import pyarrow as pa
 
 from stillwatch.detectors.base import ScanContext, connection, temp_table
+from stillwatch.engine.store import query_arrow
 
 BATCH_ROWS = 100_000
 
@@ -123,11 +124,7 @@ def classify_into(con: Any, source: str, name: str, batch_rows: int = BATCH_ROWS
                 "capability": pa.array(capability.classify_features(f), pa.string()),
             }
         )
-        con.register("_sw_verdicts", verdicts)
-        try:
-            con.execute(f"INSERT INTO {name} SELECT * FROM _sw_verdicts")
-        finally:
-            con.unregister("_sw_verdicts")
+        query_arrow(con, verdicts, "_sw_verdicts", f"INSERT INTO {name} SELECT * FROM _sw_verdicts")
 
 
 def release(ctx: ScanContext) -> None:

@@ -240,6 +240,15 @@ def _config(memory_limit: str, threads: int) -> dict[str, Any]:
     return config
 
 
+def query_arrow(con: Any, table: Any, alias: str, sql: str) -> None:
+    """Run statement ``sql`` (an INSERT or CREATE reading ``alias``) over Arrow ``table``.
+
+    Not through ``con.register``: inside a transaction (a scan runs in one) DuckDB keeps every
+    registered object until the transaction ends, so a loop over batches would hold them all
+    (a medium scan's content stages kept 2.2 GB that way)."""
+    con.from_arrow(table).query(alias, sql)
+
+
 def scratch_connection(memory_limit: str = "1GB", threads: int = 0) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB for work that must stay outside the store's transactions."""
     return duckdb.connect(":memory:", config=_config(memory_limit, threads))

@@ -47,7 +47,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from stillwatch.engine.store import scratch_connection
+from stillwatch.engine.store import query_arrow, scratch_connection
 from stillwatch.features.content.parallel import arrow_chunks
 from stillwatch.features.content.skeleton import skeleton_select
 
@@ -281,11 +281,8 @@ def _frame_keys(con: Any, source: str, lengths: Sequence[int]) -> None:
     for start in range(int(lo), int(hi) + 1, step):
         batch = arrow_chunks(con, f"SELECT account_id, rid, ph, skeleton FROM {source} "
                                   f"WHERE rid >= {start} AND rid < {start + step}")  # fmt: skip
-        con.register("_sw_keys_batch", batch)
-        try:
-            con.execute(f"INSERT INTO _sw_keys {_keys_select('_sw_keys_batch', lengths)}")
-        finally:
-            con.unregister("_sw_keys_batch")
+        query_arrow(con, batch, "_sw_keys_batch",
+                    f"INSERT INTO _sw_keys {_keys_select('_sw_keys_batch', lengths)}")  # fmt: skip
 
 
 def skeleton_table(con: Any, source: str, name: str, carry: Sequence[str] = ()) -> str:

@@ -28,7 +28,7 @@ import numpy as np
 import pyarrow as pa
 from rensa import RMinHash
 
-from stillwatch.engine.store import scratch_connection
+from stillwatch.engine.store import query_arrow, scratch_connection
 from stillwatch.features.content.frames import COMMON_SHARE, skeleton_table, skeleton_words
 from stillwatch.features.content.parallel import arrow_chunks
 from stillwatch.features.content.sampling import PER_ACCOUNT, sample_select
@@ -195,14 +195,9 @@ def signatures_from_skeletons(
                 f"SELECT i.acc, k.rid, k.skeleton FROM {table} k JOIN _sw_mh_ids i "
                 f"USING (account_id) WHERE k.rid >= {lo} AND k.rid <= {hi}",
             )
-            con.register("_sw_mh_batch", batch)
-            try:
-                con.execute(
-                    f"INSERT INTO _sw_mh_per WITH tok AS (SELECT acc, rid, "
-                    f"{skeleton_words('skeleton')} AS t FROM _sw_mh_batch), {repeated_in}"
-                )
-            finally:
-                con.unregister("_sw_mh_batch")
+            query_arrow(con, batch, "_sw_mh_batch",
+                        f"INSERT INTO _sw_mh_per WITH tok AS (SELECT acc, rid, "
+                        f"{skeleton_words('skeleton')} AS t FROM _sw_mh_batch), {repeated_in}")  # fmt: skip
         # phrasing more than common_share of the accounts repeat is the language's
         con.execute(
             f"""
