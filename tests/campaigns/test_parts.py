@@ -166,6 +166,27 @@ def test_one_frame_and_the_campaigns_own_sign_up_batch_attach_an_account() -> No
             == labels).all()  # fmt: skip
 
 
+def test_two_of_a_large_campaigns_frames_attach_an_account_one_does_not() -> None:
+    # A large campaign's frames are held by thousands of its accounts: each weighs 0.08, two
+    # together 0.15, under the 0.25 of evidence. Node 12 fills two of them (f1, f2), node 13
+    # only one (f1, twice over), node 14 one frame and one common frame (weight 0): only node
+    # 12 holds two independent facts and joins.
+    labels = np.array([0] * 12 + [-1, -1, -1])
+    rows: list[tuple[int, int, float, list[dict]]] = []
+    for m in range(10):
+        rows.append((12, m, 0.08, [{"key": "frame:f1" if m < 5 else "frame:f2", "weight": 0.08}]))
+        rows.append((13, m, 0.08, [{"key": "frame:f1", "weight": 0.08}]))
+        rows.append((14, m, 0.08, [{"key": "frame:f1" if m < 5 else "frame:common",
+                                    "weight": 0.08 if m < 5 else 0.0}]))  # fmt: skip
+    a = np.array([r[0] for r in rows])
+    b = np.array([r[1] for r in rows])
+    ow = np.array([r[2] for r in rows])
+    values = [r[3] for r in rows]
+    out = attach_outer(labels, a, b, ow, values, [0], 0.5, 0.8, 0.25)
+    assert out[12] == 0
+    assert out[13] == -1 and out[14] == -1
+
+
 def test_an_account_cpm_left_alone_is_not_merged_in_as_a_part() -> None:
     labels = np.array([0, 0, 0, 0, 1])
     a, b = np.array([0, 0, 1, 2, 4, 4]), np.array([1, 2, 3, 3, 0, 1])

@@ -253,6 +253,9 @@ def attach_outer(
         if weight < min_weight or weight < min_share * owned_anywhere[node]:
             continue
         seen = values[(node, cluster)]
+        if independent_frames(seen):
+            labels[node] = cluster
+            continue
         if value_evidence(seen) < min_evidence and registered is not None:
             if cluster not in times:
                 times[cluster] = member_times(before, registered, cluster)
@@ -260,6 +263,26 @@ def attach_outer(
         if value_evidence(seen) >= min_evidence:
             labels[node] = cluster
     return labels
+
+
+# Distinct frames of one cluster that make an outer account's tie to it: a customer who uses
+# one of an operator's phrases shares that one; two are two independent facts.
+MIN_FRAMES = 2
+
+
+def independent_frames(seen: Mapping[str, float]) -> bool:
+    """Whether ``seen`` (an outer account's owned values shared with one cluster, each at its
+    largest weight) names ``MIN_FRAMES`` distinct frames that are not common (weight > 0).
+
+    A frame's rarity weight, ``1 / log2(1 + accounts)``, is what two accounts sharing it say of
+    each other; a large campaign's frames are held by thousands of its accounts, so at medium
+    scale two of them weigh 0.15 together, under ``min_evidence``, while at small scale the
+    same two frames pass. Whether an account belongs to that campaign is another question: two
+    of its frames in an account's few prompts are two independent facts however many other
+    accounts fill them (``hydra-loud`` medium development seed 2: of the outer accounts tied to
+    a reported campaign by exactly two distinct frames and nothing else, 468 were its accounts
+    and none a customer)."""
+    return sum(1 for k, w in seen.items() if k.startswith("frame:") and w > 0) >= MIN_FRAMES
 
 
 def _cluster_median(labels: np.ndarray, values: np.ndarray) -> np.ndarray:
