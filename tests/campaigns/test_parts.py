@@ -40,6 +40,16 @@ def _clique(names: list[str], w: float, types: tuple[str, ...] = ("payment",)) -
     ]
 
 
+OuterTie = tuple[int, int, float, list[dict]]
+
+
+def _outer_ties(rows: list[OuterTie]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
+    """``attach_outer``'s edge arrays from rows (node, member, owned weight, named values)."""
+    a = np.array([r[0] for r in rows])
+    b = np.array([r[1] for r in rows])
+    return a, b, np.array([r[2] for r in rows]), [r[3] for r in rows]
+
+
 def test_cpm_keeps_two_rings_joined_by_one_weak_edge_apart() -> None:
     ring1 = [f"a{i}" for i in range(6)]
     ring2 = [f"b{i}" for i in range(5)]
@@ -114,7 +124,7 @@ def test_an_outside_account_joins_when_several_owned_values_tie_it_to_the_campai
     # member (a single edge, too light). Node 13 is tied to the campaign as to another group
     # (nodes 14-16, cluster 1, not a target): under the share, it stays out.
     labels = np.array([0] * 10 + [-1, -1, -1, -1] + [1, 1, 1])
-    rows: list[tuple[int, int, float, list[dict]]] = []
+    rows: list[OuterTie] = []
     for m in range(6):
         rows.append((10, m, 0.1, [{"key": "frame:f1", "weight": 0.1}]))
         rows.append((10, m + 4, 0.1, [{"key": "frame:f2", "weight": 0.1},
@@ -125,10 +135,7 @@ def test_an_outside_account_joins_when_several_owned_values_tie_it_to_the_campai
     for m in range(6):
         rows.append((13, m, 0.2, [{"key": f"frame:g{m}", "weight": 0.2}]))
         rows.append((13, 14 + m % 3, 0.4, [{"key": f"payment:c{m}", "weight": 0.4}]))
-    a = np.array([r[0] for r in rows])
-    b = np.array([r[1] for r in rows])
-    ow = np.array([r[2] for r in rows])
-    values = [r[3] for r in rows]
+    a, b, ow, values = _outer_ties(rows)
     out = attach_outer(labels, a, b, ow, values, [0], 1.0, 0.8, 0.25)
     assert out[10] == 0
     assert out[11] == -1 and out[12] == -1 and out[13] == -1
@@ -148,14 +155,11 @@ def test_one_frame_and_the_campaigns_own_sign_up_batch_attach_an_account() -> No
     labels = np.array([0] * 12 + [-1, -1, -1] + [1] * len(steady))
     registered = np.r_[np.linspace(0.0, 0.5, 6), np.linspace(168.0, 168.5, 6), 0.2, 24.0,
                        170.2, np.arange(len(steady)) / 3.0]  # fmt: skip
-    rows: list[tuple[int, int, float, list[dict]]] = []
+    rows: list[OuterTie] = []
     for node in (12, 13):
         rows += [(node, m, 0.12, [{"key": "frame:f1", "weight": 0.12}]) for m in range(10)]
     rows += [(14, int(m), 0.12, [{"key": "frame:f2", "weight": 0.12}]) for m in steady[:10]]
-    a = np.array([r[0] for r in rows])
-    b = np.array([r[1] for r in rows])
-    ow = np.array([r[2] for r in rows])
-    values = [r[3] for r in rows]
+    a, b, ow, values = _outer_ties(rows)
     out = attach_outer(labels, a, b, ow, values, [0, 1], 1.0, 0.8, 0.25, None, registered)
     assert out[12] == 0
     assert out[13] == -1 and out[14] == -1
@@ -172,16 +176,13 @@ def test_two_of_a_large_campaigns_frames_attach_an_account_one_does_not() -> Non
     # only one (f1, twice over), node 14 one frame and one common frame (weight 0): only node
     # 12 holds two independent facts and joins.
     labels = np.array([0] * 12 + [-1, -1, -1])
-    rows: list[tuple[int, int, float, list[dict]]] = []
+    rows: list[OuterTie] = []
     for m in range(10):
         rows.append((12, m, 0.08, [{"key": "frame:f1" if m < 5 else "frame:f2", "weight": 0.08}]))
         rows.append((13, m, 0.08, [{"key": "frame:f1", "weight": 0.08}]))
         rows.append((14, m, 0.08, [{"key": "frame:f1" if m < 5 else "frame:common",
                                     "weight": 0.08 if m < 5 else 0.0}]))  # fmt: skip
-    a = np.array([r[0] for r in rows])
-    b = np.array([r[1] for r in rows])
-    ow = np.array([r[2] for r in rows])
-    values = [r[3] for r in rows]
+    a, b, ow, values = _outer_ties(rows)
     out = attach_outer(labels, a, b, ow, values, [0], 0.5, 0.8, 0.25)
     assert out[12] == 0
     assert out[13] == -1 and out[14] == -1
