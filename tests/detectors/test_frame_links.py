@@ -40,3 +40,22 @@ def test_rarest_shared_frame_is_the_first_of_largest_weight() -> None:
         for (a, b), got in zip(pairs, top, strict=True):
             both = sorted(held[a] & held[b])
             assert got == (max(both, key=lambda f: weights[f]) if both else "")
+
+
+def test_pairs_scored_in_chunks_give_what_one_pass_gives(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The large scale scores millions of pairs ``PAIR_CHUNK`` at a time; chunks of 7 pairs
+    give the weights, counts and rarest frames of one pass over all of them."""
+    import stillwatch.detectors.content as content
+
+    rng = np.random.default_rng(1)
+    rows = [(f"a{rng.integers(15)}", f"f{rng.integers(10)}") for _ in range(90)]
+    inc = pd.DataFrame(rows, columns=["account_id", "frame_id"]).drop_duplicates()
+    inc["weight"] = rng.choice([0.1, 0.5, 0.9], size=len(inc))
+    accounts = sorted(set(inc.account_id))
+    pairs = [(a, b) for i, a in enumerate(accounts) for b in accounts[i + 1 :]]
+    whole = shared_frame_weights(inc, pairs)
+    monkeypatch.setattr(content, "PAIR_CHUNK", 7)
+    chunked = shared_frame_weights(inc, pairs)
+    assert len(pairs) > 7 * 3
+    assert np.allclose(whole[0], chunked[0]) and (whole[1] == chunked[1]).all()
+    assert whole[2] == chunked[2]

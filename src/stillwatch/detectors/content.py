@@ -130,11 +130,17 @@ class SharedFrames(_ContentDetector):
         return top_k_links(self.id, candidates, self.top_k)
 
 
+# Pairs scored at once: fancy-indexing the incidence rows of every pair at once made a matrix
+# of more than 2**31 entries on the large scale (and most of its 13 GB peak).
+PAIR_CHUNK = 250_000
+
+
 def shared_frame_weights(
     incidence: pd.DataFrame, pairs: list[tuple[str, str]]
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Per pair of accounts: ``1 − Π(1 − w)`` over the frames both hold (``incidence``: rows
-    ``account_id``, ``frame_id``, ``weight``), how many they share, and the rarest of them."""
+    ``account_id``, ``frame_id``, ``weight``), how many they share, and the rarest of them;
+    ``PAIR_CHUNK`` pairs at a time."""
     accounts = pd.Index(sorted(set(incidence.account_id)))
     frames = pd.Index(sorted(set(incidence.frame_id)))
     r = accounts.get_indexer(incidence.account_id)
@@ -145,14 +151,26 @@ def shared_frame_weights(
     held.data[:] = 1.0  # an account holds a frame once
     log_miss = sparse.csr_matrix((np.log1p(-w), (r, c)), shape=shape)
     weighted = sparse.csr_matrix((w, (r, c)), shape=shape)
+    names = np.asarray([str(f) for f in frames], dtype=object)
     xs = accounts.get_indexer([p[0] for p in pairs])
     ys = accounts.get_indexer([p[1] for p in pairs])
-    both = held[xs].multiply(held[ys]).tocsr()
-    weight = 1.0 - np.exp(np.asarray(log_miss[xs].multiply(both).sum(axis=1)).ravel())
-    shared = np.asarray(both.sum(axis=1)).ravel()
-    rarest = weighted[xs].multiply(both).tocsr()
-    # each pair's first frame of largest weight (as np.argmax per row), for all rows at once
+    weight, shared = np.zeros(len(pairs)), np.zeros(len(pairs))
     top = np.full(len(pairs), "", dtype=object)
+    for lo in range(0, len(pairs), PAIR_CHUNK):
+        x, y = xs[lo : lo + PAIR_CHUNK], ys[lo : lo + PAIR_CHUNK]
+        both = held[x].multiply(held[y]).tocsr()
+        weight[lo : lo + len(x)] = 1.0 - np.exp(
+            np.asarray(log_miss[x].multiply(both).sum(axis=1)).ravel()
+        )
+        shared[lo : lo + len(x)] = np.asarray(both.sum(axis=1)).ravel()
+        top[lo : lo + len(x)] = _rarest(weighted[x].multiply(both).tocsr(), names)
+    return weight, shared, top.tolist()
+
+
+def _rarest(rarest: sparse.csr_matrix, names: np.ndarray) -> np.ndarray:
+    """Per row, the name of its first column of largest value (as ``np.argmax`` per row), for
+    all rows at once; "" for an empty row."""
+    top = np.full(rarest.shape[0], "", dtype=object)
     ptr = rarest.indptr
     lengths = np.diff(ptr)
     rows = np.flatnonzero(lengths)
@@ -161,9 +179,8 @@ def shared_frame_weights(
         row_max = np.maximum.reduceat(data, ptr[rows])
         at_max = np.flatnonzero(data == np.repeat(row_max, lengths[rows]))
         first = at_max[np.searchsorted(at_max, ptr[rows])]
-        names = np.asarray([str(f) for f in frames], dtype=object)
         top[rows] = names[rarest.indices[first]]
-    return weight, shared, top.tolist()
+    return top
 
 
 class Elicitation(_ContentDetector):
