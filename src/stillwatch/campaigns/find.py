@@ -54,7 +54,7 @@ from stillwatch.campaigns.judge import (
 from stillwatch.campaigns.null import null_threshold
 from stillwatch.campaigns.size import bootstrap_exchanges, exchange_cells, mixture
 from stillwatch.campaigns.usage import prompt_shares
-from stillwatch.engine.store import Store
+from stillwatch.engine.store import Store, query_arrow
 from stillwatch.link.graph import POOL_TYPES, edge_frame
 
 # Dismissed accounts count as known negatives once analysts have dismissed this many.
@@ -441,10 +441,9 @@ def _sizes(
         return {}
     exchange_cells(store)
     rows = [(x, c) for c in reported for x in members_of[c]]
-    store.con.register("_sw_members_df", pa.table({"account_id": [r[0] for r in rows],
-                                                    "c": [r[1] for r in rows]}))  # fmt: skip
-    store.con.execute("CREATE OR REPLACE TEMP TABLE _sw_members AS SELECT * FROM _sw_members_df")
-    store.con.unregister("_sw_members_df")
+    members = pa.table({"account_id": [r[0] for r in rows], "c": [r[1] for r in rows]})
+    query_arrow(store.con, members, "_sw_members_df",
+                "CREATE OR REPLACE TEMP TABLE _sw_members AS SELECT * FROM _sw_members_df")  # fmt: skip
     legit = (
         store.con.execute(
             "SELECT cell, count(*) AS n FROM _sw_cells WHERE account_id NOT IN "
@@ -617,37 +616,32 @@ def _insert(store: Store, table: str, rows: dict[str, list[Any]]) -> None:
     if not rows["scan_id"]:
         return
     frame = pa.table(rows)
-    store.con.register("_sw_rows", frame)
-    try:
-        cols = ", ".join(f'"{c}"' for c in frame.column_names)
-        store.con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _sw_rows")
-    finally:
-        store.con.unregister("_sw_rows")
+    cols = ", ".join(f'"{c}"' for c in frame.column_names)
+    query_arrow(
+        store.con, frame, "_sw_rows", f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _sw_rows"
+    )
 
 
 def _campaign_exchanges(
     store: Store, scan_id: str, conf_rows: list[tuple[str, str, float]], reported: list[int],
     ids: dict[int, str],
 ) -> None:  # fmt: skip
-    store.con.register("_sw_conf_df", pa.table({
-        "campaign_id": [r[0] for r in conf_rows], "cell": [r[1] for r in conf_rows],
-        "confidence": [r[2] for r in conf_rows]}))  # fmt: skip
-    store.con.register(
-        "_sw_cid_df", pa.table({"c": reported, "campaign_id": [ids[c] for c in reported]})
-    )
-    store.con.execute(
-        f"""
+    # each reported campaign's confident cells, by the member index ``c`` of _sw_members
+    campaign_of = {ids[c]: c for c in reported}
+    confident = [r for r in conf_rows if r[2] >= EXCHANGE_CONFIDENCE and r[0] in campaign_of]
+    cells = pa.table({
+        "scan_id": pa.array([scan_id] * len(confident), pa.string()),
+        "c": [campaign_of[r[0]] for r in confident], "campaign_id": [r[0] for r in confident],
+        "cell": [r[1] for r in confident], "confidence": [r[2] for r in confident]})  # fmt: skip
+    query_arrow(
+        store.con, cells, "_sw_conf_df",
+        """
         INSERT INTO campaign_exchanges (scan_id, campaign_id, event_id, account_id, day, confidence)
-        SELECT ?, k.campaign_id, x.event_id, x.account_id, x.day, round(f.confidence, 4)
+        SELECT f.scan_id, f.campaign_id, x.event_id, x.account_id, x.day, round(f.confidence, 4)
         FROM _sw_cells x JOIN _sw_members m USING (account_id)
-        JOIN _sw_cid_df k ON k.c = m.c
-        JOIN _sw_conf_df f ON f.campaign_id = k.campaign_id AND f.cell = x.cell
-        WHERE f.confidence >= {EXCHANGE_CONFIDENCE}
+        JOIN _sw_conf_df f ON f.c = m.c AND f.cell = x.cell
         """,
-        [scan_id],
-    )
-    store.con.unregister("_sw_conf_df")
-    store.con.unregister("_sw_cid_df")
+    )  # fmt: skip
 
 
 def _describe(store: Store, scan_id: str) -> None:
