@@ -56,12 +56,14 @@ def leiden_cpm(
 @dataclass(frozen=True)
 class NamedValues:
     """Every edge's owned values (``edge_frame``'s ``owned_values``) as flat arrays: row ``i``
-    names value ``key[i]`` (a code) at ``weight[i]`` on edge ``edge[i]``, so that the evidence
-    of the distinct values a set of edges names is counted in NumPy, not edge by edge."""
+    names value ``key[i]`` (a code) of kind ``kind[i]`` (its link type: ``frame``, ``payment``…)
+    at ``weight[i]`` on edge ``edge[i]``, so that the evidence of the distinct values a set of
+    edges names is counted in NumPy, not edge by edge."""
 
     edge: np.ndarray
     key: np.ndarray
     weight: np.ndarray
+    kind: np.ndarray
 
     @classmethod
     def of(cls, owned_values: Sequence[Iterable[Mapping[str, Any]]]) -> NamedValues:
@@ -73,9 +75,11 @@ class NamedValues:
                 edge.append(i)
                 keys.append(str(v["key"]))
                 weight.append(float(v["weight"]))
-        codes = pd.factorize(pd.Series(keys, dtype=object))[0] if keys else []
+        codes, names = pd.factorize(pd.Series(keys, dtype=object)) if keys else ([], [])
+        kinds = np.array([str(k).split(":", 1)[0] for k in names], dtype=object)
         return cls(np.asarray(edge, dtype=np.int64), np.asarray(codes, dtype=np.int64),
-                   np.asarray(weight, dtype=float))  # fmt: skip
+                   np.asarray(weight, dtype=float),
+                   kinds[np.asarray(codes, dtype=np.int64)] if len(kinds) else kinds)  # fmt: skip
 
     def evidence(self, groups: Sequence[np.ndarray], n: int) -> np.ndarray:
         """Per group ``0..n-1``, ``1 − Π(1 − weight)`` over the distinct values its edges name,

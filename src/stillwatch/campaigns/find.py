@@ -48,6 +48,7 @@ from stillwatch.campaigns.judge import (
     kind_bits,
     kind_factor,
     member_facts,
+    stray_phrases,
     tie_kinds,
     trim,
 )
@@ -257,6 +258,10 @@ def find_campaigns(
                         cs.min_accounts)  # fmt: skip
     kinds_of_edge = kind_bits(edges.link_types, POOL_TYPES)
     labels = trim(labels, a, b, w, owned, js, owned_weight=ow, kinds=kinds_of_edge)
+    stray = stray_phrases(labels, a, b, named)
+    if stray.any():
+        labels[stray] = -1
+        labels = trim(labels, a, b, w, owned, js, owned_weight=ow, kinds=kinds_of_edge)
     labels, k = _compact(labels)
     strength = internal_strength(labels, a, b, w)
     kinds = tie_kinds(labels, a, b, list(edges.link_types), k)
