@@ -59,3 +59,36 @@ def test_pairs_scored_in_chunks_give_what_one_pass_gives(monkeypatch: pytest.Mon
     assert len(pairs) > 7 * 3
     assert np.allclose(whole[0], chunked[0]) and (whole[1] == chunked[1]).all()
     assert whole[2] == chunked[2]
+
+
+def test_array_pairs_and_top_k_are_what_the_pair_by_pair_forms_give() -> None:
+    """``FrameHoldings.links`` (integer codes, eight bytes a pair) keeps the links that
+    ``holder_pairs``, ``shared_frame_weights`` and ``top_k_links`` (Python tuples) keep: the
+    same pairs, small groups whole and large ones on a ring, the same top partners."""
+    from stillwatch.detectors.content import FrameHoldings
+    from stillwatch.detectors.pairs import holder_pairs, top_k_links
+
+    rng = np.random.default_rng(7)
+    for trial in range(6):
+        n_accounts, n_frames = 60, 14
+        rows = [(f"acct_{rng.integers(n_accounts):03d}", f"f{rng.integers(n_frames)}")
+                for _ in range(400)]  # fmt: skip
+        rows += [(f"acct_{i:03d}", "wide") for i in range(0, n_accounts, 2)]  # 30 holders
+        inc = pd.DataFrame(rows, columns=["account_id", "frame_id"]).drop_duplicates()
+        weights = {f: float(rng.choice([0.1, 0.3, 0.6])) for f in sorted(set(inc.frame_id))}
+        inc["weight"] = inc.frame_id.map(weights)
+        max_group, neighbours, top_k = 12, 3, 1 + trial
+        pairs = sorted(holder_pairs(inc, "frame_id", max_group, neighbours))
+        weight, shared, top = shared_frame_weights(inc, pairs)
+        expected = top_k_links("d", [
+            (x, y, float(w), "frame", {"frame_id": f, "frames": int(n), "weight": round(float(w), 4)})
+            for (x, y), w, n, f in zip(pairs, weight, shared, top, strict=True)
+        ], top_k)  # fmt: skip
+        got = FrameHoldings(inc).links(
+            "d", "frame", max_group, neighbours, top_k,
+            lambda f, n, w: {"frame_id": f, "frames": n, "weight": w},
+        )  # fmt: skip
+        assert len(got) > 20
+        assert [(c.a, c.b, c.weight, dict(c.evidence)) for c in got] == [
+            (c.a, c.b, c.weight, dict(c.evidence)) for c in expected
+        ]

@@ -17,6 +17,7 @@ package is not installed: nothing here fakes a content score.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib import import_module
 from typing import Any
 
@@ -32,7 +33,7 @@ from stillwatch.detectors.base import (
     connection,
     ramp,
 )
-from stillwatch.detectors.pairs import holder_pairs, top_k_links
+from stillwatch.detectors.pairs import holder_pair_codes, ring_positions, top_k_links, top_k_mask
 from stillwatch.detectors.prompts import (
     classified_table,
     sample_counts,
@@ -119,15 +120,12 @@ class SharedFrames(_ContentDetector):
         fr = stats.frames.to_pandas()[["frame_id", "weight", "accounts"]]
         inc = inc.merge(fr, on="frame_id")
         inc = inc[inc.weight > 0]
-        pairs = holder_pairs(inc, "frame_id", self.max_group, self.neighbours)
-        if not pairs:
+        if inc.empty:
             return []
-        weight, shared, top = shared_frame_weights(inc, sorted(pairs))
-        candidates = [
-            (x, y, w, "frame", {"frame_id": f, "frames": int(n), "weight": round(w, 4)})
-            for (x, y), w, n, f in zip(sorted(pairs), weight, shared, top, strict=True)
-        ]
-        return top_k_links(self.id, candidates, self.top_k)
+        return FrameHoldings(inc).links(
+            self.id, "frame", self.max_group, self.neighbours, self.top_k,
+            lambda f, n, w: {"frame_id": f, "frames": n, "weight": w},
+        )  # fmt: skip
 
 
 # Pairs scored at once: fancy-indexing the incidence rows of every pair at once made a matrix
@@ -135,36 +133,83 @@ class SharedFrames(_ContentDetector):
 PAIR_CHUNK = 250_000
 
 
+class FrameHoldings:
+    """Which frames each account holds (``incidence``: rows ``account_id``, ``frame_id``,
+    ``weight``), by integer code: accounts numbered in id order."""
+
+    def __init__(self, incidence: pd.DataFrame) -> None:
+        self.accounts = pd.Index(sorted(set(incidence.account_id)))
+        frames = pd.Index(sorted(set(incidence.frame_id)))
+        self.rows = self.accounts.get_indexer(incidence.account_id)
+        self.cols = frames.get_indexer(incidence.frame_id)
+        r, c = self.rows, self.cols
+        w = np.clip(incidence.weight.to_numpy(dtype=float), 0.0, 0.999)
+        shape = (len(self.accounts), len(frames))
+        self.held = sparse.csr_matrix((np.ones(len(r)), (r, c)), shape=shape)
+        self.held.data[:] = 1.0  # an account holds a frame once
+        self.log_miss = sparse.csr_matrix((np.log1p(-w), (r, c)), shape=shape)
+        self.weighted = sparse.csr_matrix((w, (r, c)), shape=shape)
+        self.names = np.asarray([str(f) for f in frames], dtype=object)
+
+    def pairs(self, max_group: int, neighbours: int) -> tuple[np.ndarray, np.ndarray]:
+        """The holders of each frame paired (``pairs.holder_pair_codes``)."""
+        ring = ring_positions(self.accounts)
+        return holder_pair_codes(self.rows, self.cols, ring, max_group, neighbours)
+
+    def weights(self, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per pair of account codes: ``1 − Π(1 − w)`` over the frames both hold, and how many
+        they share; ``PAIR_CHUNK`` pairs at a time."""
+        weight, shared = np.zeros(len(xs)), np.zeros(len(xs))
+        for lo in range(0, len(xs), PAIR_CHUNK):
+            x, y = xs[lo : lo + PAIR_CHUNK], ys[lo : lo + PAIR_CHUNK]
+            both = self.held[x].multiply(self.held[y]).tocsr()
+            weight[lo : lo + len(x)] = 1.0 - np.exp(
+                np.asarray(self.log_miss[x].multiply(both).sum(axis=1)).ravel()
+            )
+            shared[lo : lo + len(x)] = np.asarray(both.sum(axis=1)).ravel()
+        return weight, shared
+
+    def rarest(self, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+        """Per pair, the rarest frame both hold ("" for none)."""
+        top = np.full(len(xs), "", dtype=object)
+        for lo in range(0, len(xs), PAIR_CHUNK):
+            x, y = xs[lo : lo + PAIR_CHUNK], ys[lo : lo + PAIR_CHUNK]
+            both = self.held[x].multiply(self.held[y])
+            top[lo : lo + len(x)] = _rarest(self.weighted[x].multiply(both).tocsr(), self.names)
+        return top
+
+    def links(
+        self, detector: str, link_type: str, max_group: int, neighbours: int, top_k: int,
+        evidence: Callable[[str, int, float], dict[str, Any]], min_shared: int = 1,
+    ) -> list[LinkCandidate]:  # fmt: skip
+        """The pairs (:meth:`pairs`) sharing ``min_shared`` frames or more, each account's
+        ``top_k`` strongest (``pairs.top_k_mask``), with ``evidence(rarest frame, frames
+        shared, weight)``."""
+        xs, ys = self.pairs(max_group, neighbours)
+        weight, shared = self.weights(xs, ys)
+        valid = (shared >= min_shared) & np.isfinite(weight) & (weight > 0)
+        xs, ys, weight, shared = xs[valid], ys[valid], weight[valid], shared[valid]
+        keep = top_k_mask(xs, ys, weight, top_k)
+        xs, ys, weight, shared = xs[keep], ys[keep], weight[keep], shared[keep]
+        top = self.rarest(xs, ys)
+        ids = self.accounts
+        return [
+            LinkCandidate(detector, link_type, str(ids[x]), str(ids[y]), round(float(w), 4),
+                          evidence(str(f), int(n), round(float(w), 4)))
+            for x, y, w, n, f in zip(xs, ys, weight, shared, top, strict=True)
+        ]  # fmt: skip
+
+
 def shared_frame_weights(
     incidence: pd.DataFrame, pairs: list[tuple[str, str]]
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Per pair of accounts: ``1 − Π(1 − w)`` over the frames both hold (``incidence``: rows
-    ``account_id``, ``frame_id``, ``weight``), how many they share, and the rarest of them;
-    ``PAIR_CHUNK`` pairs at a time."""
-    accounts = pd.Index(sorted(set(incidence.account_id)))
-    frames = pd.Index(sorted(set(incidence.frame_id)))
-    r = accounts.get_indexer(incidence.account_id)
-    c = frames.get_indexer(incidence.frame_id)
-    w = np.clip(incidence.weight.to_numpy(dtype=float), 0.0, 0.999)
-    shape = (len(accounts), len(frames))
-    held = sparse.csr_matrix((np.ones(len(r)), (r, c)), shape=shape)
-    held.data[:] = 1.0  # an account holds a frame once
-    log_miss = sparse.csr_matrix((np.log1p(-w), (r, c)), shape=shape)
-    weighted = sparse.csr_matrix((w, (r, c)), shape=shape)
-    names = np.asarray([str(f) for f in frames], dtype=object)
-    xs = accounts.get_indexer([p[0] for p in pairs])
-    ys = accounts.get_indexer([p[1] for p in pairs])
-    weight, shared = np.zeros(len(pairs)), np.zeros(len(pairs))
-    top = np.full(len(pairs), "", dtype=object)
-    for lo in range(0, len(pairs), PAIR_CHUNK):
-        x, y = xs[lo : lo + PAIR_CHUNK], ys[lo : lo + PAIR_CHUNK]
-        both = held[x].multiply(held[y]).tocsr()
-        weight[lo : lo + len(x)] = 1.0 - np.exp(
-            np.asarray(log_miss[x].multiply(both).sum(axis=1)).ravel()
-        )
-        shared[lo : lo + len(x)] = np.asarray(both.sum(axis=1)).ravel()
-        top[lo : lo + len(x)] = _rarest(weighted[x].multiply(both).tocsr(), names)
-    return weight, shared, top.tolist()
+    """Per pair of accounts (ids): ``1 − Π(1 − w)`` over the frames both hold, how many they
+    share, and the rarest of them (:class:`FrameHoldings`)."""
+    h = FrameHoldings(incidence)
+    xs = h.accounts.get_indexer([p[0] for p in pairs])
+    ys = h.accounts.get_indexer([p[1] for p in pairs])
+    weight, shared = h.weights(xs, ys)
+    return weight, shared, h.rarest(xs, ys).tolist()
 
 
 def _rarest(rarest: sparse.csr_matrix, names: np.ndarray) -> np.ndarray:

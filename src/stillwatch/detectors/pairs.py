@@ -2,6 +2,12 @@
 
 A group larger than ``max_group`` is a hub (a CGNAT address, a popular SDK): it yields no
 pairs. Each account keeps only its ``top_k`` strongest partners.
+
+The frame and prompt-hash detectors pair holders of millions of values at the large scale:
+they use the array forms (:func:`holder_pair_codes`, :func:`top_k_mask`), which give what
+:func:`holder_pairs` and :func:`top_k_links` give, on integer codes, holding eight bytes a
+pair instead of a Python tuple of two strings (a large scan's prompt-hash pairs took 17 GB
+that way).
 """
 
 from __future__ import annotations
@@ -10,6 +16,8 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
+
+import numpy as np
 
 from stillwatch.detectors.base import LinkCandidate
 
@@ -77,3 +85,73 @@ def holder_pairs(incidence: Any, key: str, max_group: int, neighbours: int) -> s
             group_pairs(ids) if len(ids) <= max_group else sparse_group_pairs(ids, neighbours)
         )
     return pairs
+
+
+def ring_positions(ids: Iterable[str]) -> np.ndarray:
+    """Each id's position in :func:`sparse_group_pairs`'s order (by SHA-256 of the id)."""
+    digests = np.array([hashlib.sha256(str(i).encode()).hexdigest() for i in ids], dtype=object)
+    positions = np.empty(len(digests), dtype=np.int64)
+    positions[np.argsort(digests, kind="stable")] = np.arange(len(digests))
+    return positions
+
+
+def holder_pair_codes(
+    account: np.ndarray, key: np.ndarray, ring: np.ndarray, max_group: int, neighbours: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`holder_pairs` on integer codes: ``account`` codes (numbered in id order) and
+    ``key`` codes, one row per holding; ``ring``: each account code's :func:`ring_positions`.
+    Returns the distinct pairs ``(x, y)``, ``x < y``, sorted."""
+    order = np.lexsort((account, key))
+    account, key = account[order], key[order]
+    fresh = np.r_[True, (key[1:] != key[:-1]) | (account[1:] != account[:-1])]
+    account, key = account[fresh], key[fresh]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    sizes = np.diff(np.r_[starts, len(key)])
+    xs: list[np.ndarray] = []
+    ys: list[np.ndarray] = []
+    whole = (sizes >= 2) & ((sizes <= max_group) | (sizes <= 2 * neighbours + 1))
+    for size in np.unique(sizes[whole]):
+        first = starts[whole & (sizes == size)]
+        i, j = np.triu_indices(int(size), 1)
+        per_block = max(1, 2_000_000 // len(i))  # groups per block: about 2 million pairs
+        for at in range(0, len(first), per_block):
+            block = first[at : at + per_block][:, None]
+            xs.append(account[block + i].ravel())
+            ys.append(account[block + j].ravel())
+    ringed = sizes > max(max_group, 2 * neighbours + 1)
+    if ringed.any():
+        span = np.repeat(sizes[ringed], sizes[ringed])
+        offset = np.repeat(np.cumsum(np.r_[0, sizes[ringed][:-1]]), sizes[ringed])
+        place = np.arange(len(span)) - offset
+        members = account[np.repeat(starts[ringed], sizes[ringed]) + place]
+        group = np.repeat(np.arange(int(ringed.sum())), sizes[ringed])
+        members = members[np.lexsort((ring[members], group))]
+        for step in range(1, neighbours + 1):
+            xs.append(members)
+            ys.append(members[offset + (place + step) % span])
+    if not xs:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    x, y = np.concatenate(xs).astype(np.int64), np.concatenate(ys).astype(np.int64)
+    lo, hi = np.minimum(x, y), np.maximum(x, y)
+    keep = lo != hi
+    width = np.int64(int(account.max()) + 1)
+    pairs = np.unique(lo[keep] * width + hi[keep])
+    return pairs // width, pairs % width
+
+
+def top_k_mask(xs: np.ndarray, ys: np.ndarray, weight: np.ndarray, top_k: int) -> np.ndarray:
+    """Which distinct pairs :func:`top_k_links` keeps: those among the ``top_k`` strongest
+    partners of either account (ties to the partner of smaller code, that is smaller id)."""
+    n = len(xs)
+    keep = np.zeros(n, dtype=bool)
+    if not n:
+        return keep
+    end = np.concatenate([xs, ys])
+    other = np.concatenate([ys, xs])
+    w = np.concatenate([weight, weight])
+    order = np.lexsort((other, -w, end))
+    end = end[order]
+    starts = np.flatnonzero(np.r_[True, end[1:] != end[:-1]])
+    rank = np.arange(2 * n) - np.repeat(starts, np.diff(np.r_[starts, 2 * n]))
+    keep[(order % n)[rank < top_k]] = True
+    return keep

@@ -44,7 +44,6 @@ from __future__ import annotations
 from typing import Any
 
 import ibis
-import numpy as np
 import pandas as pd
 
 from stillwatch.detectors.base import (
@@ -56,8 +55,7 @@ from stillwatch.detectors.base import (
     ramp,
     temp_table,
 )
-from stillwatch.detectors.content import shared_frame_weights
-from stillwatch.detectors.pairs import holder_pairs, top_k_links
+from stillwatch.detectors.content import FrameHoldings
 
 
 class SharedPrompts:
@@ -177,15 +175,7 @@ class SharedPrompts:
     def _links(self, inc: pd.DataFrame) -> list[LinkCandidate]:
         if inc.empty:
             return []
-        pairs = holder_pairs(inc, "frame_id", self.max_group, self.neighbours)
-        if not pairs:
-            return []
-        ordered = sorted(pairs)
-        weight, shared, top = shared_frame_weights(inc, ordered)
-        candidates = [
-            (x, y, float(w), "prompt",
-             {"value": f[:16], "prompts": int(n), "weight": round(float(w), 4)})
-            for (x, y), w, n, f in zip(ordered, weight, shared, top, strict=True)
-            if n >= self.min_shared and np.isfinite(w) and w > 0
-        ]  # fmt: skip
-        return top_k_links(self.id, candidates, self.top_k)
+        return FrameHoldings(inc).links(
+            self.id, "prompt", self.max_group, self.neighbours, self.top_k,
+            lambda f, n, w: {"value": f[:16], "prompts": n, "weight": w}, self.min_shared,
+        )  # fmt: skip
