@@ -78,3 +78,25 @@ def test_sign_up_path_bursts_are_a_pool_and_hubs_are_capped(store: Store) -> Non
     assert sorted(hub.weight.round(4)) == sorted(
         round(TYPE_TRUST["ip_prefix"] * w, 4) for w in (0.57, 0.58, 0.59)
     )
+
+
+def test_edges_combined_part_by_part_are_the_edges_combined_at_once(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The large scale combines candidates into edges a part of the accounts at a time
+    (``EDGE_PART_ROWS``); parts of two candidates give the edges, weights, kinds and evidence
+    one pass gives, and the same top-k cut."""
+    import stillwatch.link.graph as graph
+
+    kinds = ["payment", "ip_prefix", "frame", "minhash", "same_minutes"]
+    for i in range(40):
+        a, b = f"acct_{i % 9}", f"acct_{(i * 7 + 3) % 13}"
+        if a != b:
+            _candidate(store, f"c{i}", a, b, kinds[i % 5], 0.3 + (i % 7) / 10, {"value": f"v{i}"})
+    query = "SELECT link_id, account_id, weight, link_types, CAST(evidence AS VARCHAR) FROM links"
+    whole_n = build_links(store, SCAN, top_k=3)
+    whole = sorted(store.sql(query))
+    store.con.execute("DELETE FROM links")
+    monkeypatch.setattr(graph, "EDGE_PART_ROWS", 2)
+    assert build_links(store, SCAN, top_k=3) == whole_n > 10
+    assert sorted(store.sql(query)) == whole

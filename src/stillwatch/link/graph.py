@@ -62,30 +62,46 @@ def _trust_sql() -> str:
     return f"CASE link_type {cases} ELSE {DEFAULT_TRUST} END"
 
 
+# Candidates combined into edges per part of the accounts: the edge step's ordered list and
+# string aggregates do not spill, and the large scale's candidates did not fit the store's
+# 1 GB memory limit at once (about this many candidates a part).
+EDGE_PART_ROWS = 2_000_000
+
+
 def build_links(store: Store, scan_id: str, top_k: int = 30, min_weight: float = 0.05) -> int:
     """Combine this scan's link candidates into ``links`` (two rows per edge); return the
     number of edges."""
     store.con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE _sw_edges AS
-        WITH cand AS (
-            SELECT link_id,
-                   CASE WHEN any_value(link_type) = 'registration_burst'
-                         AND any_value(evidence)->>'key' = 'signup_path'
-                        THEN 'registration_path' ELSE any_value(link_type) END AS link_type,
-                   any_value(weight) AS weight,
-                   any_value(evidence) AS evidence, min(account_id) AS a, max(account_id) AS b
-            FROM link_candidates WHERE scan_id = ? GROUP BY link_id
-            HAVING count(DISTINCT account_id) = 2
-        ),
-        typed AS (
-            -- the strongest candidate's evidence (equal weights: the larger evidence text)
-            SELECT a, b, link_type, max(weight) AS weight,
-                   max({{'w': weight, 'e': CAST(evidence AS VARCHAR)}}).e::JSON AS evidence,
-                   least(0.999, {_trust_sql()} * max(weight)) AS w
-            FROM cand GROUP BY a, b, link_type
-        ),
-        edge AS (
+        """
+        CREATE OR REPLACE TEMP TABLE _sw_cand AS
+        SELECT link_id,
+               CASE WHEN any_value(link_type) = 'registration_burst'
+                     AND any_value(evidence)->>'key' = 'signup_path'
+                    THEN 'registration_path' ELSE any_value(link_type) END AS link_type,
+               any_value(weight) AS weight,
+               any_value(evidence) AS evidence, min(account_id) AS a, max(account_id) AS b
+        FROM link_candidates WHERE scan_id = ? GROUP BY link_id
+        HAVING count(DISTINCT account_id) = 2
+        """,
+        [scan_id],
+    )
+    rows = int(store.scalar("SELECT count(*) FROM _sw_cand"))
+    parts = max(1, -(-rows // EDGE_PART_ROWS))
+    store.con.execute(
+        "CREATE OR REPLACE TEMP TABLE _sw_edge (a VARCHAR, b VARCHAR, weight DOUBLE, "
+        "link_types VARCHAR[], evidence JSON)"
+    )
+    for part in range(parts):
+        store.con.execute(
+            f"""
+            INSERT INTO _sw_edge
+            WITH typed AS (
+                -- the strongest candidate's evidence (equal weights: the larger evidence text)
+                SELECT a, b, link_type, max(weight) AS weight,
+                       max({{'w': weight, 'e': CAST(evidence AS VARCHAR)}}).e::JSON AS evidence,
+                       least(0.999, {_trust_sql()} * max(weight)) AS w
+                FROM _sw_cand WHERE hash(a) % {parts} = {part} GROUP BY a, b, link_type
+            )
             -- rounded: threads add in any order, and the last bits must not pick the edges
             SELECT a, b, round(1 - exp(sum(ln(1 - w))), 9) AS weight,
                    list(link_type ORDER BY link_type) AS link_types,
@@ -93,11 +109,16 @@ def build_links(store: Store, scan_id: str, top_k: int = 30, min_weight: float =
                    ('{{' || string_agg(to_json(link_type) || ':' || json_object(
                        'weight', round(weight, 4), 'trusted_weight', round(w, 4),
                        'evidence', evidence), ',' ORDER BY link_type) || '}}')::JSON AS evidence
-            FROM typed GROUP BY a, b
-        ),
-        kept AS (SELECT * FROM edge WHERE weight >= ?),
-        ends AS (SELECT a AS me, b AS peer, weight FROM kept
-                 UNION ALL SELECT b AS me, a AS peer, weight FROM kept),
+            FROM typed GROUP BY a, b HAVING round(1 - exp(sum(ln(1 - w))), 9) >= ?
+            """,
+            [min_weight],
+        )
+    store.con.execute("DROP TABLE _sw_cand")
+    store.con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _sw_edges AS
+        WITH ends AS (SELECT a AS me, b AS peer, weight FROM _sw_edge
+                      UNION ALL SELECT b AS me, a AS peer, weight FROM _sw_edge),
         strongest AS (
             SELECT DISTINCT least(me, peer) AS a, greatest(me, peer) AS b FROM (
                 SELECT me, peer,
@@ -107,10 +128,11 @@ def build_links(store: Store, scan_id: str, top_k: int = 30, min_weight: float =
         )
         SELECT substr(sha256(a || chr(0) || b), 1, 20) AS link_id, a, b, weight, link_types,
                evidence
-        FROM kept JOIN strongest USING (a, b)
+        FROM _sw_edge JOIN strongest USING (a, b)
         """,
-        [scan_id, min_weight, top_k],
+        [top_k],
     )
+    store.con.execute("DROP TABLE _sw_edge")
     store.con.execute(
         """
         INSERT INTO links (scan_id, link_id, account_id, weight, link_types, evidence)
