@@ -16,6 +16,7 @@ from stillwatch.campaigns.cluster import (
     rejoin_siblings,
     split_by_owned,
 )
+from stillwatch.campaigns.find import CampaignSettings, _Graph, _join_and_trim
 from stillwatch.campaigns.identity import carry_ids, digest_id
 from stillwatch.campaigns.judge import (
     JudgeSettings,
@@ -588,3 +589,35 @@ def test_a_member_tied_only_by_phrases_few_of_a_large_campaign_use_is_stray() ->
     # In a cluster of 30 the same phrase is held by a tenth of the members: not stray.
     labels, a, b, named = _stray_case(30)
     assert not stray_phrases(labels, a, b, named).any()
+
+
+def test_a_ring_joined_through_members_the_trim_removes_is_apart_after_a_second_pass() -> None:
+    """A campaign (0-59, frames on every pair); twelve customers (60-71) tied to eight of its
+    accounts and to five accounts of an abuse ring (72-76) by near-duplicate prompts alone;
+    the ring's thirty accounts (72-101) share a card. The customers join the campaign, the
+    ring joins them the next round (its card ties its five to the rest), then the trim takes
+    out the customers — tied by a chance kind the cluster is not made of — and not the ring,
+    held by its card. Joined again without the customers, the ring stays apart."""
+    rows = [(i, j, 0.4, "frame", f"frame:T{(i + j) % 6}") for i in range(60)
+            for j in range(i + 1, 60)]  # fmt: skip
+    customers, ring = list(range(60, 72)), list(range(72, 102))
+    for k, x in enumerate(customers):
+        rows += [(x, y, 0.6, "minhash", f"minhash:{x}|{y}") for y in customers[k + 1 :]]
+        rows += [(m, x, 0.6, "minhash", f"minhash:{m}|{x}") for m in range(8)]
+        rows += [(x, r, 0.6, "minhash", f"minhash:{x}|{r}") for r in ring[:5]]
+    rows += [(x, y, 0.8, "payment", "payment:ring") for k, x in enumerate(ring)
+             for y in ring[k + 1 :]]  # fmt: skip
+    a = np.array([r[0] for r in rows])
+    b = np.array([r[1] for r in rows])
+    w = np.array([r[2] for r in rows])
+    named = NamedValues.of([[{"key": r[4], "weight": r[2]}] for r in rows])
+    graph = _Graph(a, b, w, w, np.ones(len(rows), dtype=bool), named,
+                   kind_bits([[r[3]] for r in rows], ()))  # fmt: skip
+    cs = CampaignSettings()
+    js = JudgeSettings(cs.trim_strength, 2.0, cs.min_accounts)
+    once = _join_and_trim(np.zeros(102, dtype=np.int64), graph, cs, js)
+    assert (once[60:72] == -1).all()  # the customers are trimmed ...
+    assert set(once[72:].tolist()) == {once[0]}  # ... and the ring stays in with the campaign
+    twice = _join_and_trim(once, graph, cs, js)
+    assert set(twice[:60].tolist()) == {twice[0]} and twice[0] >= 0
+    assert len(set(twice[72:].tolist())) == 1 and twice[72] not in (twice[0], -1)

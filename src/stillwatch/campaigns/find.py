@@ -229,39 +229,16 @@ def find_campaigns(
     named = NamedValues.of(values)
     labels = merge_parts(labels, a, b, ow, owned, cs.merge_ratio, cs.min_accounts, named,
                          js.owned_strength)  # fmt: skip
-    parent = labels
-    labels = split_by_owned(labels, a, b, owned, ow, SPLIT_TIE, cs.resolution, cs.seed)
-    # Parts the split made, of two accounts or more, rejoin what they are firmly tied to: a
-    # sparse campaign's owned-tie communities are many small ones (paraphrased frames, one card
-    # per account), each tied to the rest by more than half a firm tie per account; an app
-    # fleet split off a hydra by three firm ties is not. Not single accounts: letting them
-    # rejoin brought a router and a power user into campaigns on development seeds; lone
-    # accounts join later as outer members, on distinct owned evidence.
-    # ... until nothing changes: a part that joined a larger one makes it larger and its ties
-    # firmer, so the next round may join it in turn. A campaign of thousands of accounts, each
-    # keeping only its strongest links, comes out of CPM in a hundred parts (`low-and-slow`
-    # medium, development seed 1: 5,260 accounts in 177 parts; one round left them in 83
-    # reported campaigns, two more rounds in one).
-    for _ in range(MERGE_ROUNDS):
-        merged = merge_parts(labels, a, b, ow, owned, cs.merge_ratio, 2, named, js.owned_strength)
-        if np.array_equal(merged, labels):
-            break
-        labels = merged
-    # Then what is still apart but tied to the rest of its cluster taken together is one again
-    # (after the joining, so that a group of parts firmly tied to each other, an app fleet's,
-    # is judged as one group).
-    labels = rejoin_siblings(parent, labels, a, b, ow, owned, cs.merge_ratio, 2, named,
-                             js.owned_strength)  # fmt: skip
-    # Last, parts held together by the same owned values are one, wherever the graph cut
-    # them: a campaign of thousands tied sparsely comes out of CPM as arcs of a ring.
-    labels = join_alike(labels, a, b, named, ALIKE_SIMILARITY, js.owned_strength,
-                        cs.min_accounts)  # fmt: skip
     kinds_of_edge = kind_bits(edges.link_types, POOL_TYPES)
-    labels = trim(labels, a, b, w, owned, js, owned_weight=ow, kinds=kinds_of_edge)
-    stray = stray_phrases(labels, a, b, named)
-    if stray.any():
-        labels[stray] = -1
-        labels = trim(labels, a, b, w, owned, js, owned_weight=ow, kinds=kinds_of_edge)
+    graph = _Graph(a, b, w, ow, owned, named, kinds_of_edge)
+    labels = _join_and_trim(labels, graph, cs, js)
+    # Once more, over the trimmed clusters: the trim takes out members that bridged two parts
+    # when they were joined, and the parts stay joined without them. `proxy-mixed` medium,
+    # development seed 3: a round of joining brought in a part of resold customers holding 5
+    # accounts of an abuse ring, the next joined the ring's 89 other accounts to those 5 (by
+    # the ring's own card); the trim then took out the customers, not the ring, tied inside
+    # by its card. The second pass leaves the ring apart.
+    labels = _join_and_trim(labels, graph, cs, js)
     labels, k = _compact(labels)
     strength = internal_strength(labels, a, b, w)
     kinds = tie_kinds(labels, a, b, list(edges.link_types), k)
@@ -340,6 +317,60 @@ def find_campaigns(
            prev_first, labels, nodes, firm, facts, ties, reported, result, kinds)  # fmt: skip
     result.seconds["write"] = time.perf_counter() - t2 - result.seconds["size"]
     return result
+
+
+@dataclass(frozen=True)
+class _Graph:
+    """The account graph as the clustering steps read it (node indexes per edge)."""
+
+    a: np.ndarray
+    b: np.ndarray
+    w: np.ndarray
+    ow: np.ndarray
+    owned: np.ndarray
+    named: NamedValues
+    kinds: np.ndarray
+
+
+def _join_and_trim(
+    labels: np.ndarray, g: _Graph, cs: CampaignSettings, js: JudgeSettings
+) -> np.ndarray:
+    """Split each cluster by its owned ties, join the parts again, trim weak members and
+    members tied by stray phrases (steps 1 and 2 of ``docs/campaigns.md`` §2)."""
+    a, b, w, ow, owned, named, kinds_of_edge = g.a, g.b, g.w, g.ow, g.owned, g.named, g.kinds
+    parent = labels
+    labels = split_by_owned(labels, a, b, owned, ow, SPLIT_TIE, cs.resolution, cs.seed)
+    # Parts the split made, of two accounts or more, rejoin what they are firmly tied to: a
+    # sparse campaign's owned-tie communities are many small ones (paraphrased frames, one card
+    # per account), each tied to the rest by more than half a firm tie per account; an app
+    # fleet split off a hydra by three firm ties is not. Not single accounts: letting them
+    # rejoin brought a router and a power user into campaigns on development seeds; lone
+    # accounts join later as outer members, on distinct owned evidence.
+    # ... until nothing changes: a part that joined a larger one makes it larger and its ties
+    # firmer, so the next round may join it in turn. A campaign of thousands of accounts, each
+    # keeping only its strongest links, comes out of CPM in a hundred parts (`low-and-slow`
+    # medium, development seed 1: 5,260 accounts in 177 parts; one round left them in 83
+    # reported campaigns, two more rounds in one).
+    for _ in range(MERGE_ROUNDS):
+        merged = merge_parts(labels, a, b, ow, owned, cs.merge_ratio, 2, named, js.owned_strength)
+        if np.array_equal(merged, labels):
+            break
+        labels = merged
+    # Then what is still apart but tied to the rest of its cluster taken together is one again
+    # (after the joining, so that a group of parts firmly tied to each other, an app fleet's,
+    # is judged as one group).
+    labels = rejoin_siblings(parent, labels, a, b, ow, owned, cs.merge_ratio, 2, named,
+                             js.owned_strength)  # fmt: skip
+    # Last, parts held together by the same owned values are one, wherever the graph cut
+    # them: a campaign of thousands tied sparsely comes out of CPM as arcs of a ring.
+    labels = join_alike(labels, a, b, named, ALIKE_SIMILARITY, js.owned_strength,
+                        cs.min_accounts)  # fmt: skip
+    labels = trim(labels, a, b, w, owned, js, owned_weight=ow, kinds=kinds_of_edge)
+    stray = stray_phrases(labels, a, b, named)
+    if stray.any():
+        labels[stray] = -1
+        labels = trim(labels, a, b, w, owned, js, owned_weight=ow, kinds=kinds_of_edge)
+    return labels
 
 
 def _previous(
