@@ -230,7 +230,7 @@ def _rarest(rarest: sparse.csr_matrix, names: np.ndarray) -> np.ndarray:
 
 class Elicitation(_ContentDetector):
     id = "content.elicitation"
-    version = "1"
+    version = "2"
     family = "content-elicitation"
     module = "elicitation"
     evidence_keys = ("share", "prompts")
@@ -261,7 +261,7 @@ class Elicitation(_ContentDetector):
 
 class CapabilityFocus(_ContentDetector):
     id = "content.capability-focus"
-    version = "1"
+    version = "2"
     family = "content-capability"
     module = "capability"
     evidence_keys = ("capability", "share", "prompts")
