@@ -570,21 +570,23 @@ def _stray_case(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, NamedValues
     """A campaign of ``n`` accounts on a ring, every tie naming its template ``frame:T``; a
     customer (node n) tied to two of them by a template of its own trade and to a third by a
     near-duplicate prompt; a campaign account (n + 1) tied by a phrase of its resold traffic
-    and by a card."""
+    and by a card; a customer (n + 2) tied to two of them by near-duplicate prompts alone."""
     rows = [(i, (i + 1) % n, "frame:T") for i in range(n)]
     rows += [(n, 0, "frame:agency"), (n, 1, "frame:agency"), (n, 2, f"minhash:{n}|2")]
     rows += [(n + 1, 3, "frame:resold"), (n + 1, 4, "frame:resold"), (n + 1, 5, "payment:c9")]
+    rows += [(n + 2, 6, f"minhash:{n + 2}|6"), (n + 2, 7, f"minhash:{n + 2}|7")]
     a = np.array([r[0] for r in rows])
     b = np.array([r[1] for r in rows])
     named = NamedValues.of([[{"key": r[2], "weight": 0.4}] for r in rows])
-    return np.zeros(n + 2, dtype=np.int64), a, b, named
+    return np.zeros(n + 3, dtype=np.int64), a, b, named
 
 
 def test_a_member_tied_only_by_phrases_few_of_a_large_campaign_use_is_stray() -> None:
     labels, a, b, named = _stray_case(200)
     stray = stray_phrases(labels, a, b, named)
-    assert np.flatnonzero(stray).tolist() == [200]  # not the carded one, not nodes 0 and 1
-    labels[-2] = -1  # outside every cluster: nothing to say
+    # the customers, not the carded one, not nodes 0 and 1 (two partners are 1% of 203)
+    assert np.flatnonzero(stray).tolist() == [200, 202]
+    labels[[-3, -2, -1]] = -1  # outside every cluster: nothing to say
     assert not stray_phrases(labels, a, b, named).any()
     # In a cluster of 30 the same phrase is held by a tenth of the members: not stray.
     labels, a, b, named = _stray_case(30)

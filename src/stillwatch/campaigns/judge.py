@@ -150,9 +150,10 @@ CONTENT_KINDS = (*PHRASE_KINDS, "minhash")
 def stray_phrases(
     labels: np.ndarray, a: np.ndarray, b: np.ndarray, named: NamedValues
 ) -> np.ndarray:
-    """Members (a mask) tied inside their cluster only by phrases few of its members use, and
-    by near-duplicate prompts: no tie of another owned kind (a card, a sign-up batch, timing)
-    and no phrase held by ``STRAY_SHARE`` of the cluster or more.
+    """Members (a mask) tied inside their cluster only by phrases few of its members use and
+    by near-duplicate prompts — or by near-duplicate prompts alone, to fewer than
+    ``STRAY_SHARE`` of its members: no tie of another owned kind (a card, a sign-up batch,
+    timing) and no phrase held by ``STRAY_SHARE`` of the cluster or more.
 
     Why: a campaign that resells customers' traffic carries their prompts, and the templates
     people reuse (a marketing agency's "write a 150-word post for us, our keyword is …") are
@@ -179,6 +180,11 @@ def stray_phrases(
     content = phrase | np.isin(np.tile(kind, 2), CONTENT_KINDS)
     firm = ~content | (phrase & (share >= STRAY_SHARE))
     stray = phrase & (share < STRAY_SHARE)
+    # near-duplicate prompts name the pair, not a phrase: stray when they tie the member to
+    # under STRAY_SHARE of the cluster (a customer whose prompts resemble a few accounts')
+    near = np.tile(kind, 2) == "minhash"
+    partners = np.bincount(node, near, len(labels))
+    stray |= near & (partners[node] < STRAY_SHARE * size[c2])
     has_firm = np.bincount(node, firm, len(labels)) > 0
     has_stray = np.bincount(node, stray, len(labels)) > 0
     return has_stray & ~has_firm & (labels >= 0)
