@@ -48,6 +48,8 @@ def scanned_store(folder: Path) -> Path:
         return path
     path.unlink(missing_ok=True)
     Path(str(path) + ".wal").unlink(missing_ok=True)
+    # the mark goes too: ingest reads the folder, and a file that names no table is refused
+    mark.unlink(missing_ok=True)
     with open_store(path, memory_limit="2GB") as store:
         ingest(store, discover([str(folder)])[0], batch_rows=500_000, max_text_bytes=1 << 20)
         scan(store, {"flag_threshold": 0.5, "rules": ""})
