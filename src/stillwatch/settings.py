@@ -295,6 +295,12 @@ SETTINGS: tuple[Setting, ...] = (
         "account of the smaller one",
     ),
     Setting(
+        "campaign_outer_share",
+        0.6,
+        "scan: an account outside every cluster joins a reported campaign when this share of "
+        "its owned ties or more go to the campaign's members (and name enough distinct values)",
+    ),
+    Setting(
         "campaign_trim_strength",
         0.5,
         "scan: a member whose edges inside its cluster weigh less than this in total is "

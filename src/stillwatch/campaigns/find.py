@@ -68,9 +68,6 @@ CORE_MEMBERSHIP = 0.75
 NEAR_STRENGTH = 2.0
 # ... or tied to it by owned ties worth one certain tie, most of its owned ties anywhere.
 NEAR_OWNED = 1.0
-# An account outside every cluster joins a reported campaign when this share of its owned
-# ties or more go to the campaign's members (and they name enough distinct values).
-OUTER_SHARE = 0.8
 # Owned edges this strong or more hold a cluster together when it is split by owned ties.
 SPLIT_TIE = 0.25
 # Rounds of joining parts to the larger part they are firmly tied to, at most (each round
@@ -87,6 +84,9 @@ class CampaignSettings:
     resolution: float = 0.02
     merge_ratio: float = 0.5
     trim_strength: float = 0.5
+    # an account outside every cluster joins a reported campaign when this share of its owned
+    # ties or more go to the campaign's members (and they name enough distinct values)
+    outer_share: float = 0.6
     min_accounts: int = 3
     target_fpr: float = 0.0001
     min_score: float = 0.45
@@ -105,6 +105,7 @@ class CampaignSettings:
             merge_ratio=float(s.get("campaign_merge_ratio", cls.merge_ratio)),
             attribution_ratio=float(s.get("campaign_attribution_ratio", cls.attribution_ratio)),
             trim_strength=float(s.get("campaign_trim_strength", cls.trim_strength)),
+            outer_share=float(s.get("campaign_outer_share", cls.outer_share)),
             min_accounts=int(s.get("campaign_min_accounts", cls.min_accounts)),
             target_fpr=float(s.get("campaign_target_fpr", cls.target_fpr)),
             min_score=float(s.get("campaign_min_score", cls.min_score)),
@@ -297,7 +298,7 @@ def find_campaigns(
     # (the campaign's score stays the one its core earned).
     registered = facts.registered_hour.to_numpy(dtype=float)
     labels = attach_outer(labels, a, b, ow, values, reported, NEAR_OWNED,
-                          OUTER_SHARE, js.owned_strength, kinds_of_edge, registered)  # fmt: skip
+                          cs.outer_share, js.owned_strength, kinds_of_edge, registered)  # fmt: skip
     members_of = [nodes[labels == c].tolist() for c in range(k)]
     firm = np.where(labels >= 0, coordination_of(internal_strength(labels, a, b, w), js), 0.0)
     result.seconds["cluster"] = time.perf_counter() - t0
