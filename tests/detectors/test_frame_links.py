@@ -7,7 +7,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stillwatch.detectors.content import shared_frame_weights
+from stillwatch.detectors.content import FrameHoldings
+
+
+def shared_frame_weights(
+    incidence: pd.DataFrame, pairs: list[tuple[str, str]]
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Per pair of account ids: ``1 − Π(1 − w)`` over the frames both hold, how many they
+    share, and the rarest of them (:class:`FrameHoldings` on the pairs' codes)."""
+    h = FrameHoldings(incidence)
+    xs = h.accounts.get_indexer([p[0] for p in pairs])
+    ys = h.accounts.get_indexer([p[1] for p in pairs])
+    weight, shared = h.weights(xs, ys)
+    return weight, shared, h.rarest(xs, ys).tolist()
 
 
 def test_pairs_sharing_more_frames_weigh_more() -> None:

@@ -337,7 +337,7 @@ def _join_and_trim(
     labels: np.ndarray, g: _Graph, cs: CampaignSettings, js: JudgeSettings
 ) -> np.ndarray:
     """Split each cluster by its owned ties, join the parts again, trim weak members and
-    members tied by stray phrases (steps 1 and 2 of ``docs/campaigns.md`` §2)."""
+    members tied by stray phrases (steps 3 and 4 of ``docs/campaigns.md`` §2)."""
     a, b, w, ow, owned, named, kinds_of_edge = g.a, g.b, g.w, g.ow, g.owned, g.named, g.kinds
     parent = labels
     labels = split_by_owned(labels, a, b, owned, ow, SPLIT_TIE, cs.resolution, cs.seed)

@@ -176,13 +176,13 @@ def stray_phrases(
     holders = pd.DataFrame({"c": c2, "key": key2, "node": node}).drop_duplicates()
     held = holders.groupby(["c", "key"]).size()
     share = held.reindex(pd.MultiIndex.from_arrays([c2, key2])).to_numpy() / size[c2]
-    phrase = np.isin(np.tile(kind, 2), PHRASE_KINDS)
-    content = phrase | np.isin(np.tile(kind, 2), CONTENT_KINDS)
-    firm = ~content | (phrase & (share >= STRAY_SHARE))
+    kind2 = np.tile(kind, 2)
+    phrase = np.isin(kind2, PHRASE_KINDS)
+    firm = ~np.isin(kind2, CONTENT_KINDS) | (phrase & (share >= STRAY_SHARE))
     stray = phrase & (share < STRAY_SHARE)
     # near-duplicate prompts name the pair, not a phrase: stray when they tie the member to
     # under STRAY_SHARE of the cluster (a customer whose prompts resemble a few accounts')
-    near = np.tile(kind, 2) == "minhash"
+    near = kind2 == "minhash"
     partners = np.bincount(node, near, len(labels))
     stray |= near & (partners[node] < STRAY_SHARE * size[c2])
     has_firm = np.bincount(node, firm, len(labels)) > 0

@@ -200,18 +200,6 @@ class FrameHoldings:
         ]  # fmt: skip
 
 
-def shared_frame_weights(
-    incidence: pd.DataFrame, pairs: list[tuple[str, str]]
-) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Per pair of accounts (ids): ``1 − Π(1 − w)`` over the frames both hold, how many they
-    share, and the rarest of them (:class:`FrameHoldings`)."""
-    h = FrameHoldings(incidence)
-    xs = h.accounts.get_indexer([p[0] for p in pairs])
-    ys = h.accounts.get_indexer([p[1] for p in pairs])
-    weight, shared = h.weights(xs, ys)
-    return weight, shared, h.rarest(xs, ys).tolist()
-
-
 def _rarest(rarest: sparse.csr_matrix, names: np.ndarray) -> np.ndarray:
     """Per row, the name of its first column of largest value (as ``np.argmax`` per row), for
     all rows at once; "" for an empty row."""
