@@ -29,11 +29,12 @@ FROM exchanges GROUP BY account_id
 """
 
 
-# The content detectors' sample (``detectors.prompts.sample_table`` at its default bound).
+# The size of the content detectors' sample (``detectors.prompts.sample_table`` at its default
+# bound): each account's prompts up to 200. Counted by a plain GROUP BY, which spills; a window
+# over every prompt ran out of the 1 GB limit at large scale after the scan had finished.
 CONTENT_SAMPLE = """
-SELECT count(*) FROM (
-    SELECT 1 FROM exchanges WHERE prompt IS NOT NULL
-    QUALIFY row_number() OVER (PARTITION BY account_id ORDER BY event_id) <= 200
+SELECT coalesce(sum(least(n, 200)), 0) FROM (
+    SELECT account_id, count(*) AS n FROM exchanges WHERE prompt IS NOT NULL GROUP BY account_id
 )
 """
 
