@@ -146,6 +146,28 @@ def test_an_outside_account_joins_when_several_owned_values_tie_it_to_the_campai
     assert (attach_outer(labels, a, b, ow, values, [], 1.0, 0.8, 0.25) == labels).all()
 
 
+def test_an_account_tied_through_an_attached_account_joins_in_the_next_round() -> None:
+    # Cluster 0 is nodes 0-9. Node 10 shares two frames with it: it joins in the first round.
+    # Node 11 shares two other frames with node 10 only: in the first round node 10 is still
+    # outside, so node 11 joins in the second. Node 12 shares one frame with node 11 (too light)
+    # and a card with cluster 1 (nodes 13-15, not reported): it stays out.
+    labels = np.array([0] * 10 + [-1, -1, -1] + [1, 1, 1])
+    rows: list[OuterTie] = []
+    for m in range(6):
+        rows.append((10, m, 0.2, [{"key": "frame:f1", "weight": 0.2}]))
+        rows.append((10, m + 4, 0.2, [{"key": "frame:f2", "weight": 0.2}]))
+    rows.append((11, 10, 0.6, [{"key": "frame:g1", "weight": 0.6}]))
+    rows.append((11, 10, 0.6, [{"key": "frame:g2", "weight": 0.6}]))
+    rows.append((12, 11, 0.5, [{"key": "frame:g3", "weight": 0.5}]))
+    rows += [(12, n, 0.5, [{"key": "payment:c1", "weight": 0.5}]) for n in (13, 14, 15)]
+    a, b, ow, values = _outer_ties(rows)
+    once = attach_outer(labels, a, b, ow, values, [0], 1.0, 0.6, 0.25, rounds=1)
+    assert once[10] == 0 and once[11] == -1
+    out = attach_outer(labels, a, b, ow, values, [0], 1.0, 0.6, 0.25)
+    assert out[10] == 0 and out[11] == 0
+    assert out[12] == -1 and (out[13:] == 1).all()
+
+
 def test_one_frame_and_the_campaigns_own_sign_up_batch_attach_an_account() -> None:
     # Cluster 0 (nodes 0-11) registered in two batches of six, a week apart (hours 0.0-0.5
     # and 168.0-168.5). Nodes 12-14 each share one frame with ten members (one value: not
