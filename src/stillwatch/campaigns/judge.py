@@ -256,17 +256,18 @@ def attach_outer(
     kinds: np.ndarray | None = None, registered: np.ndarray | None = None,
     rounds: int = ATTACH_ROUNDS,
 ) -> np.ndarray:  # fmt: skip
-    """:func:`attach_once` repeated until nobody joins, at most ``rounds`` times. Each account
+    """:func:`_attach_once` repeated until nobody joins, at most ``rounds`` times. Each account
     meets the same bars against the campaign as it stands when it joins: its owned ties go
     mostly to the campaign's members (the core's and those attached before it), through
     several distinct values. An operator's short-lived accounts tie to each other as much as
     to the core (``low-and-slow`` at large scale: 43% of the missed accounts' tie weight went
     to the reported campaign, 42% to other missed accounts), so one round leaves out those
-    whose ties reach the core only through accounts that join in it. The sign-up batches an
-    account may share are always the clusters' own, before anyone joined."""
+    whose ties reach the core only through accounts that join in it. A cluster's sign-up
+    batches are read once, the first time an account's tie to it needs them (so accounts
+    attached in earlier rounds may be among them), and kept for the later rounds."""
     times: dict[int, np.ndarray] = {}
     for _ in range(rounds):
-        grown = attach_once(labels, a, b, owned_weight, owned_values, targets, min_weight,
+        grown = _attach_once(labels, a, b, owned_weight, owned_values, targets, min_weight,
                             min_share, min_evidence, kinds, registered, times)  # fmt: skip
         if (grown == labels).all():
             break
@@ -274,12 +275,11 @@ def attach_outer(
     return labels
 
 
-def attach_once(
+def _attach_once(
     labels: np.ndarray, a: np.ndarray, b: np.ndarray, owned_weight: np.ndarray,
     owned_values: list[list[dict[str, float | str]]], targets: list[int],
     min_weight: float, min_share: float, min_evidence: float,
-    kinds: np.ndarray | None = None, registered: np.ndarray | None = None,
-    times: dict[int, np.ndarray] | None = None,
+    kinds: np.ndarray | None, registered: np.ndarray | None, times: dict[int, np.ndarray],
 ) -> np.ndarray:  # fmt: skip
     """Attach accounts left outside every cluster to the target cluster their owned ties
     point to: those ties weigh at least ``min_weight`` (one shared sign-up network is not
@@ -296,8 +296,9 @@ def attach_once(
     :func:`by_chance_alone`). With ``registered`` (each node's registration time in hours,
     NaN unknown), an account registered in one of the cluster's own sign-up bursts adds that
     as one more value (:func:`signup.burst_weight`): one frame of the operator's and one of
-    its batches are two independent facts (each cluster's member sign-up times are cached in
-    ``times``). Returns new labels."""
+    its batches are two independent facts (each cluster's member sign-up times, read from
+    the labels of the round that first needs them, are kept in ``times``). Returns new
+    labels."""
     labels = labels.copy()
     if not len(targets) or not len(a):
         return labels
@@ -331,7 +332,6 @@ def attach_once(
         if weight > best.get(node, (0.0, -1))[0]:
             best[node] = (weight, cluster)
     before = labels.copy()  # the clusters as they stood, for their members' sign-up times
-    times = {} if times is None else times  # per cluster; the caller keeps the first round's
     for node, (weight, cluster) in best.items():
         if weight < min_weight or weight < min_share * owned_anywhere[node]:
             continue
