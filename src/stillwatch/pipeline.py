@@ -36,6 +36,7 @@ from stillwatch.detectors.registry import detectors as registered
 from stillwatch.detectors.rules import load_rules
 from stillwatch.detectors.score import account_scores
 from stillwatch.detectors.words import sentence
+from stillwatch.engine.memory import stage_peak_mb
 from stillwatch.engine.store import Store, query_arrow
 from stillwatch.errors import StillwatchError
 from stillwatch.features import reference
@@ -61,6 +62,8 @@ class ScanResult:
     edges: int = 0
     # what limited the campaign judgement (an unmeasured account group), in words
     notes: list[str] = field(default_factory=list)
+    # each stage's resident high-water mark in MB (None where the OS keeps no stage mark)
+    peak_mb: dict[str, float | None] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -122,13 +125,17 @@ def campaign_stage(
 ) -> tuple[int, CampaignResult]:
     """The stages after the account scores: the account graph (``links``), then campaigns,
     then each member's score sees its campaign. Returns the number of edges and what the
-    campaign stage found (``seconds`` holds ``links`` too)."""
+    campaign stage found (``seconds`` and ``peak_mb`` hold ``links`` too)."""
     t0 = time.perf_counter()
     n_edges = build_links(store, scan_id, top_k=int(settings.get("link_top_k", 30)))
     links_seconds = time.perf_counter() - t0
+    links_peak = stage_peak_mb()
     found = find_campaigns(store, scan_id, settings, analyst or AnalystInput())
     _campaign_scores(store, scan_id, found)
     found.seconds["links"] = links_seconds
+    found.peak_mb.update(
+        links=links_peak, campaigns=_highest([stage_peak_mb(), *found.peak_mb.values()])
+    )
     return n_edges, found
 
 
@@ -202,6 +209,7 @@ def scan(
     """Run one scan over the whole store and write its results under a new ``scan_id``."""
     started = datetime.now(UTC).replace(tzinfo=None)
     seconds: dict[str, float] = {}
+    peak_mb: dict[str, float | None] = {}
     dets = [d for d in detector_list(settings) if only is None or d.id in only]
     inputs = store_inputs(store)
     if not inputs["rows"]["exchanges"] and not inputs["rows"]["accounts"]:
@@ -222,6 +230,7 @@ def scan(
     report: dict[str, dict[str, Any]] = {}
     try:
         with store.transaction():
+            stage_peak_mb()  # each stage's mark starts with it
             t0 = time.perf_counter()
             progress("features: account_features, account_days")
             store.con.execute("SET enable_progress_bar = false")
@@ -231,6 +240,7 @@ def scan(
             con.insert("account_features", account_features(src).mutate(scan_id=tag))
             con.insert("account_days", account_days(src).mutate(scan_id=tag))
             seconds["features"] = time.perf_counter() - t0
+            peak_mb["features"] = stage_peak_mb()
             ft = con.table("account_features")
             ft = ft.filter(ft.scan_id == scan_id).drop("scan_id")
             features = (
@@ -274,10 +284,13 @@ def scan(
                 n_signals += len(frame)
                 report[d.id] = _entry(
                     d, ran=True, signals=len(frame), links=len(out.links),
-                    seconds=round(time.perf_counter() - ts, 3),
+                    seconds=round(time.perf_counter() - ts, 3), peak_mb=stage_peak_mb(),
                 )  # fmt: skip
             release_prompt_tables(ctx)
             seconds["signals"] = time.perf_counter() - t1
+            peak_mb["signals"] = _highest(
+                [stage_peak_mb(), *(v.get("peak_mb") for v in report.values())]
+            )
             t2 = time.perf_counter()
             progress("account scores")
             accounts = features.account_id.tolist()
@@ -301,11 +314,13 @@ def scan(
                 ),
             )
             seconds["scores"] = time.perf_counter() - t2
+            peak_mb["scores"] = stage_peak_mb()
             t3 = time.perf_counter()
             progress("links and campaigns: the account graph, cluster, judge, size, attribute")
             n_edges, found = campaign_stage(store, scan_id, settings, analyst)
             seconds["links"] = found.seconds.pop("links")
             seconds["campaigns"] = time.perf_counter() - t3 - seconds["links"]
+            peak_mb.update(found.peak_mb)
             flagged = sorted(found.member_of)
     except BaseException as exc:
         store.con.execute(
@@ -327,6 +342,7 @@ def scan(
         "signals": n_signals,
         "link_candidates": len(ctx.links),
         "seconds": {k: round(v, 3) for k, v in seconds.items()},
+        "peak_mb": peak_mb,
     }
     store.con.execute(
         "UPDATE scans SET status = 'done', finished_at = ?, detectors = ?, summary = ? "
@@ -345,7 +361,13 @@ def scan(
         campaigns=found.reported,
         edges=n_edges,
         notes=list(found.notes),
+        peak_mb=peak_mb,
     )
+
+
+def _highest(marks: Sequence[float | None]) -> float | None:
+    known = [m for m in marks if m is not None]
+    return max(known) if known else None
 
 
 def _now() -> datetime:

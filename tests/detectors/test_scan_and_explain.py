@@ -58,6 +58,13 @@ def test_scan_is_recorded_and_repeatable(scanned: tuple[Store, ScanResult]) -> N
     ran = json.loads(detectors)
     assert ran["infrastructure.shared-rare"]["version"] == "2"
     assert json.loads(summary)["flagged"] == first.flagged > 0
+    # each stage's resident high-water mark, recorded beside its time (Linux keeps the marks)
+    marks = json.loads(summary)["peak_mb"]
+    stages = {"features", "signals", "scores", "links", "campaigns", "leiden", "cluster", "size"}
+    assert set(marks) == stages and marks == first.peak_mb
+    if marks["features"] is not None:
+        assert all(50 < marks[s] < 20_000 for s in stages)
+        assert marks["signals"] == max(v["peak_mb"] for v in ran.values() if v["ran"])
 
 
 def _normalized(lines: list[str], scan_id: str) -> str:

@@ -7,8 +7,6 @@ the high-water mark of resident memory above what the process held before the ru
 
 from __future__ import annotations
 
-import resource
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -18,6 +16,7 @@ from pathlib import Path
 from stillwatch.bench.dataset import Dataset
 from stillwatch.bench.method import MethodResult
 from stillwatch.bench.methods import make_method
+from stillwatch.engine.memory import resident_mb
 
 
 @dataclass(frozen=True)
@@ -26,21 +25,6 @@ class MethodRun:
     result: MethodResult
     wall_seconds: float
     peak_memory_mb: float | None
-
-
-def _memory_mb() -> tuple[float, float]:
-    """(resident now, resident high-water mark) of this process, in MB.
-
-    Linux's ``/proc/self/status`` is per address space; ``ru_maxrss`` is not a fallback
-    to trust in a spawned child, because Linux carries the parent's mark across ``exec``.
-    """
-    status = Path("/proc/self/status")
-    if status.is_file():
-        fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
-        return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
-    scale = 1 / 1024 / 1024 if sys.platform == "darwin" else 1 / 1024
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
-    return peak, peak
 
 
 def run_here(method: str, folder: Path, no_content: bool = False) -> MethodRun:
@@ -55,9 +39,9 @@ def run_here(method: str, folder: Path, no_content: bool = False) -> MethodRun:
 
 
 def _run_measured(method: str, folder: Path, no_content: bool = False) -> MethodRun:
-    before, _ = _memory_mb()
+    before, _ = resident_mb()
     run = run_here(method, folder, no_content)
-    _, peak = _memory_mb()
+    _, peak = resident_mb()
     return MethodRun(method, run.result, run.wall_seconds, max(peak - before, 0.0))
 
 

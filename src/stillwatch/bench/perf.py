@@ -1,21 +1,25 @@
 """``stillwatch bench perf``: the scan's stages beside DuckDB's single bare pass.
 
-Each step runs in a fresh process (so its peak memory is its own): ingest the data set into a
+Each step runs in a fresh process (so its peak memory is its own: the resident high-water mark
+of that process, interpreter included): ingest the data set into a
 fresh store (reported apart), scan it (features, signals, scores timed separately), and, on
 the same store, one bare DuckDB pass reading the columns the features read, grouped by
 account (no features, no joins: the floor any per-account computation pays). Ratios are taken
-in the same run, so the machine's load affects both sides alike.
+in the same run, so the machine's load affects both sides alike. The scan's own record gives
+each stage's high-water mark (``pipeline.ScanResult.peak_mb``) and the campaign stage's parts
+(Leiden timed on its own).
 """
 
 from __future__ import annotations
 
+import json
 import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from stillwatch.bench.measure import _memory_mb
+from stillwatch.engine.memory import resident_mb
 
 # The columns the feature expressions read, each aggregated once per account.
 BARE_PASS = """
@@ -43,30 +47,31 @@ def _ingest(folder: str, store_path: str, memory_limit: str) -> dict[str, Any]:
     from stillwatch.engine.store import open_store
     from stillwatch.ingest import discover, ingest
 
-    before, _ = _memory_mb()
     start = time.perf_counter()
     sources, _ = discover([folder])
     with open_store(store_path, memory_limit=memory_limit) as store:
         run = ingest(store, sources, batch_rows=500_000, max_text_bytes=1 << 20)
         rows = int(store.scalar("SELECT count(*) FROM exchanges"))
-    _, peak = _memory_mb()
+    _, peak = resident_mb()
     totals = run.as_dict()["totals"]
     return {"seconds": time.perf_counter() - start, "rows": rows,
-            "accepted": totals["accepted"], "peak_mb": peak - before}  # type: ignore[index]  # fmt: skip
+            "accepted": totals["accepted"], "peak_mb": peak}  # type: ignore[index]  # fmt: skip
 
 
 def _scan(store_path: str, memory_limit: str) -> dict[str, Any]:
     from stillwatch.engine.store import open_store
     from stillwatch.pipeline import scan
 
-    before, _ = _memory_mb()
     start = time.perf_counter()
     with open_store(store_path, memory_limit=memory_limit) as store:
         result = scan(store, {"flag_threshold": 0.5, "rules": ""})
         seconds = time.perf_counter() - start
+        summary = json.loads(
+            store.scalar("SELECT summary FROM scans WHERE scan_id = ?", [result.scan_id])
+        )
         # the prompts the content detectors processed: their sample (untimed)
         prompts = int(store.scalar(CONTENT_SAMPLE))
-    _, peak = _memory_mb()
+    _, peak = resident_mb()
     content = sum(v.get("seconds") or 0 for d, v in result.detectors.items()
                   if d.startswith("content.") and v["ran"])  # fmt: skip
     return {
@@ -76,20 +81,22 @@ def _scan(store_path: str, memory_limit: str) -> dict[str, Any]:
         "stages": result.seconds,
         "detectors": {d: v.get("seconds") for d, v in result.detectors.items() if v["ran"]},
         "accounts": result.accounts,
-        "peak_mb": peak - before,
+        # the stage marks start over at each stage: the scan's own peak is the highest of them
+        "peak_mb": max([peak, *(m for m in result.peak_mb.values() if m is not None)]),
+        "stage_peak_mb": result.peak_mb,
+        "campaign_seconds": summary["campaign_seconds"],
     }
 
 
 def _bare(store_path: str, memory_limit: str) -> dict[str, Any]:
     from stillwatch.engine.store import open_store
 
-    before, _ = _memory_mb()
     with open_store(store_path, read_only=True, memory_limit=memory_limit) as store:
         start = time.perf_counter()
         groups = len(store.sql(BARE_PASS))
         seconds = time.perf_counter() - start
-    _, peak = _memory_mb()
-    return {"seconds": seconds, "accounts": groups, "peak_mb": peak - before}
+    _, peak = resident_mb()
+    return {"seconds": seconds, "accounts": groups, "peak_mb": peak}
 
 
 def _isolated(fn: Any, *args: Any) -> dict[str, Any]:

@@ -55,6 +55,7 @@ from stillwatch.campaigns.judge import (
 from stillwatch.campaigns.null import null_threshold
 from stillwatch.campaigns.size import bootstrap_exchanges, exchange_cells, mixture
 from stillwatch.campaigns.usage import prompt_shares
+from stillwatch.engine.memory import stage_peak_mb
 from stillwatch.engine.store import Store, query_arrow
 from stillwatch.link.graph import POOL_TYPES, edge_frame
 
@@ -132,6 +133,8 @@ class CampaignResult:
     threshold: dict[str, Any] = field(default_factory=dict)
     member_of: dict[str, tuple[str, float, float]] = field(default_factory=dict)  # id, m, score
     seconds: dict[str, float] = field(default_factory=dict)
+    # resident high-water marks in MB: leiden, cluster (after it), size; the scan adds the rest
+    peak_mb: dict[str, float | None] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
 
@@ -223,6 +226,7 @@ def find_campaigns(
     t1 = time.perf_counter()
     labels = leiden_cpm(nodes, edges, cs.resolution, cs.seed)
     result.seconds["leiden"] = time.perf_counter() - t1
+    result.peak_mb["leiden"] = stage_peak_mb()
     # what the operator's own kinds of tie weigh on each edge (a proxy range shared on top of
     # one faint phrase is not a firm owned tie)
     ow = edges.owned_weight.to_numpy(dtype=float)
@@ -302,10 +306,12 @@ def find_campaigns(
     members_of = [nodes[labels == c].tolist() for c in range(k)]
     firm = np.where(labels >= 0, coordination_of(internal_strength(labels, a, b, w), js), 0.0)
     result.seconds["cluster"] = time.perf_counter() - t0
+    result.peak_mb["cluster"] = stage_peak_mb()
     t2 = time.perf_counter()
     doubt = _doubt(labels, a, b, w, ow, facts, firm, reported, cs)
     sizes = _sizes(store, scan_id, reported, members_of, cs, doubt)
     result.seconds["size"] = time.perf_counter() - t2
+    result.peak_mb["size"] = stage_peak_mb()
     # Attribution over reported campaigns.
     campaign_of = {x: i for i, c in enumerate(reported) for x in members_of[c]}
     ties = bridges(edges, campaign_of)

@@ -27,7 +27,10 @@ def bench_perf_command(
     workdir: Annotated[Path, typer.Option(help="where the store goes")] = Path("bench-data/perf"),
     fmt: FormatOption = Format.table,
 ) -> None:
-    """Ingest a simulated data set, scan it, and time a bare DuckDB pass over the same store."""
+    """Ingest a simulated data set, scan it, and time a bare DuckDB pass over the same store.
+
+    Peak MB is each step's resident high-water mark (its process's, interpreter included);
+    a scan stage's is the mark while that stage ran."""
     if scale not in SCALES:
         raise UsageError(f"--scale: choose from {', '.join(SCALES)}; got {scale!r}")
     if scenario not in SCENARIOS:
@@ -46,11 +49,13 @@ def bench_perf_command(
          "rows/s": f"{result['rows_per_second']['bare_pass']:,.0f}", "x bare pass": "1.0",
          "peak MB": f"{result['bare_pass']['peak_mb']:,.0f}"},
     ]  # fmt: skip
+    marks = result["scan"]["stage_peak_mb"]
     for stage, seconds in result["scan"]["stages"].items():
         table.append(
             {"stage": f"scan: {stage}", "seconds": f"{seconds:.2f}",
              "rows/s": f"{result['rows_per_second'].get(stage, 0):,.0f}",
-             "x bare pass": f"{result['ratio_to_bare_pass'][stage]:.1f}", "peak MB": ""}
+             "x bare pass": f"{result['ratio_to_bare_pass'][stage]:.1f}",
+             "peak MB": _mb(marks.get(stage))}
         )  # fmt: skip
     table.append(
         {"stage": "scan: whole", "seconds": f"{result['scan']['seconds']:.1f}", "rows/s": "",
@@ -70,5 +75,17 @@ def bench_perf_command(
             f"{result['scan']['content_seconds']:.1f} s, "
             f"{result['content_prompts_per_second']:,.0f} prompts/s"
         )
+    parts = result["scan"]["campaign_seconds"]
+    console.print(
+        "campaign stage: "
+        + ", ".join(
+            f"{p} {s:.1f} s" + (f" (peak {_mb(marks[p])} MB)" if marks.get(p) else "")
+            for p, s in parts.items()
+        )
+    )
     slow = sorted(result["scan"]["detectors"].items(), key=lambda kv: -(kv[1] or 0))[:5]
     console.print("slowest detectors: " + ", ".join(f"{d} {s:.1f} s" for d, s in slow))
+
+
+def _mb(mark: float | None) -> str:
+    return "" if mark is None else f"{mark:,.0f}"

@@ -1,0 +1,21 @@
+"""The stage high-water mark: it sees what a stage held and starts over for the next."""
+
+from __future__ import annotations
+
+import pytest
+
+from stillwatch.engine.memory import resident_mb, stage_peak_mb
+
+
+def test_a_stage_mark_sees_memory_freed_before_it_ends_and_the_next_starts_over() -> None:
+    if stage_peak_mb() is None:
+        pytest.skip("this system keeps no resettable high-water mark")
+    held = bytearray(300 << 20)
+    held[:: 1 << 12] = b"\x01" * len(held[:: 1 << 12])  # touch every page
+    now, _ = resident_mb()
+    del held
+    first = stage_peak_mb()
+    second = stage_peak_mb()
+    assert first is not None and second is not None
+    assert first >= now - 1 and now > 300  # the mark is rounded to 0.1 MB
+    assert second < first - 250
