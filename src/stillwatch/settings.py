@@ -289,6 +289,13 @@ SETTINGS: tuple[Setting, ...] = (
         "its number of account pairs",
     ),
     Setting(
+        "campaign_leiden_iterations",
+        0,
+        "scan: passes of Leiden's optimiser over the account graph (0: until a pass moves no "
+        "account)",
+        minimum=0,
+    ),
+    Setting(
         "campaign_merge_ratio",
         0.5,
         "scan: clusters are joined when their owned ties to each other weigh this much per "

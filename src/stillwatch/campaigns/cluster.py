@@ -31,9 +31,11 @@ from scipy.sparse.csgraph import connected_components
 
 
 def leiden_cpm(
-    nodes: np.ndarray, edges: pd.DataFrame, resolution: float, seed: int = 11
-) -> np.ndarray:
-    """Community label per node (``nodes`` order), over edges ``a``, ``b``, ``weight``."""
+    nodes: np.ndarray, edges: pd.DataFrame, resolution: float, seed: int = 11,
+    iterations: int = 0,
+) -> np.ndarray:  # fmt: skip
+    """Community label per node (``nodes`` order), over edges ``a``, ``b``, ``weight``;
+    ``iterations`` passes of the optimiser (0: until a pass moves no node)."""
     if len(nodes) == 0:
         return np.zeros(0, dtype=np.int64)
     index = pd.Index(nodes)
@@ -47,7 +49,7 @@ def leiden_cpm(
         leidenalg.CPMVertexPartition,
         weights="weight",
         resolution_parameter=resolution,
-        n_iterations=-1,
+        n_iterations=iterations or -1,
         seed=seed,
     )
     return np.asarray(part.membership, dtype=np.int64)
@@ -228,7 +230,7 @@ def join_alike(
 def split_by_owned(
     labels: np.ndarray, a: np.ndarray, b: np.ndarray, owned: np.ndarray,
     w: np.ndarray | None = None, min_tie: float = 0.0, resolution: float | None = None,
-    seed: int = 11,
+    seed: int = 11, iterations: int = 0,
 ) -> np.ndarray:  # fmt: skip
     """Split each cluster into the groups its owned ties make, over owned edges whose owned
     weight ``w`` is ``min_tie`` or more: a group tied to the rest of its cluster by rented-pool
@@ -252,7 +254,7 @@ def split_by_owned(
     else:
         nodes = np.arange(n)
         sub = pd.DataFrame({"a": a[keep], "b": b[keep], "weight": w[keep]})
-        parts = leiden_cpm(nodes, sub, resolution, seed)
+        parts = leiden_cpm(nodes, sub, resolution, seed, iterations)
     return np.where(labels >= 0, parts, -1).astype(np.int64)
 
 

@@ -83,6 +83,8 @@ EXCHANGE_CONFIDENCE = 0.5
 @dataclass(frozen=True)
 class CampaignSettings:
     resolution: float = 0.02
+    # passes of Leiden's optimiser (0: until a pass moves no account)
+    leiden_iterations: int = 0
     merge_ratio: float = 0.5
     trim_strength: float = 0.5
     # an account outside every cluster joins a reported campaign when this share of its owned
@@ -103,6 +105,7 @@ class CampaignSettings:
     def from_settings(cls, s: Mapping[str, Any]) -> CampaignSettings:
         return cls(
             resolution=float(s.get("campaign_resolution", cls.resolution)),
+            leiden_iterations=int(s.get("campaign_leiden_iterations", cls.leiden_iterations)),
             merge_ratio=float(s.get("campaign_merge_ratio", cls.merge_ratio)),
             attribution_ratio=float(s.get("campaign_attribution_ratio", cls.attribution_ratio)),
             trim_strength=float(s.get("campaign_trim_strength", cls.trim_strength)),
@@ -224,7 +227,7 @@ def find_campaigns(
     w = edges.weight.to_numpy(dtype=float)
     owned = np.array([any(t not in POOL_TYPES for t in ts) for ts in edges.link_types], dtype=bool)
     t1 = time.perf_counter()
-    labels = leiden_cpm(nodes, edges, cs.resolution, cs.seed)
+    labels = leiden_cpm(nodes, edges, cs.resolution, cs.seed, cs.leiden_iterations)
     result.seconds["leiden"] = time.perf_counter() - t1
     result.peak_mb["leiden"] = stage_peak_mb()
     # what the operator's own kinds of tie weigh on each edge (a proxy range shared on top of
@@ -346,7 +349,9 @@ def _join_and_trim(
     members tied by stray phrases (steps 3 and 4 of ``docs/campaigns.md`` §2)."""
     a, b, w, ow, owned, named, kinds_of_edge = g.a, g.b, g.w, g.ow, g.owned, g.named, g.kinds
     parent = labels
-    labels = split_by_owned(labels, a, b, owned, ow, SPLIT_TIE, cs.resolution, cs.seed)
+    labels = split_by_owned(
+        labels, a, b, owned, ow, SPLIT_TIE, cs.resolution, cs.seed, cs.leiden_iterations
+    )
     # Parts the split made, of two accounts or more, rejoin what they are firmly tied to: a
     # sparse campaign's owned-tie communities are many small ones (paraphrased frames, one card
     # per account), each tied to the rest by more than half a firm tie per account; an app
