@@ -290,7 +290,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "campaign_leiden_iterations",
-        0,
+        2,
         "scan: passes of Leiden's optimiser over the account graph (0: until a pass moves no "
         "account)",
         minimum=0,
