@@ -50,6 +50,8 @@ def _ingest(folder: str, store_path: str, memory_limit: str) -> dict[str, Any]:
     start = time.perf_counter()
     sources, _ = discover([folder])
     with open_store(store_path, memory_limit=memory_limit) as store:
+        # DuckDB's progress bar writes to stdout, where --format json goes
+        store.con.execute("SET enable_progress_bar = false")
         run = ingest(store, sources, batch_rows=500_000, max_text_bytes=1 << 20)
         rows = int(store.scalar("SELECT count(*) FROM exchanges"))
     _, peak = resident_mb()
