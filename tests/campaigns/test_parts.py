@@ -45,11 +45,13 @@ def _clique(names: list[str], w: float, types: tuple[str, ...] = ("payment",)) -
 OuterTie = tuple[int, int, float, list[dict]]
 
 
-def _outer_ties(rows: list[OuterTie]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
+def _outer_ties(
+    rows: list[OuterTie],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, NamedValues]:
     """``attach_outer``'s edge arrays from rows (node, member, owned weight, named values)."""
     a = np.array([r[0] for r in rows])
     b = np.array([r[1] for r in rows])
-    return a, b, np.array([r[2] for r in rows]), [r[3] for r in rows]
+    return a, b, np.array([r[2] for r in rows]), NamedValues.of([r[3] for r in rows])
 
 
 def test_cpm_keeps_two_rings_joined_by_one_weak_edge_apart() -> None:
@@ -259,23 +261,27 @@ def test_parts_with_strong_owned_ties_merge() -> None:
     assert len(set(apart.tolist())) == 2  # ties by a rented pool only: kept apart
 
 
-def _bridging(rows: list[tuple[str, str, float, list[str], list[str]]]) -> pd.DataFrame:
-    """Edges (a, b, owned weight, link types, owned values named) as ``edge_frame`` gives."""
-    return pd.DataFrame(
-        [{"a": a, "b": b, "weight": w, "link_types": t, "owned_weight": w if v else 0.0,
-          "owned_values": [{"key": k, "weight": w} for k in v]} for a, b, w, t, v in rows]
+def _bridging(
+    rows: list[tuple[str, str, float, list[str], list[str]]],
+) -> tuple[pd.DataFrame, NamedValues]:
+    """Edges (a, b, owned weight, link types, owned values named) as ``edge_frame`` and
+    ``owned_value_rows`` give."""
+    edges = pd.DataFrame(
+        [{"a": a, "b": b, "weight": w, "link_types": t, "owned_weight": w if v else 0.0}
+         for a, b, w, t, v in rows]
     )  # fmt: skip
+    return edges, NamedValues.of([[{"key": k, "weight": w} for k in v] for _, _, w, _, v in rows])
 
 
 def test_campaigns_sharing_only_a_proxy_provider_are_two_operators() -> None:
-    edges = _bridging(
+    edges, named = _bridging(
         [("n1", "e1", 0.4, ["ip_prefix"], []),
          ("n2", "e2", 0.4, ["ip_prefix", "asn"], []),
          ("n1", "w1", 0.9, ["payment"], ["payment:pm_1"]),
          ("n2", "w2", 0.9, ["frame"], ["frame:f1"])]
     )  # fmt: skip
     campaign_of = {"n1": 0, "n2": 0, "e1": 1, "e2": 1, "w1": 2, "w2": 2}
-    ties = bridges(edges, campaign_of)
+    ties = bridges(edges, named, campaign_of)
     assert (0, 1) not in ties
     assert ties[(0, 2)] == pytest.approx((1.8, 1 - 0.1 * 0.1))
     ops = operator_groups([2, 2, 2], ties, ratio=0.2)
@@ -288,12 +294,12 @@ def test_one_common_phrase_shared_by_many_pairs_is_not_an_operator() -> None:
     # Thirty pairs of accounts of two campaigns tied by one frame held by many accounts.
     rows = [(f"x{i}", f"y{i}", 0.12, ["frame"], ["frame:common"]) for i in range(30)]
     campaign_of = {**{f"x{i}": 0 for i in range(30)}, **{f"y{i}": 1 for i in range(30)}}
-    ties = bridges(_bridging(rows), campaign_of)
+    ties = bridges(*_bridging(rows), campaign_of)
     assert ties[(0, 1)] == pytest.approx((3.6, 0.12))
     assert len(set(operator_groups([121, 10], ties, ratio=0.2).tolist())) == 2
     # The same weight spread over many distinct frames and cards is an operator carrying over.
     rows = [(f"x{i}", f"y{i}", 0.12, ["frame"], [f"frame:f{i}"]) for i in range(30)]
-    ties = bridges(_bridging(rows), campaign_of)
+    ties = bridges(*_bridging(rows), campaign_of)
     assert len(set(operator_groups([121, 10], ties, ratio=0.2).tolist())) == 1
 
 
@@ -582,7 +588,7 @@ def test_members_tied_only_by_a_kind_the_cluster_is_not_made_of_are_trimmed() ->
     assert (kept[:32] == 0).all()  # without kinds every bar is met
     trimmed = trim(labels, a, b, w, owned, JudgeSettings(), owned_weight=w, kinds=kinds)
     assert (trimmed[:30] == 0).all() and (trimmed[30:] == -1).all()
-    values = [[{"key": f"{t[0]}:{x}-{y}", "weight": 0.6}] for x, y, t in rows]
+    values = NamedValues.of([[{"key": f"{t[0]}:{x}-{y}", "weight": 0.6}] for x, y, t in rows])
     out = attach_outer(trimmed, a, b, w, values, [0], 1.0, 0.8, 0.25, kinds)
     assert out[32] == 0 and out[30] == -1 and out[31] == -1
     assert attach_outer(trimmed, a, b, w, values, [0], 1.0, 0.8, 0.25)[30] == 0

@@ -26,6 +26,7 @@ import pandas as pd
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
+from stillwatch.campaigns.cluster import NamedValues
 from stillwatch.campaigns.judge import JudgeSettings, note_values, value_evidence
 
 # The owned strength a member needs to stay in its cluster.
@@ -33,21 +34,21 @@ MIN_EVIDENCE = JudgeSettings.owned_strength
 
 
 def bridges(
-    edges: pd.DataFrame, campaign_of: dict[str, int]
+    edges: pd.DataFrame, named: NamedValues, campaign_of: dict[str, int]
 ) -> dict[tuple[int, int], tuple[float, float]]:
-    """Per pair of campaigns: the owned weight of the edges between their members, and the
-    evidence of the distinct owned values those edges name (``1 − Π(1 − weight)``, each
-    value at its largest weight)."""
+    """Per pair of campaigns: the owned weight of the edges (``edge_frame``'s) between their
+    members, and the evidence of the distinct owned values those edges name (``named``; ``1 −
+    Π(1 − weight)``, each value at its largest weight)."""
     ca = edges.a.map(campaign_of)
     cb = edges.b.map(campaign_of)
     mask = ca.notna() & cb.notna() & (ca != cb) & (edges.owned_weight > 0)
     total: dict[tuple[int, int], float] = {}
     values: dict[tuple[int, int], dict[str, float]] = {}
-    for x, y, w, named in zip(ca[mask], cb[mask], edges.owned_weight[mask],
-                              edges.owned_values[mask], strict=True):  # fmt: skip
+    for x, y, w, i in zip(ca[mask], cb[mask], edges.owned_weight[mask],
+                          np.flatnonzero(mask.to_numpy()), strict=True):  # fmt: skip
         key = (int(min(x, y)), int(max(x, y)))
         total[key] = total.get(key, 0.0) + float(w)
-        note_values(values.setdefault(key, {}), named)
+        note_values(values.setdefault(key, {}), named.on_edge(int(i)))
     return {k: (t, value_evidence(values[k])) for k, t in total.items()}
 
 

@@ -42,7 +42,7 @@ def leiden_cpm(
     a = index.get_indexer(edges.a)
     b = index.get_indexer(edges.b)
     keep = (a >= 0) & (b >= 0)
-    graph = ig.Graph(n=len(nodes), edges=np.c_[a[keep], b[keep]].tolist(), directed=False)
+    graph = ig.Graph(n=len(nodes), edges=np.c_[a[keep], b[keep]], directed=False)
     graph.es["weight"] = edges.weight.to_numpy()[keep].astype(float).tolist()
     part = leidenalg.find_partition(
         graph,
@@ -57,18 +57,22 @@ def leiden_cpm(
 
 @dataclass(frozen=True)
 class NamedValues:
-    """Every edge's owned values (``edge_frame``'s ``owned_values``) as flat arrays: row ``i``
-    names value ``key[i]`` (a code) of kind ``kind[i]`` (its link type: ``frame``, ``payment``…)
-    at ``weight[i]`` on edge ``edge[i]``, so that the evidence of the distinct values a set of
-    edges names is counted in NumPy, not edge by edge."""
+    """Every edge's owned values (``link.graph.owned_value_rows``) as flat arrays: row ``i``
+    names value ``key[i]`` (a code into ``names``) of kind ``kind[i]`` (its link type:
+    ``frame``, ``payment``…) at ``weight[i]`` on edge ``edge[i]``, rows ordered by edge (edge
+    ``j``'s are ``starts[j]:starts[j + 1]``), so that the evidence of the distinct values a set
+    of edges names is counted in NumPy, not edge by edge."""
 
     edge: np.ndarray
     key: np.ndarray
     weight: np.ndarray
     kind: np.ndarray
+    names: np.ndarray
+    starts: np.ndarray
 
     @classmethod
     def of(cls, owned_values: Sequence[Iterable[Mapping[str, Any]]]) -> NamedValues:
+        """From each edge's values as ``{"key", "weight"}`` mappings."""
         edge: list[int] = []
         keys: list[str] = []
         weight: list[float] = []
@@ -77,11 +81,35 @@ class NamedValues:
                 edge.append(i)
                 keys.append(str(v["key"]))
                 weight.append(float(v["weight"]))
-        codes, names = pd.factorize(pd.Series(keys, dtype=object)) if keys else ([], [])
+        return cls.from_rows(np.asarray(edge, dtype=np.int64), pd.Series(keys, dtype=object),
+                             np.asarray(weight, dtype=float), len(owned_values))  # fmt: skip
+
+    @classmethod
+    def from_rows(
+        cls, edge: np.ndarray, keys: pd.Series, weight: np.ndarray, n_edges: int
+    ) -> NamedValues:
+        """From rows ordered by ``edge`` (``0 .. n_edges - 1``), as ``owned_value_rows``."""
+        edge = np.asarray(edge, dtype=np.int64)
+        codes, names = pd.factorize(keys) if len(keys) else (np.zeros(0, np.int64), [])
+        codes = np.asarray(codes, dtype=np.int64)
+        names = np.asarray(names, dtype=object)
         kinds = np.array([str(k).split(":", 1)[0] for k in names], dtype=object)
-        return cls(np.asarray(edge, dtype=np.int64), np.asarray(codes, dtype=np.int64),
-                   np.asarray(weight, dtype=float),
-                   kinds[np.asarray(codes, dtype=np.int64)] if len(kinds) else kinds)  # fmt: skip
+        starts = np.searchsorted(edge, np.arange(n_edges + 1))
+        return cls(edge, codes, np.asarray(weight, dtype=float),
+                   kinds[codes] if len(kinds) else kinds, names, starts)  # fmt: skip
+
+    def on_edge(self, i: int) -> list[tuple[str, float]]:
+        """Edge ``i``'s values as (key, weight)."""
+        rows = range(int(self.starts[i]), int(self.starts[i + 1]))
+        return [(str(self.names[self.key[r]]), float(self.weight[r])) for r in rows]
+
+    def subset(self, keep: np.ndarray) -> NamedValues:
+        """The values of the edges ``keep`` (a mask over edges) holds, edges renumbered."""
+        renumber = np.cumsum(keep) - 1
+        rows = keep[self.edge]
+        return NamedValues.from_rows(renumber[self.edge[rows]],
+                                     pd.Series(self.names[self.key[rows]], dtype=object),
+                                     self.weight[rows], int(keep.sum()))  # fmt: skip
 
     def evidence(self, groups: Sequence[np.ndarray], n: int) -> np.ndarray:
         """Per group ``0..n-1``, ``1 − Π(1 − weight)`` over the distinct values its edges name,

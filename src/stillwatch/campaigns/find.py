@@ -57,7 +57,7 @@ from stillwatch.campaigns.size import bootstrap_exchanges, exchange_cells, mixtu
 from stillwatch.campaigns.usage import prompt_shares
 from stillwatch.engine.memory import stage_peak_mb
 from stillwatch.engine.store import Store, query_arrow
-from stillwatch.link.graph import POOL_TYPES, edge_frame
+from stillwatch.link.graph import POOL_TYPES, edge_frame, owned_value_rows
 
 # Dismissed accounts count as known negatives once analysts have dismissed this many.
 MIN_DISMISSED = 20
@@ -218,9 +218,15 @@ def find_campaigns(
     t0 = time.perf_counter()
     accounts = account_table(store, scan_id)
     edges = edge_frame(store, scan_id)
+    rows = owned_value_rows(store, scan_id)
+    named = NamedValues.from_rows(rows.edge.to_numpy(), rows.key, rows.weight.to_numpy(),
+                                  len(edges))  # fmt: skip
+    del rows
     allow = analyst.allowlisted_accounts
     if allow:
-        edges = edges[~edges.a.isin(allow) & ~edges.b.isin(allow)]
+        kept = (~edges.a.isin(allow) & ~edges.b.isin(allow)).to_numpy()
+        edges = edges[kept].reset_index(drop=True)
+        named = named.subset(kept)
     nodes = np.array(sorted(set(edges.a) | set(edges.b)), dtype=object)
     index = pd.Index(nodes)
     a = index.get_indexer(edges.a)
@@ -234,8 +240,6 @@ def find_campaigns(
     # what the operator's own kinds of tie weigh on each edge (a proxy range shared on top of
     # one faint phrase is not a firm owned tie)
     ow = edges.owned_weight.to_numpy(dtype=float)
-    values = list(edges.owned_values)
-    named = NamedValues.of(values)
     labels = merge_parts(labels, a, b, ow, owned, cs.merge_ratio, cs.min_accounts, named,
                          js.owned_strength)  # fmt: skip
     kinds_of_edge = kind_bits(edges.link_types, POOL_TYPES)
@@ -305,7 +309,7 @@ def find_campaigns(
     # Accounts outside every cluster whose owned ties point to one reported campaign join it
     # (the campaign's score stays the one its core earned).
     registered = facts.registered_hour.to_numpy(dtype=float)
-    labels = attach_outer(labels, a, b, ow, values, reported, NEAR_OWNED,
+    labels = attach_outer(labels, a, b, ow, named, reported, NEAR_OWNED,
                           cs.outer_share, js.owned_strength, kinds_of_edge, registered)  # fmt: skip
     members_of = [nodes[labels == c].tolist() for c in range(k)]
     firm = np.where(labels >= 0, coordination_of(internal_strength(labels, a, b, w), js), 0.0)
@@ -318,7 +322,7 @@ def find_campaigns(
     result.peak_mb["size"] = stage_peak_mb()
     # Attribution over reported campaigns.
     campaign_of = {x: i for i, c in enumerate(reported) for x in members_of[c]}
-    ties = bridges(edges, campaign_of)
+    ties = bridges(edges, named, campaign_of)
     ops = operator_groups([len(members_of[c]) for c in reported], ties, cs.attribution_ratio)
     # Stable ids.
     prev_members, prev_first, prev_operator = _previous(store, scan_id)

@@ -45,7 +45,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -230,11 +229,10 @@ def defining_kinds(labels: np.ndarray, held: np.ndarray) -> np.ndarray:
     return out
 
 
-def note_values(seen: dict[str, float], named: Iterable[Mapping[str, Any]]) -> None:
-    """Add an edge's owned values (``edge_frame``'s ``owned_values``: ``key``, ``weight``) to
-    ``seen``, each value at its largest weight."""
-    for v in named:
-        key, weight = str(v["key"]), float(v["weight"])
+def note_values(seen: dict[str, float], named: Iterable[tuple[str, float]]) -> None:
+    """Add an edge's owned values (``NamedValues.on_edge``: key, weight) to ``seen``, each
+    value at its largest weight."""
+    for key, weight in named:
         seen[key] = max(seen.get(key, 0.0), weight)
 
 
@@ -251,7 +249,7 @@ ATTACH_ROUNDS = 6
 
 def attach_outer(
     labels: np.ndarray, a: np.ndarray, b: np.ndarray, owned_weight: np.ndarray,
-    owned_values: list[list[dict[str, float | str]]], targets: list[int],
+    owned_values: NamedValues, targets: list[int],
     min_weight: float, min_share: float, min_evidence: float,
     kinds: np.ndarray | None = None, registered: np.ndarray | None = None,
     rounds: int = ATTACH_ROUNDS,
@@ -277,7 +275,7 @@ def attach_outer(
 
 def _attach_once(
     labels: np.ndarray, a: np.ndarray, b: np.ndarray, owned_weight: np.ndarray,
-    owned_values: list[list[dict[str, float | str]]], targets: list[int],
+    owned_values: NamedValues, targets: list[int],
     min_weight: float, min_share: float, min_evidence: float,
     kinds: np.ndarray | None, registered: np.ndarray | None, times: dict[int, np.ndarray],
 ) -> np.ndarray:  # fmt: skip
@@ -326,7 +324,7 @@ def _attach_once(
         for i in edge.tolist():
             key = (int(node_side[i]), int(other[i]))
             into[key] = into.get(key, 0.0) + float(owned_weight[i])
-            note_values(values.setdefault(key, {}), owned_values[i])
+            note_values(values.setdefault(key, {}), owned_values.on_edge(i))
     best: dict[int, tuple[float, int]] = {}
     for (node, cluster), weight in sorted(into.items()):
         if weight > best.get(node, (0.0, -1))[0]:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from stillwatch.engine.store import Store
@@ -146,34 +147,64 @@ def build_links(store: Store, scan_id: str, top_k: int = 30, min_weight: float =
     return n
 
 
+_POOLS = ", ".join(f"'{t}'" for t in sorted(POOL_TYPES))
+_TRUSTED = "CAST(json_extract(ev, '$.\"' || t || '\".trusted_weight') AS DOUBLE)"
+# one row per edge, in ``edge_frame``'s order (``a < b``; one edge per pair)
+_EDGES = """
+    SELECT min(account_id) AS a, max(account_id) AS b, any_value(weight) AS weight,
+           any_value(link_types) AS link_types, any_value(evidence) AS ev
+    FROM links WHERE scan_id = ? GROUP BY link_id
+"""
+
+
 def edge_frame(store: Store, scan_id: str) -> pd.DataFrame:
-    """This scan's edges, one row each: ``a``, ``b`` (a < b), ``weight``, ``link_types``,
+    """This scan's edges, one row each, ordered by ``a``, ``b``: ``a``, ``b`` (a < b),
+    ``weight``, ``link_types`` (a tuple, shared by every edge of the same kinds) and
     ``owned_weight``: the weight of its owned kinds alone (``1 − Π(1 − trusted weight)`` over
-    the link types that are not ``POOL_TYPES``; 0 for a pool-only edge), and ``owned_values``:
-    what each owned kind shares, as ``kind:value`` keys (the frame, card, network or burst
-    value its evidence names; the pair itself for pair-wise kinds such as same-minute
-    activity) with their trusted weights, so that one value shared by many pairs can be told
-    from many values."""
-    pools = ", ".join(f"'{t}'" for t in sorted(POOL_TYPES))
-    trusted = "CAST(json_extract(ev, '$.\"' || t || '\".trusted_weight') AS DOUBLE)"
+    the link types that are not ``POOL_TYPES``; 0 for a pool-only edge). What the owned kinds
+    name is :func:`owned_value_rows`. Nothing here is a Python object per edge but the two
+    account ids: a large graph's edges fit in memory."""
+    frame = store.con.execute(
+        f"""
+        SELECT a, b, weight, array_to_string(link_types, ',') AS link_types,
+               coalesce(1 - exp(list_sum(list_transform(
+                   list_filter(link_types, lambda t: t NOT IN ({_POOLS})),
+                   lambda t: ln(1 - least(0.999, {_TRUSTED}))))), 0.0) AS owned_weight
+        FROM ({_EDGES}) ORDER BY a, b
+        """,
+        [scan_id],
+    ).df()
+    codes, kinds = pd.factorize(frame.link_types)
+    shared = np.empty(len(kinds), dtype=object)
+    shared[:] = [tuple(k.split(",")) if k else () for k in kinds]
+    frame["link_types"] = shared[codes] if len(frame) else np.empty(0, dtype=object)
+    return frame
+
+
+def owned_value_rows(store: Store, scan_id: str) -> pd.DataFrame:
+    """What each edge's owned kinds share, one row per value: ``edge`` (the edge's row in
+    :func:`edge_frame`), ``key`` as ``kind:value`` (the frame, card, network or burst value
+    its evidence names; the pair itself for pair-wise kinds such as same-minute activity) and
+    its trusted ``weight``, so that one value shared by many pairs can be told from many
+    values. Ordered by edge, then by the edge's link types."""
     named = " , ".join(
         f"json_extract_string(ev, '$.\"' || t || '\".evidence.{f}')"
         for f in ("frame_id", "strongest", "value")
     )
     return store.con.execute(
         f"""
-        SELECT a, b, weight, link_types,
-               coalesce(1 - exp(list_sum(list_transform(
-                   list_filter(link_types, lambda t: t NOT IN ({pools})),
-                   lambda t: ln(1 - least(0.999, {trusted}))))), 0.0) AS owned_weight,
-               list_transform(list_filter(link_types, lambda t: t NOT IN ({pools})),
-                   lambda t: {{'key': t || ':' || coalesce({named}, a || '|' || b),
-                              'weight': coalesce({trusted}, 0.0)}}) AS owned_values
-        FROM (
-            SELECT min(account_id) AS a, max(account_id) AS b, any_value(weight) AS weight,
-                   any_value(link_types) AS link_types, any_value(evidence) AS ev
-            FROM links WHERE scan_id = ? GROUP BY link_id
-        ) ORDER BY a, b
+        WITH e AS (
+            SELECT row_number() OVER (ORDER BY a, b) - 1 AS edge, a, b, ev,
+                   list_filter(link_types, lambda t: t NOT IN ({_POOLS})) AS owned
+            FROM ({_EDGES})
+        ),
+        v AS (
+            SELECT edge, a, b, ev, unnest(owned) AS t, generate_subscripts(owned, 1) AS pos
+            FROM e
+        )
+        SELECT edge, t || ':' || coalesce({named}, a || '|' || b) AS key,
+               coalesce({_TRUSTED}, 0.0) AS weight
+        FROM v ORDER BY edge, pos
         """,
         [scan_id],
     ).df()
