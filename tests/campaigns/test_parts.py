@@ -651,3 +651,17 @@ def test_a_ring_joined_through_members_the_trim_removes_is_apart_after_a_second_
     twice = _join_and_trim(once, graph, cs, js)
     assert set(twice[:60].tolist()) == {twice[0]} and twice[0] >= 0
     assert len(set(twice[72:].tolist())) == 1 and twice[72] not in (twice[0], -1)
+
+
+def test_named_values_of_a_subset_of_edges_keep_each_edges_own_values() -> None:
+    named = NamedValues.of([
+        [{"key": "frame:f1", "weight": 0.5}, {"key": "payment:p1", "weight": 0.9}],
+        [],
+        [{"key": "frame:f1", "weight": 0.2}],
+        [{"key": "frame:f2", "weight": 0.4}],
+    ])  # fmt: skip
+    assert named.on_edge(0) == [("frame:f1", 0.5), ("payment:p1", 0.9)]
+    assert named.on_edge(1) == []
+    kept = named.subset(np.array([False, True, True, False]))
+    assert kept.on_edge(0) == [] and kept.on_edge(1) == [("frame:f1", 0.2)]
+    assert list(kept.kind) == ["frame"] and len(kept.starts) == 3

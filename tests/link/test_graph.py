@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from stillwatch.engine.store import Store, open_store
-from stillwatch.link.graph import TYPE_TRUST, build_links, edge_frame
+from stillwatch.link.graph import TYPE_TRUST, build_links, edge_frame, owned_value_rows
 
 SCAN = "scan-test"
 
@@ -100,3 +100,24 @@ def test_edges_combined_part_by_part_are_the_edges_combined_at_once(
     monkeypatch.setattr(graph, "EDGE_PART_ROWS", 2)
     assert build_links(store, SCAN, top_k=3) == whole_n > 10
     assert sorted(store.sql(query)) == whole
+
+
+def test_owned_values_name_their_edges_row_and_pools_name_none(store: Store) -> None:
+    _candidate(store, "l1", "acct_a", "acct_b", "payment", 0.6, {"value": "pm_1"})
+    _candidate(store, "l2", "acct_a", "acct_b", "ip_prefix", 0.8, {"value": "10.0.0.0/24"})
+    _candidate(store, "l3", "acct_c", "acct_d", "ip_prefix", 0.8, {"value": "10.0.1.0/24"})
+    _candidate(store, "l4", "acct_a", "acct_c", "same_minutes", 0.7, {"minutes": 9})
+    build_links(store, SCAN)
+    edges = edge_frame(store, SCAN)
+    rows = owned_value_rows(store, SCAN)
+    row_of = {(a, b): i for i, (a, b) in enumerate(zip(edges.a, edges.b, strict=True))}
+    named = {(int(e), k): w for e, k, w in zip(rows.edge, rows.key, rows.weight, strict=True)}
+    # a card names its value, a pair-wise kind the pair; a proxy range (a pool) names nothing
+    assert named == {
+        (row_of[("acct_a", "acct_b")], "payment:pm_1"): pytest.approx(TYPE_TRUST["payment"] * 0.6),
+        (row_of[("acct_a", "acct_c")], "same_minutes:acct_a|acct_c"): pytest.approx(
+            TYPE_TRUST["same_minutes"] * 0.7
+        ),
+    }
+    # link types are tuples, one object per combination of kinds
+    assert edges.link_types[row_of[("acct_c", "acct_d")]] == ("ip_prefix",)
