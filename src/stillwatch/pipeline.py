@@ -314,6 +314,11 @@ def scan(
                 ),
             )
             seconds["scores"] = time.perf_counter() - t2
+            # What the signals stage held in Python (every signal with its sentence, every link
+            # candidate, the features frame) is in the store now; the campaign stage reads it
+            # from there. Let it go before the graph is built.
+            n_accounts, n_candidates = len(accounts), len(ctx.links)
+            del ctx, collected, scored, features, accounts
             peak_mb["scores"] = stage_peak_mb()
             t3 = time.perf_counter()
             progress("links and campaigns: the account graph, cluster, judge, size, attribute")
@@ -330,7 +335,7 @@ def scan(
         )
         raise
     summary = {
-        "accounts": len(accounts),
+        "accounts": n_accounts,
         "flagged": len(flagged),
         "campaigns": found.reported,
         "candidates": found.candidates,
@@ -340,7 +345,7 @@ def scan(
         "links": n_edges,
         "campaign_seconds": {k: round(v, 3) for k, v in found.seconds.items()},
         "signals": n_signals,
-        "link_candidates": len(ctx.links),
+        "link_candidates": n_candidates,
         "seconds": {k: round(v, 3) for k, v in seconds.items()},
         "peak_mb": peak_mb,
     }
@@ -351,10 +356,10 @@ def scan(
     )
     return ScanResult(
         scan_id,
-        len(accounts),
+        n_accounts,
         len(flagged),
         n_signals,
-        len(ctx.links),
+        n_candidates,
         report,
         {k: round(v, 3) for k, v in seconds.items()},
         {k: v["reason"] for k, v in report.items() if not v["ran"]},
