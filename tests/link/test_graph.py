@@ -6,10 +6,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from stillwatch.engine.store import Store, open_store
-from stillwatch.link.graph import TYPE_TRUST, build_links, edge_frame, owned_value_rows
+from stillwatch.link.graph import (
+    TYPE_TRUST,
+    build_links,
+    edge_frame,
+    edges_and_owned_values,
+    owned_value_rows,
+)
 
 SCAN = "scan-test"
 
@@ -121,3 +128,8 @@ def test_owned_values_name_their_edges_row_and_pools_name_none(store: Store) -> 
     }
     # link types are tuples, one object per combination of kinds
     assert edges.link_types[row_of[("acct_c", "acct_d")]] == ("ip_prefix",)
+    # grouped once, the same two frames; the temporary table is gone after
+    together, together_rows = edges_and_owned_values(store, SCAN)
+    pd.testing.assert_frame_equal(together, edges)
+    pd.testing.assert_frame_equal(together_rows, rows)
+    assert not store.sql("SELECT 1 FROM duckdb_tables() WHERE table_name = '_sw_edge_rows'")

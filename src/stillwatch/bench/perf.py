@@ -83,8 +83,7 @@ def _scan(store_path: str, memory_limit: str) -> dict[str, Any]:
         "stages": result.seconds,
         "detectors": {d: v.get("seconds") for d, v in result.detectors.items() if v["ran"]},
         "accounts": result.accounts,
-        # the stage marks start over at each stage: the scan's own peak is the highest of them
-        "peak_mb": max([peak, *(m for m in result.peak_mb.values() if m is not None)]),
+        "peak_mb": peak,
         "stage_peak_mb": result.peak_mb,
         "campaign_seconds": summary["campaign_seconds"],
     }

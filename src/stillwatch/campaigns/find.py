@@ -57,7 +57,7 @@ from stillwatch.campaigns.size import bootstrap_exchanges, exchange_cells, mixtu
 from stillwatch.campaigns.usage import prompt_shares
 from stillwatch.engine.memory import stage_peak_mb
 from stillwatch.engine.store import Store, query_arrow
-from stillwatch.link.graph import POOL_TYPES, edge_frame, owned_value_rows
+from stillwatch.link.graph import POOL_TYPES, edges_and_owned_values
 
 # Dismissed accounts count as known negatives once analysts have dismissed this many.
 MIN_DISMISSED = 20
@@ -217,8 +217,7 @@ def find_campaigns(
     result = CampaignResult()
     t0 = time.perf_counter()
     accounts = account_table(store, scan_id)
-    edges = edge_frame(store, scan_id)
-    rows = owned_value_rows(store, scan_id)
+    edges, rows = edges_and_owned_values(store, scan_id)
     named = NamedValues.from_rows(rows.edge.to_numpy(), rows.key, rows.weight.to_numpy(),
                                   len(edges))  # fmt: skip
     del rows

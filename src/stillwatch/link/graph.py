@@ -149,11 +149,12 @@ def build_links(store: Store, scan_id: str, top_k: int = 30, min_weight: float =
 
 _POOLS = ", ".join(f"'{t}'" for t in sorted(POOL_TYPES))
 _TRUSTED = "CAST(json_extract(ev, '$.\"' || t || '\".trusted_weight') AS DOUBLE)"
-# one row per edge, in ``edge_frame``'s order (``a < b``; one edge per pair)
+# one row per edge: ``edge`` numbers them in ``a``, ``b`` order (``a < b``; one edge per pair)
 _EDGES = """
-    SELECT min(account_id) AS a, max(account_id) AS b, any_value(weight) AS weight,
-           any_value(link_types) AS link_types, any_value(evidence) AS ev
-    FROM links WHERE scan_id = ? GROUP BY link_id
+    SELECT row_number() OVER (ORDER BY a, b) - 1 AS edge, *
+    FROM (SELECT min(account_id) AS a, max(account_id) AS b, any_value(weight) AS weight,
+                 any_value(link_types) AS link_types, any_value(evidence) AS ev
+          FROM links WHERE scan_id = ? GROUP BY link_id)
 """
 
 
@@ -162,23 +163,10 @@ def edge_frame(store: Store, scan_id: str) -> pd.DataFrame:
     ``weight``, ``link_types`` (a tuple, shared by every edge of the same kinds) and
     ``owned_weight``: the weight of its owned kinds alone (``1 − Π(1 − trusted weight)`` over
     the link types that are not ``POOL_TYPES``; 0 for a pool-only edge). What the owned kinds
-    name is :func:`owned_value_rows`. Nothing here is a Python object per edge but the two
-    account ids: a large graph's edges fit in memory."""
-    frame = store.con.execute(
-        f"""
-        SELECT a, b, weight, array_to_string(link_types, ',') AS link_types,
-               coalesce(1 - exp(list_sum(list_transform(
-                   list_filter(link_types, lambda t: t NOT IN ({_POOLS})),
-                   lambda t: ln(1 - least(0.999, {_TRUSTED}))))), 0.0) AS owned_weight
-        FROM ({_EDGES}) ORDER BY a, b
-        """,
-        [scan_id],
-    ).df()
-    codes, kinds = pd.factorize(frame.link_types)
-    shared = np.empty(len(kinds), dtype=object)
-    shared[:] = [tuple(k.split(",")) if k else () for k in kinds]
-    frame["link_types"] = shared[codes] if len(frame) else np.empty(0, dtype=object)
-    return frame
+    name is :func:`owned_value_rows`; :func:`edges_and_owned_values` gives both from one pass.
+    Nothing here is a Python object per edge but the two account ids: a large graph's edges
+    fit in memory."""
+    return _edge_frame(store, f"({_EDGES})", [scan_id])
 
 
 def owned_value_rows(store: Store, scan_id: str) -> pd.DataFrame:
@@ -187,6 +175,38 @@ def owned_value_rows(store: Store, scan_id: str) -> pd.DataFrame:
     its evidence names; the pair itself for pair-wise kinds such as same-minute activity) and
     its trusted ``weight``, so that one value shared by many pairs can be told from many
     values. Ordered by edge, then by the edge's link types."""
+    return _owned_value_rows(store, f"({_EDGES})", [scan_id])
+
+
+def edges_and_owned_values(store: Store, scan_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`edge_frame` and :func:`owned_value_rows` with the links grouped into edges once."""
+    store.con.execute(f"CREATE OR REPLACE TEMP TABLE _sw_edge_rows AS {_EDGES}", [scan_id])
+    try:
+        return (_edge_frame(store, "_sw_edge_rows", []),
+                _owned_value_rows(store, "_sw_edge_rows", []))  # fmt: skip
+    finally:
+        store.con.execute("DROP TABLE IF EXISTS _sw_edge_rows")
+
+
+def _edge_frame(store: Store, edges: str, params: list[Any]) -> pd.DataFrame:
+    frame = store.con.execute(
+        f"""
+        SELECT a, b, weight, array_to_string(link_types, ',') AS link_types,
+               coalesce(1 - exp(list_sum(list_transform(
+                   list_filter(link_types, lambda t: t NOT IN ({_POOLS})),
+                   lambda t: ln(1 - least(0.999, {_TRUSTED}))))), 0.0) AS owned_weight
+        FROM {edges} ORDER BY edge
+        """,
+        params,
+    ).df()
+    codes, kinds = pd.factorize(frame.link_types)
+    shared = np.empty(len(kinds), dtype=object)
+    shared[:] = [tuple(k.split(",")) if k else () for k in kinds]
+    frame["link_types"] = shared[codes] if len(frame) else np.empty(0, dtype=object)
+    return frame
+
+
+def _owned_value_rows(store: Store, edges: str, params: list[Any]) -> pd.DataFrame:
     named = " , ".join(
         f"json_extract_string(ev, '$.\"' || t || '\".evidence.{f}')"
         for f in ("frame_id", "strongest", "value")
@@ -194,9 +214,9 @@ def owned_value_rows(store: Store, scan_id: str) -> pd.DataFrame:
     return store.con.execute(
         f"""
         WITH e AS (
-            SELECT row_number() OVER (ORDER BY a, b) - 1 AS edge, a, b, ev,
+            SELECT edge, a, b, ev,
                    list_filter(link_types, lambda t: t NOT IN ({_POOLS})) AS owned
-            FROM ({_EDGES})
+            FROM {edges}
         ),
         v AS (
             SELECT edge, a, b, ev, unnest(owned) AS t, generate_subscripts(owned, 1) AS pos
@@ -206,7 +226,7 @@ def owned_value_rows(store: Store, scan_id: str) -> pd.DataFrame:
                coalesce({_TRUSTED}, 0.0) AS weight
         FROM v ORDER BY edge, pos
         """,
-        [scan_id],
+        params,
     ).df()
 
 
