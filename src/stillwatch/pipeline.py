@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import ibis
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -221,6 +222,13 @@ def scan(
     scan_id = f"scan-{started:%Y%m%dT%H%M%S}-{digest[:8]}"
     while store.scalar("SELECT count(*) FROM scans WHERE scan_id = ?", [scan_id]):
         scan_id += "x"
+    # This process alone holds the store open for writing (DuckDB locks the file), so a scan
+    # still "running" is one whose process was killed: it will never finish. Its results were
+    # rolled back; say so in its row.
+    store.con.execute(
+        "UPDATE scans SET status = 'failed', error = ? WHERE status = 'running'",
+        ["interrupted: its process ended before the scan finished (nothing of it was kept)"],
+    )
     store.con.execute(
         "INSERT INTO scans (scan_id, started_at, status, inputs, inputs_digest, settings) "
         "VALUES (?, ?, 'running', ?, ?, ?)",
@@ -249,7 +257,7 @@ def scan(
             ctx = ScanContext(src, features, present, settings, features_table=ft)
             t1 = time.perf_counter()
             collected: list[tuple[str, str, str, float, str]] = []
-            n_signals = 0
+            n_signals = n_candidates = 0
             for i, d in enumerate(dets, 1):
                 reason = _skip_reason(d, present)
                 if reason:
@@ -276,7 +284,8 @@ def scan(
                 )
                 _insert(store, "signals", rows)
                 _write_links(store, scan_id, out.links)
-                ctx.links.extend(out.links)
+                ctx.note_links(out.links)
+                n_candidates += len(out.links)
                 collected += [
                     (a, d.id, d.family, float(s), f)
                     for a, s, f in zip(frame.account_id, frame.score, facts, strict=True)
@@ -286,6 +295,7 @@ def scan(
                     d, ran=True, signals=len(frame), links=len(out.links),
                     seconds=round(time.perf_counter() - ts, 3), peak_mb=stage_peak_mb(),
                 )  # fmt: skip
+                del out, frame, facts, rows  # in the store now; not held through the next one
             release_prompt_tables(ctx)
             seconds["signals"] = time.perf_counter() - t1
             peak_mb["signals"] = _highest(
@@ -317,7 +327,7 @@ def scan(
             # What the signals stage held in Python (every signal with its sentence, every link
             # candidate, the features frame) is in the store now; the campaign stage reads it
             # from there. Let it go before the graph is built.
-            n_accounts, n_candidates = len(accounts), len(ctx.links)
+            n_accounts = len(accounts)
             del ctx, collected, scored, features, accounts
             peak_mb["scores"] = stage_peak_mb()
             t3 = time.perf_counter()
@@ -392,21 +402,26 @@ def _entry(d: Detector, ran: bool, **extra: Any) -> dict[str, Any]:
 
 
 def _write_links(store: Store, scan_id: str, links: Sequence[LinkCandidate]) -> None:
+    """One row per end of each link (``a``'s, then ``b``'s), built column by column."""
     if not links:
         return
-    rows: dict[str, list[Any]] = {k: [] for k in (
-        "scan_id", "link_id", "detector", "link_type", "account_id", "weight", "evidence")}  # fmt: skip
-    for link in links:
-        ev = json.dumps(link.evidence, sort_keys=True)
-        for end in (link.a, link.b):
-            rows["scan_id"].append(scan_id)
-            rows["link_id"].append(link.link_id)
-            rows["detector"].append(link.detector)
-            rows["link_type"].append(link.link_type)
-            rows["account_id"].append(end)
-            rows["weight"].append(float(link.weight))
-            rows["evidence"].append(ev)
-    _insert(store, "link_candidates", pa.table(rows))
+    n = len(links)
+    ends = pa.table(
+        {
+            "scan_id": pa.repeat(scan_id, n),
+            "link_id": [link.link_id for link in links],
+            "detector": [link.detector for link in links],
+            "link_type": [link.link_type for link in links],
+            "weight": pa.array([float(link.weight) for link in links], pa.float64()),
+            "evidence": [json.dumps(link.evidence, sort_keys=True) for link in links],
+        }
+    )
+    a = ends.append_column("account_id", pa.array([link.a for link in links], pa.string()))
+    b = ends.append_column("account_id", pa.array([link.b for link in links], pa.string()))
+    del ends
+    both = pa.concat_tables([a, b])
+    del a, b
+    _insert(store, "link_candidates", both.take(np.arange(2 * n).reshape(2, n).T.ravel()))
 
 
 def latest_scan(store: Store) -> str:

@@ -134,3 +134,12 @@ def test_failed_scan_is_recorded(tmp_path: Path, planted_data: Planted, monkeypa
         status, error = store.sql("SELECT status, error FROM scans")[0]
         assert status == "failed" and "detector exploded" in error
         assert store.scalar("SELECT count(*) FROM signals") == 0  # rolled back
+        # a scan whose process was killed left its row "running"; the next scan says so
+        store.con.execute("INSERT INTO scans (scan_id, started_at, status) "
+                          "VALUES ('scan-killed', now(), 'running')")  # fmt: skip
+        monkeypatch.undo()
+        scan(store, {"flag_threshold": 0.5})
+        assert dict(store.sql("SELECT status, count(*) FROM scans GROUP BY ALL")) == {
+            "failed": 2, "done": 1}  # fmt: skip
+        killed = store.scalar("SELECT error FROM scans WHERE scan_id = 'scan-killed'")
+        assert killed.startswith("interrupted")
