@@ -81,7 +81,7 @@ def _run(d: Detector, store: Store) -> DetectorOutput:
     ctx = _context(store)
     for dep in getattr(d, "after", ()):
         dep_out = next(x for x in detectors() if x.id == dep).run(ctx)
-        ctx.links.extend(dep_out.links)
+        ctx.note_links(dep_out.links)
     return d.run(ctx)
 
 

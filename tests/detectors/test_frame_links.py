@@ -104,3 +104,26 @@ def test_array_pairs_and_top_k_are_what_the_pair_by_pair_forms_give() -> None:
         assert [(c.a, c.b, c.weight, dict(c.evidence)) for c in got] == [
             (c.a, c.b, c.weight, dict(c.evidence)) for c in expected
         ]
+        # coded by the store (as prompts.shared-hashes does), the frames named on demand
+        accounts = pd.Index(sorted(set(inc.account_id)))
+        frames = pd.Index(sorted(set(inc.frame_id)))
+        asked: list[int] = []
+
+        def name_of(
+            codes: np.ndarray, frames: pd.Index = frames, asked: list = asked
+        ) -> np.ndarray:
+            asked.extend(codes.tolist())
+            return np.asarray(frames[codes], dtype=object)
+
+        coded = FrameHoldings.from_codes(
+            accounts.get_indexer(inc.account_id).astype(np.int64),
+            frames.get_indexer(inc.frame_id).astype(np.int64), inc.weight.to_numpy(float),
+            accounts, len(frames), name_of,
+        ).links(
+            "d", "frame", max_group, neighbours, top_k,
+            lambda f, n, w: {"frame_id": f, "frames": n, "weight": w},
+        )  # fmt: skip
+        assert [(c.a, c.b, c.weight, dict(c.evidence)) for c in coded] == [
+            (c.a, c.b, c.weight, dict(c.evidence)) for c in expected
+        ]
+        assert len(asked) == len(got)  # only the frames the links cite are named

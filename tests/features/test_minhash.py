@@ -3,6 +3,7 @@ is bounded and stable under row order."""
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import numpy as np
@@ -100,3 +101,43 @@ def test_a_phrase_repeated_inside_one_prompt_is_not_repeated_phrasing() -> None:
     # counted at least three times: the third prompt must hold the shingle too
     three = account_signatures(accounts, once + twice, min_shingles=1, min_repeats=3)
     assert three.accounts == []
+
+
+def test_band_pairs_are_every_pair_agreeing_on_a_band_and_chains_in_big_buckets(
+    monkeypatch,
+) -> None:
+    """``lsh_pairs`` (pairs as integer codes, similarity a chunk at a time) gives what a plain
+    loop over each band's buckets gives: all pairs in a bucket up to ``max_bucket``, the
+    sorted members chained above it; each pair's similarity the share of equal values."""
+    from stillwatch.features.content import minhash
+
+    monkeypatch.setattr(minhash, "SIMILARITY_CHUNK", 7)  # many chunks
+    rng = np.random.default_rng(5)
+    n, width, bands, max_bucket = 300, 16, 4, 6
+    sig = rng.integers(0, 2**32, size=(n, width), dtype=np.uint64).astype(np.uint32)
+    for size in (2, 3, 5, 9, 20):  # groups agreeing on some bands, one far above max_bucket
+        base = sig[rng.integers(n)].copy()
+        for m in rng.choice(n, size, replace=False):
+            row = base.copy()
+            changed = rng.choice(width, rng.integers(0, width), replace=False)
+            row[changed] = rng.integers(0, 2**32, len(changed))
+            sig[m] = row
+    expected: set[tuple[int, int]] = set()
+    rows = width // bands
+    for b in range(bands):
+        buckets: dict[bytes, list[int]] = {}
+        for i in range(n):
+            buckets.setdefault(sig[i, b * rows : (b + 1) * rows].tobytes(), []).append(i)
+        for members in buckets.values():
+            if len(members) > max_bucket:
+                expected |= set(itertools.pairwise(members))
+            else:
+                expected |= {(x, y) for i, x in enumerate(members) for y in members[i + 1 :]}
+    accounts = [f"a{i:03d}" for i in range(n)]
+    got = minhash.lsh_pairs(accounts, sig, bands=bands, max_bucket=max_bucket, min_similarity=0.3)
+    want = sorted(p for p in expected if (sig[p[0]] == sig[p[1]]).mean() >= 0.3)
+    assert len(want) > 20
+    assert list(zip(got["account_a"].to_pylist(), got["account_b"].to_pylist(), strict=True)) == [
+        (accounts[x], accounts[y]) for x, y in want
+    ]
+    assert got["similarity"].to_pylist() == [(sig[x] == sig[y]).mean() for x, y in want]

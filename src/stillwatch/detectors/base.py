@@ -106,13 +106,13 @@ class DetectorOutput:
 @dataclass
 class ScanContext:
     """What a detector may read: the canonical tables (Ibis), this scan's account features
-    (a DataFrame), the columns present, and the links earlier detectors proposed."""
+    (a DataFrame), the columns present, and which accounts earlier detectors linked
+    (:meth:`linked_rows`; the link candidates themselves go to the store as they come)."""
 
     sources: Sources
     features: pd.DataFrame
     present: frozenset[str]
     settings: Mapping[str, Any] = field(default_factory=dict)
-    links: list[LinkCandidate] = field(default_factory=list)
     features_table: Any = None  # the Ibis table of account_features for this scan
     # What one detector computed and another reads again in the same scan (the prompt sample,
     # its text features): kept for this scan only, keyed by what computed it.
@@ -120,8 +120,28 @@ class ScanContext:
     # The detectors that have run so far in this scan (a detector may read what another left).
     ran: set[str] = field(default_factory=set)
 
+    # the linked pairs so far, as rows of ``features``: eight bytes an end, not an object
+    _linked: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+
     def setting(self, name: str, default: Any) -> Any:
         return self.settings.get(name, default)
+
+    def note_links(self, links: Sequence[LinkCandidate]) -> None:
+        """Remember which accounts ``links`` pair (ends without features are left out)."""
+        if not links:
+            return
+        ids = pd.Index(self.features.account_id)
+        a = ids.get_indexer([link.a for link in links])
+        b = ids.get_indexer([link.b for link in links])
+        known = (a >= 0) & (b >= 0)
+        self._linked.append((a[known], b[known]))
+
+    def linked_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every pair earlier detectors linked, as two arrays of ``features`` rows."""
+        if not self._linked:
+            return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp)
+        return (np.concatenate([a for a, _ in self._linked]),
+                np.concatenate([b for _, b in self._linked]))  # fmt: skip
 
 
 def connection(ctx: ScanContext) -> Any:

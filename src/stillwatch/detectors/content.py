@@ -138,18 +138,38 @@ class FrameHoldings:
     ``weight``), by integer code: accounts numbered in id order."""
 
     def __init__(self, incidence: pd.DataFrame) -> None:
-        self.accounts = pd.Index(sorted(set(incidence.account_id)))
+        accounts = pd.Index(sorted(set(incidence.account_id)))
         frames = pd.Index(sorted(set(incidence.frame_id)))
-        self.rows = self.accounts.get_indexer(incidence.account_id)
-        self.cols = frames.get_indexer(incidence.frame_id)
-        r, c = self.rows, self.cols
-        w = np.clip(incidence.weight.to_numpy(dtype=float), 0.0, 0.999)
-        shape = (len(self.accounts), len(frames))
-        self.held = sparse.csr_matrix((np.ones(len(r)), (r, c)), shape=shape)
+        names = np.asarray([str(f) for f in frames], dtype=object)
+        self._hold(accounts.get_indexer(incidence.account_id),
+                   frames.get_indexer(incidence.frame_id), incidence.weight.to_numpy(float),
+                   accounts, len(frames), names.__getitem__)  # fmt: skip
+
+    @classmethod
+    def from_codes(
+        cls, rows: np.ndarray, cols: np.ndarray, weight: np.ndarray, accounts: pd.Index,
+        n_frames: int, name_of: Callable[[np.ndarray], np.ndarray],
+    ) -> FrameHoldings:  # fmt: skip
+        """Holdings already coded (by the store, for a large incidence): ``rows`` index
+        ``accounts`` (in id order), ``cols`` number the frames ``0 .. n_frames - 1`` in name
+        order, and ``name_of(codes)`` names the frames a link's evidence cites."""
+        holdings = cls.__new__(cls)
+        holdings._hold(rows, cols, weight, accounts, n_frames, name_of)
+        return holdings
+
+    def _hold(
+        self, rows: np.ndarray, cols: np.ndarray, weight: np.ndarray, accounts: pd.Index,
+        n_frames: int, name_of: Callable[[np.ndarray], np.ndarray],
+    ) -> None:  # fmt: skip
+        self.accounts = accounts
+        self.rows, self.cols = rows, cols
+        w = np.clip(weight, 0.0, 0.999)
+        shape = (len(accounts), n_frames)
+        self.held = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=shape)
         self.held.data[:] = 1.0  # an account holds a frame once
-        self.log_miss = sparse.csr_matrix((np.log1p(-w), (r, c)), shape=shape)
-        self.weighted = sparse.csr_matrix((w, (r, c)), shape=shape)
-        self.names = np.asarray([str(f) for f in frames], dtype=object)
+        self.log_miss = sparse.csr_matrix((np.log1p(-w), (rows, cols)), shape=shape)
+        self.weighted = sparse.csr_matrix((w, (rows, cols)), shape=shape)
+        self.name_of = name_of
 
     def pairs(self, max_group: int, neighbours: int) -> tuple[np.ndarray, np.ndarray]:
         """The holders of each frame paired (``pairs.holder_pair_codes``)."""
@@ -171,11 +191,15 @@ class FrameHoldings:
 
     def rarest(self, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
         """Per pair, the rarest frame both hold ("" for none)."""
-        top = np.full(len(xs), "", dtype=object)
+        code = np.full(len(xs), -1, dtype=np.int64)
         for lo in range(0, len(xs), PAIR_CHUNK):
             x, y = xs[lo : lo + PAIR_CHUNK], ys[lo : lo + PAIR_CHUNK]
             both = self.held[x].multiply(self.held[y])
-            top[lo : lo + len(x)] = _rarest(self.weighted[x].multiply(both).tocsr(), self.names)
+            code[lo : lo + len(x)] = _rarest(self.weighted[x].multiply(both).tocsr())
+        top = np.full(len(xs), "", dtype=object)
+        named = code >= 0
+        if named.any():
+            top[named] = self.name_of(code[named])
         return top
 
     def links(
@@ -200,10 +224,10 @@ class FrameHoldings:
         ]  # fmt: skip
 
 
-def _rarest(rarest: sparse.csr_matrix, names: np.ndarray) -> np.ndarray:
-    """Per row, the name of its first column of largest value (as ``np.argmax`` per row), for
-    all rows at once; "" for an empty row."""
-    top = np.full(rarest.shape[0], "", dtype=object)
+def _rarest(rarest: sparse.csr_matrix) -> np.ndarray:
+    """Per row, its first column of largest value (as ``np.argmax`` per row), for all rows at
+    once; -1 for an empty row."""
+    top = np.full(rarest.shape[0], -1, dtype=np.int64)
     ptr = rarest.indptr
     lengths = np.diff(ptr)
     rows = np.flatnonzero(lengths)
@@ -212,7 +236,7 @@ def _rarest(rarest: sparse.csr_matrix, names: np.ndarray) -> np.ndarray:
         row_max = np.maximum.reduceat(data, ptr[rows])
         at_max = np.flatnonzero(data == np.repeat(row_max, lengths[rows]))
         first = at_max[np.searchsorted(at_max, ptr[rows])]
-        top[rows] = names[rarest.indices[first]]
+        top[rows] = rarest.indices[first]
     return top
 
 

@@ -102,7 +102,10 @@ def holder_pair_codes(
     ``key`` codes, one row per holding; ``ring``: each account code's :func:`ring_positions`.
     Returns the distinct pairs ``(x, y)``, ``x < y``, sorted."""
     order = np.lexsort((account, key))
-    account, key = account[order], key[order]
+    # four-byte account codes where they fit: the large scale pairs tens of millions
+    code = np.int32 if len(account) and int(account.max()) < 2**31 else np.int64
+    account, key = account[order].astype(code, copy=False), key[order]
+    del order
     fresh = np.r_[True, (key[1:] != key[:-1]) | (account[1:] != account[:-1])]
     account, key = account[fresh], key[fresh]
     starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
@@ -131,11 +134,14 @@ def holder_pair_codes(
             ys.append(members[offset + (place + step) % span])
     if not xs:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    x, y = np.concatenate(xs).astype(np.int64), np.concatenate(ys).astype(np.int64)
-    lo, hi = np.minimum(x, y), np.maximum(x, y)
-    keep = lo != hi
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    del xs, ys
     width = np.int64(int(account.max()) + 1)
-    pairs = np.unique(lo[keep] * width + hi[keep])
+    pairs = np.minimum(x, y).astype(np.int64) * width
+    pairs += np.maximum(x, y)
+    pairs = pairs[x != y]
+    del x, y
+    pairs = np.unique(pairs)
     return pairs // width, pairs % width
 
 
@@ -146,12 +152,19 @@ def top_k_mask(xs: np.ndarray, ys: np.ndarray, weight: np.ndarray, top_k: int) -
     keep = np.zeros(n, dtype=bool)
     if not n:
         return keep
-    end = np.concatenate([xs, ys])
-    other = np.concatenate([ys, xs])
-    w = np.concatenate([weight, weight])
-    order = np.lexsort((other, -w, end))
+    # four-byte codes where they fit, and no more arrays of 2n alive at once than needed:
+    # the large scale ranks tens of millions of pairs
+    code = np.int32 if max(int(xs.max()), int(ys.max())) < 2**31 else np.int64
+    end = np.concatenate([xs, ys]).astype(code, copy=False)
+    order = np.lexsort(
+        (np.concatenate([ys, xs]).astype(code, copy=False), -np.concatenate([weight, weight]), end)
+    )
     end = end[order]
+    rank = np.arange(2 * n)
     starts = np.flatnonzero(np.r_[True, end[1:] != end[:-1]])
-    rank = np.arange(2 * n) - np.repeat(starts, np.diff(np.r_[starts, 2 * n]))
-    keep[(order % n)[rank < top_k]] = True
+    del end
+    rank -= np.repeat(starts, np.diff(np.r_[starts, 2 * n]))
+    order = order[rank < top_k]
+    del rank
+    keep[order % n] = True
     return keep

@@ -63,13 +63,10 @@ class ReleasePivot:
             return out
         population = float(switched.sum()) / n_before
         ids = f.account_id.tolist()
-        row = {a: i for i, a in enumerate(ids)}
         partners: dict[int, set[int]] = defaultdict(set)
-        for link in ctx.links:
-            i, j = row.get(link.a), row.get(link.b)
-            if i is not None and j is not None:
-                partners[i].add(j)
-                partners[j].add(i)
+        for i, j in zip(*ctx.linked_rows(), strict=True):
+            partners[int(i)].add(int(j))
+            partners[int(j)].add(int(i))
         for i in sorted(np.flatnonzero(switched).tolist()):
             ps = [j for j in partners.get(i, ()) if before[j]]
             if len(ps) < self.min_partners:

@@ -44,6 +44,7 @@ from __future__ import annotations
 from typing import Any
 
 import ibis
+import numpy as np
 import pandas as pd
 
 from stillwatch.detectors.base import (
@@ -149,8 +150,12 @@ class SharedPrompts:
             out.add(str(account), float(ramp(share, 0.2, 0.7)), {
                 "share": round(share, 3), "prompts": int(prompts),
                 "max_sharing_accounts": int(widest or 0)})  # fmt: skip
-        inc = con.execute(
+        # the holdings coded by the store (accounts and prompts numbered in id order): no
+        # Python string per holding, tens of millions of them at the large scale
+        codes = f"{name}_codes"
+        con.execute(
             f"""
+            CREATE OR REPLACE TEMP TABLE {codes} AS
             WITH k AS (
                 SELECT prompt_sha256, count(*) AS holders, {length} AS length
                 FROM {name} GROUP BY prompt_sha256
@@ -161,21 +166,49 @@ class SharedPrompts:
                 QUALIFY row_number() OVER (
                     PARTITION BY account_id ORDER BY hash(prompt_sha256), prompt_sha256
                 ) <= {int(self.per_account)}
+            ),
+            held AS (
+                SELECT h.account_id, h.prompt_sha256, k.length / log2(1 + k.holders) AS weight
+                FROM sampled h JOIN k USING (prompt_sha256)
+                WHERE k.length > 0
             )
-            SELECT h.account_id, h.prompt_sha256 AS frame_id,
-                   k.length / log2(1 + k.holders) AS weight
-            FROM sampled h JOIN k USING (prompt_sha256)
-            WHERE k.length > 0
-            ORDER BY h.prompt_sha256, h.account_id
+            SELECT dense_rank() OVER (ORDER BY account_id) - 1 AS row,
+                   dense_rank() OVER (ORDER BY prompt_sha256) - 1 AS col,
+                   weight, account_id, prompt_sha256
+            FROM held
             """
-        ).df()
-        out.links = self._links(inc)
+        )
+        try:
+            out.links = self._links(con, codes)
+        finally:
+            con.execute(f"DROP TABLE IF EXISTS {codes}")
         return out
 
-    def _links(self, inc: pd.DataFrame) -> list[LinkCandidate]:
-        if inc.empty:
+    def _links(self, con: Any, codes: str) -> list[LinkCandidate]:
+        held = con.execute(f"SELECT row, col, weight FROM {codes} ORDER BY col, row").fetchnumpy()
+        if not len(held["row"]):
             return []
-        return FrameHoldings(inc).links(
+        accounts = pd.Index(
+            [a for (a,) in con.execute(
+                f"SELECT any_value(account_id) FROM {codes} GROUP BY row ORDER BY row"
+            ).fetchall()]
+        )  # fmt: skip
+
+        def name_of(cols: np.ndarray) -> np.ndarray:
+            wanted = pd.DataFrame({"col": np.unique(cols)})
+            con.register("_sw_prompt_cols", wanted)
+            try:
+                named = con.execute(
+                    f"SELECT col, any_value(prompt_sha256) AS name FROM {codes} "
+                    "SEMI JOIN _sw_prompt_cols USING (col) GROUP BY col ORDER BY col"
+                ).fetchnumpy()
+            finally:
+                con.unregister("_sw_prompt_cols")
+            return np.asarray(named["name"], dtype=object)[np.searchsorted(named["col"], cols)]
+
+        return FrameHoldings.from_codes(
+            held["row"], held["col"], held["weight"], accounts, int(held["col"].max()) + 1, name_of
+        ).links(
             self.id, "prompt", self.max_group, self.neighbours, self.top_k,
             lambda f, n, w: {"value": f[:16], "prompts": n, "weight": w}, self.min_shared,
         )  # fmt: skip

@@ -36,6 +36,8 @@ from stillwatch.features.content.sampling import PER_ACCOUNT, sample_select
 NUM_PERM = 128
 BANDS = 32
 MAX_BUCKET = 50
+# pairs whose signatures are compared at once (two rows of NUM_PERM values each)
+SIMILARITY_CHUNK = 100_000
 SEED = 20260422
 MIN_REPEATS = 2
 MIN_SHINGLES = 5
@@ -279,7 +281,8 @@ def lsh_pairs(
     """Candidate pairs: accounts whose signatures agree on all rows of at least one band."""
     n, width = signatures.shape
     rows = width // bands
-    found: set[tuple[int, int]] = set()
+    # pairs as codes ``x * n + y`` (x < y) in arrays: no Python tuple per pair
+    found: list[np.ndarray] = []
     for b in range(bands):
         band = np.ascontiguousarray(signatures[:, b * rows : (b + 1) * rows])
         keys = band.view(np.dtype((np.void, band.dtype.itemsize * rows))).ravel()
@@ -290,20 +293,22 @@ def lsh_pairs(
         for s, e in zip(starts, ends, strict=True):
             if e - s < 2:
                 continue
-            members = np.sort(order[s:e])
+            members = np.sort(order[s:e]).astype(np.int64)
             if e - s > max_bucket:
-                found.update(zip(members[:-1].tolist(), members[1:].tolist(), strict=True))
+                found.append(members[:-1] * n + members[1:])
             else:
-                for i in range(len(members)):
-                    for j in range(i + 1, len(members)):
-                        found.add((int(members[i]), int(members[j])))
-    if found:
-        pa_idx = np.array(sorted(found), dtype=np.int64)
-        sim = (signatures[pa_idx[:, 0]] == signatures[pa_idx[:, 1]]).mean(axis=1)
-        keep = sim >= min_similarity
-        pa_idx, sim = pa_idx[keep], sim[keep]
-    else:
-        pa_idx, sim = np.zeros((0, 2), dtype=np.int64), np.zeros(0)
+                i, j = np.triu_indices(len(members), k=1)
+                found.append(members[i] * n + members[j])
+    codes = np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
+    pa_idx = np.stack([codes // max(n, 1), codes % max(n, 1)], axis=1)
+    sim = np.empty(len(pa_idx))
+    for lo in range(0, len(pa_idx), SIMILARITY_CHUNK):
+        chunk = pa_idx[lo : lo + SIMILARITY_CHUNK]
+        sim[lo : lo + len(chunk)] = (signatures[chunk[:, 0]] == signatures[chunk[:, 1]]).mean(
+            axis=1
+        )
+    keep = sim >= min_similarity
+    pa_idx, sim = pa_idx[keep], sim[keep]
     names = np.asarray(accounts, dtype=object)
     return pa.table(
         {
