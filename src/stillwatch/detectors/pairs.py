@@ -141,8 +141,15 @@ def holder_pair_codes(
     pairs += np.maximum(x, y)
     pairs = pairs[x != y]
     del x, y
-    pairs = np.unique(pairs)
+    pairs = distinct(pairs)
     return pairs // width, pairs % width
+
+
+def distinct(codes: np.ndarray) -> np.ndarray:
+    """``np.unique(codes)`` for integer codes, by sorting: NumPy 2's ``unique`` hashes, which
+    took 67 s where a sort takes 0.8 s (40 million 64-bit codes)."""
+    codes = np.sort(codes)
+    return codes[np.r_[True, codes[1:] != codes[:-1]]] if len(codes) else codes
 
 
 def top_k_mask(xs: np.ndarray, ys: np.ndarray, weight: np.ndarray, top_k: int) -> np.ndarray:

@@ -57,6 +57,7 @@ from stillwatch.detectors.base import (
     temp_table,
 )
 from stillwatch.detectors.content import FrameHoldings
+from stillwatch.detectors.pairs import distinct
 
 
 class SharedPrompts:
@@ -195,7 +196,7 @@ class SharedPrompts:
         )  # fmt: skip
 
         def name_of(cols: np.ndarray) -> np.ndarray:
-            wanted = pd.DataFrame({"col": np.unique(cols)})
+            wanted = pd.DataFrame({"col": distinct(cols)})
             con.register("_sw_prompt_cols", wanted)
             try:
                 named = con.execute(
