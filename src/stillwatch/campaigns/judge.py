@@ -243,8 +243,9 @@ def value_evidence(seen: Mapping[str, float]) -> float:
 
 
 # Rounds of attachment: an account that joined brings its ties, so an account tied mostly to
-# it and to the campaign's other members joins in the next round.
-ATTACH_ROUNDS = 6
+# it and to the campaign's other members joins in the next round. A cap, not a setting: the
+# large scale's campaign took 18 rounds to stop (docs/campaigns.md "In rounds").
+ATTACH_ROUNDS = 50
 
 
 def attach_outer(
