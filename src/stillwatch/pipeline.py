@@ -324,8 +324,8 @@ def scan(
                 ),
             )
             seconds["scores"] = time.perf_counter() - t2
-            # What the signals stage held in Python (every signal with its sentence, every link
-            # candidate, the features frame) is in the store now; the campaign stage reads it
+            # What the signals stage held in Python (every signal with its sentence, the linked
+            # pairs, the features frame) is in the store now; the campaign stage reads it
             # from there. Let it go before the graph is built.
             n_accounts = len(accounts)
             del ctx, collected, scored, features, accounts
@@ -402,7 +402,7 @@ def _entry(d: Detector, ran: bool, **extra: Any) -> dict[str, Any]:
 
 
 def _write_links(store: Store, scan_id: str, links: Sequence[LinkCandidate]) -> None:
-    """One row per end of each link (``a``'s, then ``b``'s), built column by column."""
+    """One row per end of each link, ``a``'s row then ``b``'s, built column by column."""
     if not links:
         return
     n = len(links)

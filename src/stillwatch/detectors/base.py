@@ -122,6 +122,7 @@ class ScanContext:
 
     # the linked pairs so far, as rows of ``features``: eight bytes an end, not an object
     _linked: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+    _rows: pd.Index | None = None  # ``features.account_id``, its hash table built once
 
     def setting(self, name: str, default: Any) -> Any:
         return self.settings.get(name, default)
@@ -130,9 +131,10 @@ class ScanContext:
         """Remember which accounts ``links`` pair (ends without features are left out)."""
         if not links:
             return
-        ids = pd.Index(self.features.account_id)
-        a = ids.get_indexer([link.a for link in links])
-        b = ids.get_indexer([link.b for link in links])
+        if self._rows is None:
+            self._rows = pd.Index(self.features.account_id)
+        a = self._rows.get_indexer([link.a for link in links])
+        b = self._rows.get_indexer([link.b for link in links])
         known = (a >= 0) & (b >= 0)
         self._linked.append((a[known], b[known]))
 

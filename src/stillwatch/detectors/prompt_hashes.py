@@ -57,7 +57,7 @@ from stillwatch.detectors.base import (
     temp_table,
 )
 from stillwatch.detectors.content import FrameHoldings
-from stillwatch.detectors.pairs import distinct
+from stillwatch.features.codes import distinct
 
 
 class SharedPrompts:

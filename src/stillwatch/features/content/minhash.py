@@ -29,6 +29,7 @@ import pyarrow as pa
 from rensa import RMinHash
 
 from stillwatch.engine.store import query_arrow, scratch_connection
+from stillwatch.features.codes import distinct
 from stillwatch.features.content.frames import COMMON_SHARE, skeleton_table, skeleton_words
 from stillwatch.features.content.parallel import arrow_chunks
 from stillwatch.features.content.sampling import PER_ACCOUNT, sample_select
@@ -299,9 +300,7 @@ def lsh_pairs(
             else:
                 i, j = np.triu_indices(len(members), k=1)
                 found.append(members[i] * n + members[j])
-    # distinct by sorting: NumPy 2's np.unique hashes, many times slower on tens of millions
-    codes = np.sort(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
-    codes = codes[np.r_[True, codes[1:] != codes[:-1]]] if len(codes) else codes
+    codes = distinct(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
     pa_idx = np.stack([codes // max(n, 1), codes % max(n, 1)], axis=1)
     sim = np.empty(len(pa_idx))
     for lo in range(0, len(pa_idx), SIMILARITY_CHUNK):
