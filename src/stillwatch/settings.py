@@ -308,6 +308,13 @@ SETTINGS: tuple[Setting, ...] = (
         "its owned ties or more go to the campaign's members (and name enough distinct values)",
     ),
     Setting(
+        "campaign_outer_account",
+        0.5,
+        "scan: ... or, under the weight those ties otherwise need (a quarter of one certain tie "
+        "is enough), when they name two distinct values and the account's own facts (young at "
+        "first use, unverified, short-lived) score this much or more; 1 turns this off",
+    ),
+    Setting(
         "campaign_trim_strength",
         0.5,
         "scan: a member whose edges inside its cluster weigh less than this in total is "

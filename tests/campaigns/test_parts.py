@@ -31,6 +31,7 @@ from stillwatch.campaigns.judge import (
     trim,
 )
 from stillwatch.campaigns.null import null_threshold
+from stillwatch.campaigns.signup import burst_weight
 from stillwatch.campaigns.size import bootstrap_exchanges, mixture
 
 
@@ -665,3 +666,37 @@ def test_named_values_of_a_subset_of_edges_keep_each_edges_own_values() -> None:
     kept = named.subset(np.array([False, True, True, False]))
     assert kept.on_edge(0) == [] and kept.on_edge(1) == [("frame:f1", 0.2)]
     assert list(kept.kind) == ["frame"] and len(kept.starts) == 3
+
+
+def test_an_account_that_looks_like_an_operators_joins_on_two_values_under_the_weight() -> None:
+    # Cluster 0 is nodes 0-9. Nodes 10 and 11 each share a frame with two members and a
+    # sign-up network with one (0.32 of owned weight, under one certain tie; evidence 0.21,
+    # under 0.25): two values. Node 10's account facts look like a campaign's (0.9: young,
+    # unverified, short-lived): it joins; node 11's (0.2) do not: it stays out. Node 12
+    # looks like one too but shares a single frame with ten members (a new customer using
+    # one of the operator's phrases): one value, it stays out. Node 13 looks like one and
+    # names two values, by 0.2 of weight in all (under ACCOUNT_TIE): it stays out. Node 14
+    # looks like one and shares one sign-up network with one member, weighing 0.3: evidence
+    # over 0.25, but one value under the weight bar: it stays out. Node 15 looks like one,
+    # shares one frame with five members and registered inside the campaign's sign-up batch:
+    # the batch is no second value here (being young already says when it registered).
+    labels = np.array([0] * 10 + [-1] * 6)
+    rows: list[OuterTie] = []
+    for node in (10, 11):
+        rows += [(node, m, 0.1, [{"key": "frame:f1", "weight": 0.1}]) for m in (0, 1)]
+        rows.append((node, 2, 0.12, [{"key": "signup_prefix:1.2.3.0/24", "weight": 0.12}]))
+    rows += [(12, m, 0.12, [{"key": "frame:f2", "weight": 0.12}]) for m in range(10)]
+    rows += [(13, 3, 0.1, [{"key": "frame:f3", "weight": 0.1}]),
+             (13, 4, 0.1, [{"key": "payment:c1", "weight": 0.1}]),
+             (14, 5, 0.3, [{"key": "signup_prefix:5.6.7.0/24", "weight": 0.3}])]  # fmt: skip
+    rows += [(15, m, 0.1, [{"key": "frame:f4", "weight": 0.1}]) for m in range(5)]
+    a, b, ow, values = _outer_ties(rows)
+    profile = np.r_[np.zeros(10), 0.9, 0.2, 0.9, 0.9, 0.9, 0.9]
+    registered = np.r_[np.linspace(0.0, 0.5, 10), [np.nan] * 5, 0.2]
+    out = attach_outer(labels, a, b, ow, values, [0], 1.0, 0.6, 0.25, None, registered,
+                       profile, 0.5)  # fmt: skip
+    assert out[10] == 0
+    assert (out[11:] == -1).all()
+    assert burst_weight(0.2, np.linspace(0.0, 0.5, 10)) > 0  # node 15's batch is one
+    # without account facts (or with the route off) node 10 stays out too
+    assert (attach_outer(labels, a, b, ow, values, [0], 1.0, 0.6, 0.25) == labels).all()

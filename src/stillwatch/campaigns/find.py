@@ -91,6 +91,9 @@ class CampaignSettings:
     # an account outside every cluster joins a reported campaign when this share of its owned
     # ties or more go to the campaign's members (and they name enough distinct values)
     outer_share: float = 0.6
+    # ... or, with less owned weight (judge.ACCOUNT_TIE) naming two distinct values, when its
+    # account-profile facts score this much or more (1: never)
+    outer_account: float = 0.5
     min_accounts: int = 3
     target_fpr: float = 0.0001
     min_score: float = 0.45
@@ -111,6 +114,7 @@ class CampaignSettings:
             attribution_ratio=float(s.get("campaign_attribution_ratio", cls.attribution_ratio)),
             trim_strength=float(s.get("campaign_trim_strength", cls.trim_strength)),
             outer_share=float(s.get("campaign_outer_share", cls.outer_share)),
+            outer_account=float(s.get("campaign_outer_account", cls.outer_account)),
             min_accounts=int(s.get("campaign_min_accounts", cls.min_accounts)),
             target_fpr=float(s.get("campaign_target_fpr", cls.target_fpr)),
             min_score=float(s.get("campaign_min_score", cls.min_score)),
@@ -259,8 +263,8 @@ def find_campaigns(
     coordination = firm * factor[np.maximum(labels, 0)]
     population = _population(store, scan_id, accounts)
     facts = population.set_index("account_id").reindex(nodes)
-    facts[["account", "harvest", "content", "own_score"]] = facts[
-        ["account", "harvest", "content", "own_score"]].fillna(0.0)  # fmt: skip
+    facts[["account", "profile", "harvest", "content", "own_score"]] = facts[
+        ["account", "profile", "harvest", "content", "own_score"]].fillna(0.0)  # fmt: skip
     baseline = baseline_shares(population)
     measured = account_group_measured(store, scan_id)
     org = facts.org_name.where(facts.org_name.notna(), None).to_numpy(dtype=object)
@@ -309,7 +313,9 @@ def find_campaigns(
     # (the campaign's score stays the one its core earned).
     registered = facts.registered_hour.to_numpy(dtype=float)
     labels = attach_outer(labels, a, b, ow, named, reported, NEAR_OWNED,
-                          cs.outer_share, js.owned_strength, kinds_of_edge, registered)  # fmt: skip
+                          cs.outer_share, js.owned_strength, kinds_of_edge, registered,
+                          facts.profile.to_numpy(dtype=float),
+                          cs.outer_account if cs.outer_account < 1 else np.inf)  # fmt: skip
     members_of = [nodes[labels == c].tolist() for c in range(k)]
     firm = np.where(labels >= 0, coordination_of(internal_strength(labels, a, b, w), js), 0.0)
     result.seconds["cluster"] = time.perf_counter() - t0

@@ -246,6 +246,8 @@ def value_evidence(seen: Mapping[str, float]) -> float:
 # it and to the campaign's other members joins in the next round. A cap, not a setting: the
 # large scale's campaign took 18 rounds to stop (docs/campaigns.md "In rounds").
 ATTACH_ROUNDS = 50
+# The owned weight an outer account with a campaign's account facts needs (see _attach_once).
+ACCOUNT_TIE = 0.25
 
 
 def attach_outer(
@@ -253,7 +255,7 @@ def attach_outer(
     owned_values: NamedValues, targets: list[int],
     min_weight: float, min_share: float, min_evidence: float,
     kinds: np.ndarray | None = None, registered: np.ndarray | None = None,
-    rounds: int = ATTACH_ROUNDS,
+    account: np.ndarray | None = None, min_account: float = np.inf, rounds: int = ATTACH_ROUNDS,
 ) -> np.ndarray:  # fmt: skip
     """:func:`_attach_once` repeated until nobody joins, at most ``rounds`` times. Each account
     meets the same bars against the campaign as it stands when it joins: its owned ties go
@@ -267,7 +269,8 @@ def attach_outer(
     times: dict[int, np.ndarray] = {}
     for _ in range(rounds):
         grown = _attach_once(labels, a, b, owned_weight, owned_values, targets, min_weight,
-                            min_share, min_evidence, kinds, registered, times)  # fmt: skip
+                            min_share, min_evidence, kinds, registered, times,
+                            account, min_account)  # fmt: skip
         if (grown == labels).all():
             break
         labels = grown
@@ -279,6 +282,7 @@ def _attach_once(
     owned_values: NamedValues, targets: list[int],
     min_weight: float, min_share: float, min_evidence: float,
     kinds: np.ndarray | None, registered: np.ndarray | None, times: dict[int, np.ndarray],
+    account: np.ndarray | None = None, min_account: float = np.inf,
 ) -> np.ndarray:  # fmt: skip
     """Attach accounts left outside every cluster to the target cluster their owned ties
     point to: those ties weigh at least ``min_weight`` (one shared sign-up network is not
@@ -296,8 +300,17 @@ def _attach_once(
     NaN unknown), an account registered in one of the cluster's own sign-up bursts adds that
     as one more value (:func:`signup.burst_weight`): one frame of the operator's and one of
     its batches are two independent facts (each cluster's member sign-up times, read from
-    the labels of the round that first needs them, are kept in ``times``). Returns new
-    labels."""
+    the labels of the round that first needs them, are kept in ``times``). With ``account``
+    (each node's account-profile fact, :func:`member_facts`), an account whose own facts look
+    like an operator's (``min_account`` or more: young at first use, unverified,
+    short-lived) needs only ``ACCOUNT_TIE`` of owned weight, with the share, naming
+    ``MIN_VALUES`` distinct values of the graph: an operator's account used for a few
+    exchanges shares two of its frames, or a frame and a card, with the campaign and nothing
+    with anyone else, too little weight for the bar above; a new customer who uses one of the
+    operator's phrases names one value, however young. A sign-up batch does not count here:
+    being young is already a fact of when it registered, and a young customer's sign-up hour
+    falls in a large campaign's batches often enough (``hydra-loud`` medium development seed
+    3: two customers, each one frame and a batch). Returns new labels."""
     labels = labels.copy()
     if not len(targets) or not len(a):
         return labels
@@ -332,11 +345,16 @@ def _attach_once(
             best[node] = (weight, cluster)
     before = labels.copy()  # the clusters as they stood, for their members' sign-up times
     for node, (weight, cluster) in best.items():
-        if weight < min_weight or weight < min_share * owned_anywhere[node]:
+        if weight < min_share * owned_anywhere[node]:
+            continue
+        vouched = account is not None and account[node] >= min_account and weight >= ACCOUNT_TIE
+        if weight < min_weight and not vouched:
             continue
         seen = values[(node, cluster)]
-        if independent_frames(seen):
+        if independent_frames(seen) or (vouched and _distinct(seen) >= MIN_VALUES):
             labels[node] = cluster
+            continue
+        if weight < min_weight:
             continue
         if value_evidence(seen) < min_evidence and registered is not None:
             if cluster not in times:
@@ -350,6 +368,13 @@ def _attach_once(
 # Distinct frames of one cluster that make an outer account's tie to it: a customer who uses
 # one of an operator's phrases shares that one; two are two independent facts.
 MIN_FRAMES = 2
+# Distinct values (frames, cards, networks, a sign-up batch) that tie an outer account whose
+# own account facts look like a campaign's (see _attach_once).
+MIN_VALUES = 2
+
+
+def _distinct(seen: Mapping[str, float]) -> int:
+    return sum(1 for w in seen.values() if w > 0)
 
 
 def independent_frames(seen: Mapping[str, float]) -> bool:
@@ -380,6 +405,8 @@ def _cluster_median(labels: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 def member_facts(families: pd.DataFrame, detectors: pd.DataFrame) -> pd.DataFrame:
     """Per account: ``account`` (its account families: rows of ``families``, family → score),
+    ``profile`` (the account-profile family alone: what the account is, not whom it shares
+    a card or a network with),
     ``harvest`` (``HARVEST_WEIGHTS`` over its detector scores: rows of ``detectors``,
     detector → score) and ``content`` (its content harvest detectors alone), in [0, 1]."""
 
@@ -393,7 +420,8 @@ def member_facts(families: pd.DataFrame, detectors: pd.DataFrame) -> pd.DataFram
     weighted = [det[d].fillna(0).to_numpy() * w for d, w in HARVEST_WEIGHTS.items() if d in det]
     harvest = np.max(weighted, axis=0) if weighted else np.zeros(len(families))
     return pd.DataFrame(
-        {"account": strongest(families, ACCOUNT_FAMILIES), "harvest": harvest,
+        {"account": strongest(families, ACCOUNT_FAMILIES),
+         "profile": strongest(families, ("account-profile",)), "harvest": harvest,
          "content": strongest(det, CONTENT_DETECTORS)},
         index=families.index,
     )  # fmt: skip

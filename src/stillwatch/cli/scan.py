@@ -22,7 +22,8 @@ DETECTION_SETTINGS = (
     "flag_threshold", "rules", "link_top_k", "campaign_target_fpr", "campaign_min_score",
     "campaign_resolution", "campaign_leiden_iterations", "campaign_merge_ratio",
     "campaign_attribution_ratio", "campaign_trim_strength", "campaign_outer_share",
-    "campaign_min_accounts", "campaign_null_rounds", "campaign_bootstrap_rounds",
+    "campaign_outer_account", "campaign_min_accounts", "campaign_null_rounds",
+    "campaign_bootstrap_rounds",
     "campaign_unseen_share", "campaign_mixture_margin",
 )  # fmt: skip
 
