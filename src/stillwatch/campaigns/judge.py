@@ -368,8 +368,8 @@ def _attach_once(
 # Distinct frames of one cluster that make an outer account's tie to it: a customer who uses
 # one of an operator's phrases shares that one; two are two independent facts.
 MIN_FRAMES = 2
-# Distinct values (frames, cards, networks, a sign-up batch) that tie an outer account whose
-# own account facts look like a campaign's (see _attach_once).
+# Distinct values of the graph (frames, cards, networks; not a sign-up batch) that tie an
+# outer account whose own account facts look like an operator's (see _attach_once).
 MIN_VALUES = 2
 
 
