@@ -310,9 +310,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "campaign_outer_account",
         0.5,
-        "scan: ... or, under the weight those ties otherwise need (a quarter of one certain tie "
-        "is enough), when they name two distinct values and the account's own facts (young at "
-        "first use, unverified, short-lived) score this much or more; 1 turns this off",
+        "scan: ... or, whatever weight and evidence those ties would otherwise need (a quarter "
+        "of one certain tie is enough), when they name two independent values and the "
+        "account's own facts (young at first use, unverified, short-lived) score this much or "
+        "more; 1 turns this off",
     ),
     Setting(
         "campaign_trim_strength",

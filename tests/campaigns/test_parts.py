@@ -27,6 +27,7 @@ from stillwatch.campaigns.judge import (
     federated_share,
     harvest_lift,
     kind_bits,
+    separate_values,
     stray_phrases,
     trim,
 )
@@ -698,5 +699,25 @@ def test_an_account_that_looks_like_an_operators_joins_on_two_values_under_the_w
     assert out[10] == 0
     assert (out[11:] == -1).all()
     assert burst_weight(0.2, np.linspace(0.0, 0.5, 10)) > 0  # node 15's batch is one
-    # without account facts (or with the route off) node 10 stays out too
+    # without account facts, or with the route off, node 10 stays out too
     assert (attach_outer(labels, a, b, ow, values, [0], 1.0, 0.6, 0.25) == labels).all()
+    off = attach_outer(labels, a, b, ow, values, [0], 1.0, 0.6, 0.25, None, None, profile, np.inf)
+    assert (off == labels).all()
+
+
+@pytest.mark.parametrize(
+    ("seen", "n"),
+    [
+        ({"frame:a": 0.1, "frame:b": 0.1}, 2),  # two frames
+        ({"frame:a": 0.1, "prompt:p": 0.1}, 1),  # one copied prompt: its frame and its hash
+        ({"frame:a": 0.1, "minhash:x|y": 0.2, "minhash:x|z": 0.2}, 1),  # one phrase, alike
+        ({"minhash:x|y": 0.2}, 1),
+        ({"signup_prefix:n": 0.2, "registration_burst:n": 0.5}, 1),  # one network, its burst
+        ({"frame:a": 0.1, "registration_burst:campaign": 0.5}, 1),  # the campaign's batch
+        ({"frame:a": 0.1, "same_minutes:x|y": 0.2, "same_minutes:x|z": 0.2}, 2),
+        ({"frame:a": 0.1, "payment:c": 0.3}, 2),
+        ({"frame:a": 0.1, "frame:common": 0.0}, 1),  # a common frame says nothing
+    ],
+)
+def test_separate_values_count_each_fact_once(seen: dict[str, float], n: int) -> None:
+    assert separate_values(seen) == n

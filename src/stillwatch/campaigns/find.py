@@ -91,8 +91,8 @@ class CampaignSettings:
     # an account outside every cluster joins a reported campaign when this share of its owned
     # ties or more go to the campaign's members (and they name enough distinct values)
     outer_share: float = 0.6
-    # ... or, with less owned weight (judge.ACCOUNT_TIE) naming two distinct values, when its
-    # account-profile facts score this much or more (1: never)
+    # ... or, with less owned weight (judge.ACCOUNT_TIE) naming two independent values, when
+    # its account-profile facts score this much or more (1: never)
     outer_account: float = 0.5
     min_accounts: int = 3
     target_fpr: float = 0.0001

@@ -303,14 +303,15 @@ def _attach_once(
     the labels of the round that first needs them, are kept in ``times``). With ``account``
     (each node's account-profile fact, :func:`member_facts`), an account whose own facts look
     like an operator's (``min_account`` or more: young at first use, unverified,
-    short-lived) needs only ``ACCOUNT_TIE`` of owned weight, with the share, naming
-    ``MIN_VALUES`` distinct values of the graph: an operator's account used for a few
-    exchanges shares two of its frames, or a frame and a card, with the campaign and nothing
-    with anyone else, too little weight for the bar above; a new customer who uses one of the
-    operator's phrases names one value, however young. A sign-up batch does not count here:
-    being young is already a fact of when it registered, and a young customer's sign-up hour
-    falls in a large campaign's batches often enough (``hydra-loud`` medium development seed
-    3: two customers, each one frame and a batch). Returns new labels."""
+    short-lived) needs, instead of the weight and evidence bars, only ``ACCOUNT_TIE`` of
+    owned weight and the share, with ``MIN_VALUES`` independent values
+    (:func:`separate_values`): an operator's account used for a handful of exchanges shares
+    two of its frames, or a frame and a card, with the campaign and nothing with anyone else,
+    too little weight for the bar above; a new customer who uses one of the operator's
+    phrases names one, however young. Sign-up batches do not count here: being young is
+    already a fact of when it registered, and a young customer's sign-up hour falls in a
+    large campaign's batches often enough (``hydra-loud`` medium development seed 3: two
+    customers, each one frame and a batch). Returns new labels."""
     labels = labels.copy()
     if not len(targets) or not len(a):
         return labels
@@ -351,7 +352,7 @@ def _attach_once(
         if weight < min_weight and not vouched:
             continue
         seen = values[(node, cluster)]
-        if independent_frames(seen) or (vouched and _distinct(seen) >= MIN_VALUES):
+        if independent_frames(seen) or (vouched and separate_values(seen) >= MIN_VALUES):
             labels[node] = cluster
             continue
         if weight < min_weight:
@@ -368,13 +369,35 @@ def _attach_once(
 # Distinct frames of one cluster that make an outer account's tie to it: a customer who uses
 # one of an operator's phrases shares that one; two are two independent facts.
 MIN_FRAMES = 2
-# Distinct values of the graph (frames, cards, networks; not a sign-up batch) that tie an
-# outer account whose own account facts look like an operator's (see _attach_once).
+# Independent values (see separate_values) that tie an outer account whose own account facts
+# look like an operator's (see _attach_once).
 MIN_VALUES = 2
+# What an account sends: a copied prompt names its frame and its hash, near-duplicate phrasing
+# names each pair apart; together one fact however many keys.
+CONTENT_KINDS = ("frame", "prompt", "minhash")
 
 
-def _distinct(seen: Mapping[str, float]) -> int:
-    return sum(1 for w in seen.values() if w > 0)
+def separate_values(seen: Mapping[str, float]) -> int:
+    """How many independent facts ``seen`` (an outer account's owned values shared with one
+    cluster) holds: what it sends counts as its largest number of distinct frames or of
+    distinct prompts (one if it only phrases alike); same-minute activity once (its keys
+    name pairs); each card, e-mail domain, sign-up network and replacement after a ban once;
+    sign-up batches not at all (a batch is its network or the campaign's hour again, and
+    being young already says when it registered)."""
+    content: dict[str, set[str]] = {kind: set() for kind in CONTENT_KINDS}
+    other: set[str] = set()
+    for key, weight in seen.items():
+        if weight <= 0:
+            continue
+        kind, _, value = key.partition(":")
+        if kind in content:
+            content[kind].add(value)
+        elif kind == "same_minutes":
+            other.add(kind)
+        elif kind != "registration_burst":
+            other.add(key)
+    sent = max(len(content["frame"]), len(content["prompt"]), min(len(content["minhash"]), 1))
+    return sent + len(other)
 
 
 def independent_frames(seen: Mapping[str, float]) -> bool:
