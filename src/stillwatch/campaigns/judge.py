@@ -255,7 +255,7 @@ def attach_outer(
     owned_values: NamedValues, targets: list[int],
     min_weight: float, min_share: float, min_evidence: float,
     kinds: np.ndarray | None = None, registered: np.ndarray | None = None,
-    account: np.ndarray | None = None, min_account: float = np.inf, rounds: int = ATTACH_ROUNDS,
+    profile: np.ndarray | None = None, min_profile: float = np.inf, rounds: int = ATTACH_ROUNDS,
 ) -> np.ndarray:  # fmt: skip
     """:func:`_attach_once` repeated until nobody joins, at most ``rounds`` times. Each account
     meets the same bars against the campaign as it stands when it joins: its owned ties go
@@ -270,7 +270,7 @@ def attach_outer(
     for _ in range(rounds):
         grown = _attach_once(labels, a, b, owned_weight, owned_values, targets, min_weight,
                             min_share, min_evidence, kinds, registered, times,
-                            account, min_account)  # fmt: skip
+                            profile, min_profile)  # fmt: skip
         if (grown == labels).all():
             break
         labels = grown
@@ -282,7 +282,7 @@ def _attach_once(
     owned_values: NamedValues, targets: list[int],
     min_weight: float, min_share: float, min_evidence: float,
     kinds: np.ndarray | None, registered: np.ndarray | None, times: dict[int, np.ndarray],
-    account: np.ndarray | None = None, min_account: float = np.inf,
+    profile: np.ndarray | None = None, min_profile: float = np.inf,
 ) -> np.ndarray:  # fmt: skip
     """Attach accounts left outside every cluster to the target cluster their owned ties
     point to: those ties weigh at least ``min_weight`` (one shared sign-up network is not
@@ -300,9 +300,9 @@ def _attach_once(
     NaN unknown), an account registered in one of the cluster's own sign-up bursts adds that
     as one more value (:func:`signup.burst_weight`): one frame of the operator's and one of
     its batches are two independent facts (each cluster's member sign-up times, read from
-    the labels of the round that first needs them, are kept in ``times``). With ``account``
+    the labels of the round that first needs them, are kept in ``times``). With ``profile``
     (each node's account-profile fact, :func:`member_facts`), an account whose own facts look
-    like an operator's (``min_account`` or more: young at first use, unverified,
+    like an operator's (``min_profile`` or more: young at first use, unverified,
     short-lived) needs, instead of the weight and evidence bars, only ``ACCOUNT_TIE`` of
     owned weight and the share, with ``MIN_VALUES`` independent values
     (:func:`separate_values`): an operator's account used for a handful of exchanges shares
@@ -348,14 +348,15 @@ def _attach_once(
     for node, (weight, cluster) in best.items():
         if weight < min_share * owned_anywhere[node]:
             continue
-        vouched = account is not None and account[node] >= min_account and weight >= ACCOUNT_TIE
-        if weight < min_weight and not vouched:
-            continue
         seen = values[(node, cluster)]
-        if independent_frames(seen) or (vouched and separate_values(seen) >= MIN_VALUES):
+        if (profile is not None and profile[node] >= min_profile and weight >= ACCOUNT_TIE
+                and separate_values(seen) >= MIN_VALUES):  # fmt: skip
             labels[node] = cluster
             continue
         if weight < min_weight:
+            continue
+        if independent_frames(seen):
+            labels[node] = cluster
             continue
         if value_evidence(seen) < min_evidence and registered is not None:
             if cluster not in times:
