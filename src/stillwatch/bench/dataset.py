@@ -151,6 +151,11 @@ class Dataset:
             self._con = None
 
 
+def has_ground_truth(folder: str | Path) -> bool:
+    """Does ``folder`` hold the simulator's ground truth (every ``GROUND_TRUTH`` table)?"""
+    return all(_table_files(Path(folder), name) for name in GROUND_TRUTH)
+
+
 def ground_truth_connection(folder: str | Path) -> duckdb.DuckDBPyConnection:
     """Views over the canonical tables plus ``labels_accounts`` / ``labels_exchanges``.
 

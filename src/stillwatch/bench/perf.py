@@ -20,6 +20,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+from stillwatch.bench.dataset import has_ground_truth
 from stillwatch.engine.memory import resident_mb
 from stillwatch.errors import StillwatchError
 
@@ -79,6 +80,7 @@ def _scan(store_path: str, memory_limit: str) -> dict[str, Any]:
     content = sum(v.get("seconds") or 0 for d, v in result.detectors.items()
                   if d.startswith("content.") and v["ran"])  # fmt: skip
     return {
+        "scan_id": result.scan_id,
         "seconds": seconds,
         "content_prompts": prompts,
         "content_seconds": content,
@@ -100,6 +102,28 @@ def _bare(store_path: str, memory_limit: str) -> dict[str, Any]:
         seconds = time.perf_counter() - start
     _, peak = resident_mb()
     return {"seconds": seconds, "accounts": groups, "peak_mb": peak}
+
+
+def _quality(folder: str, store_path: str, scan_id: str, memory_limit: str) -> dict[str, Any]:
+    """The scan's flagged accounts and campaigns scored against the data set's ground truth,
+    as ``bench quality`` scores them (the truth is read here, after the scan, by the bench:
+    never by the scan)."""
+    from stillwatch.bench.scorer import score
+    from stillwatch.bench.stillwatch_method import scan_result
+    from stillwatch.bench.truth import Truth
+    from stillwatch.engine.store import open_store
+
+    start = time.perf_counter()
+    truth = Truth.from_folder(folder)
+    with open_store(store_path, read_only=True, memory_limit=memory_limit) as store:
+        result = scan_result(store, scan_id, truth.account_ids)
+    figures = score(truth, result).as_dict()
+    keep = ("accounts", "campaign_accounts", "legitimate_accounts", "flagged",
+            "false_positives", "fp_per_10k", "pr_auc", "precision", "recall", "bcubed_f1",
+            "ari", "operator_attribution", "true_campaigns", "campaigns_matched",
+            "exchanges_relative_error", "accounts_relative_error", "first_day_error",
+            "last_day_error", "campaign_sizes")  # fmt: skip
+    return {**{k: figures[k] for k in keep}, "seconds": time.perf_counter() - start}
 
 
 def _isolated(fn: Any, *args: Any) -> dict[str, Any]:
@@ -136,6 +160,11 @@ def run_perf(folder: Path, workdir: Path, memory_limit: str) -> dict[str, Any]:
     ingest = _isolated(_ingest, str(folder), str(store), memory_limit)
     scanned = _isolated(_scan, str(store), memory_limit)
     bare = _isolated(_bare, str(store), memory_limit)
+    quality = (
+        _isolated(_quality, str(folder), str(store), scanned["scan_id"], memory_limit)
+        if has_ground_truth(folder)
+        else None
+    )
     rows = ingest["rows"]
     stages = scanned["stages"]
     return {
@@ -153,6 +182,8 @@ def run_perf(folder: Path, workdir: Path, memory_limit: str) -> dict[str, Any]:
         },
         "ratio_to_bare_pass": {k: v / bare["seconds"] for k, v in stages.items()},
         "scan_ratio_to_bare_pass": scanned["seconds"] / bare["seconds"],
+        # the scan's campaigns against the simulator's truth (None for data without it)
+        "quality": quality,
         "content_prompts_per_second": (
             scanned["content_prompts"] / scanned["content_seconds"]
             if scanned["content_seconds"]

@@ -107,18 +107,23 @@ class StillwatchMethod:
 
                 only = [d.id for d in detectors() if d.family not in self.without]
                 result = scan(store, self._settings(), only=only)
-                rows = store.sql(
-                    "SELECT account_id, score FROM account_scores WHERE scan_id = ?",
-                    [result.scan_id],
-                )
-                campaigns = _campaigns(store, result.scan_id)
-        scores = {a: float(s) for a, s in rows}
-        values = np.array([scores.get(a, 0.0) for a in account_ids.tolist()])
-        return MethodResult(
-            AccountScores(account_ids, np.clip(values, 0, 1)),
-            campaigns,
-            stage_seconds={"ingest": round(ingest_seconds, 3), **result.seconds},
-        )
+                return scan_result(store, result.scan_id, account_ids,
+                                   {"ingest": round(ingest_seconds, 3), **result.seconds})  # fmt: skip
+
+
+def scan_result(
+    store: Any, scan_id: str, account_ids: np.ndarray, stage_seconds: dict[str, float] | None = None
+) -> MethodResult:
+    """What one scan in ``store`` reports, as the scorer reads a method's result: each of
+    ``account_ids``' score (0 where the scan gave none) and the reported campaigns."""
+    rows = store.sql("SELECT account_id, score FROM account_scores WHERE scan_id = ?", [scan_id])
+    scores = {a: float(s) for a, s in rows}
+    values = np.array([scores.get(a, 0.0) for a in account_ids.tolist()])
+    return MethodResult(
+        AccountScores(account_ids, np.clip(values, 0, 1)),
+        _campaigns(store, scan_id),
+        stage_seconds=stage_seconds or {},
+    )
 
 
 def _campaigns(store: Any, scan_id: str) -> tuple[Campaign, ...]:

@@ -4,7 +4,7 @@ DuckDB's bare pass over the same columns, in the same run."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -85,6 +85,36 @@ def bench_perf_command(
     )
     slow = sorted(result["scan"]["detectors"].items(), key=lambda kv: -(kv[1] or 0))[:5]
     console.print("slowest detectors: " + ", ".join(f"{d} {s:.1f} s" for d, s in slow))
+    if result["quality"] is not None:
+        for line in quality_lines(result["quality"]):
+            console.print(line)
+
+
+def _n(x: float | None, digits: int = 3) -> str:
+    return "–" if x is None else f"{x:.{digits}f}"
+
+
+def quality_lines(q: dict[str, Any]) -> list[str]:
+    """The scan's figures against the simulator's truth, in words."""
+    found = round((q["recall"] or 0) * q["campaign_accounts"])
+    lines = [
+        f"against the simulator's truth ({q['seconds']:.0f} s, untimed above): recall "
+        f"{_n(q['recall'])} ({found:,} of {q['campaign_accounts']:,} campaign accounts), "
+        f"precision {_n(q['precision'])}, {_n(q['fp_per_10k'], 1)} false positives per 10,000 "
+        f"legitimate accounts ({q['false_positives']:,}), B-cubed F1 {_n(q['bcubed_f1'])}, "
+        f"account PR-AUC {_n(q['pr_auc'])}"
+    ]
+    for c in q["campaign_sizes"]:
+        if not c["matched"]:
+            lines.append(f"  true campaign {c['campaign_id']}: not found")
+            continue
+        low, high = c["exchanges_interval"] or (None, None)
+        lines.append(
+            f"  true campaign {c['campaign_id']}: {c['estimated_accounts']:,} accounts "
+            f"(truth {c['true_accounts']:,}), {c['estimated_exchanges']:,} exchanges "
+            f"[{low:,}–{high:,}] (truth {c['true_exchanges']:,})"
+        )
+    return lines
 
 
 def _mb(mark: float | None) -> str:
