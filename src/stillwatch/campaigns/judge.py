@@ -617,7 +617,7 @@ def federated_share(
 # a scheduler, templates, rented ranges); one kind alone is weaker evidence of common control.
 TIE_KINDS: dict[str, str] = {
     "payment": "accounts", "email_domain": "accounts", "signup_prefix": "accounts",
-    "registration_burst": "accounts", "after_ban": "accounts",
+    "registration_burst": "accounts",
     "same_minutes": "timing",
     "frame": "content", "minhash": "content", "prompt": "content",
     "ip_prefix": "pool", "asn": "pool", "tls_fingerprint": "pool", "user_agent": "pool",

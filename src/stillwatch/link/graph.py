@@ -40,7 +40,6 @@ TYPE_TRUST: dict[str, float] = {
     "minhash": 0.8,
     "prompt": 0.8,
     "same_minutes": 0.9,
-    "after_ban": 0.8,
     "registration_burst": 0.7,
     "signup_prefix": 0.6,
     "ip_prefix": 0.35,
