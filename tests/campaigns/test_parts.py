@@ -24,9 +24,11 @@ from stillwatch.campaigns.judge import (
     attach_outer,
     baseline_shares,
     cluster_scores,
+    established,
     federated_share,
     harvest_lift,
     kind_bits,
+    own_customers,
     separate_values,
     stray_phrases,
     trim,
@@ -721,3 +723,56 @@ def test_an_account_that_looks_like_an_operators_joins_on_two_values_under_the_w
 )
 def test_separate_values_count_each_fact_once(seen: dict[str, float], n: int) -> None:
     assert separate_values(seen) == n
+
+
+def _kind(*types: str) -> int:
+    return int(kind_bits([list(types)], ())[0])
+
+
+def test_an_organization_joined_to_a_campaign_by_phrases_is_judged_on_its_own() -> None:
+    # Cluster 0: an operator's accounts 0-9 (card groups 0-4 and 5-9, tied to each other by
+    # frames) and an organization's accounts 10-13, held together by their own card and tied
+    # to the operator's by frames alone; the organization's accounts are established
+    # customers, the operator's are not. Cluster 1 (14-23): the same, but one of the
+    # organization's accounts (node 17) is not established. Cluster 2 (24-33): the
+    # organization (24-27) shares a sign-up network with the operator's accounts besides the
+    # frames.
+    labels = np.array([0] * 14 + [1] * 10 + [2] * 10)
+    card, frame = _kind("payment"), _kind("frame")
+    edges = []
+    for lo, hi in ((0, 5), (5, 10), (10, 14), (14, 18), (18, 24), (24, 28), (28, 34)):
+        edges += [(x, x + 1, card) for x in range(lo, hi - 1)]
+    edges += [(0, 5, frame), (4, 9, frame)]  # the operator's card groups, by its phrases
+    edges += [(10, 0, frame), (11, 3, frame), (12, 7, frame | _kind("minhash"))]
+    edges += [(14, 18, frame), (15, 19, frame)]
+    edges += [(24, 28, frame | _kind("signup_prefix")), (25, 29, frame)]
+    a, b, kinds = (np.array(x) for x in zip(*edges, strict=True))
+    customer = np.zeros(34, dtype=bool)
+    customer[[10, 11, 12, 13, 14, 15, 16, 24, 25, 26, 27]] = True  # node 17 is not
+    out = own_customers(labels, a, b, kinds, customer)
+    assert len(set(out[10:14])) == 1 and out[10] > 2  # a cluster of its own
+    assert (out[:10] == 0).all()  # the operator's card groups stay one campaign
+    assert (out[14:] == labels[14:]).all()
+    # an organization that is most of its cluster is the cluster: left as it is
+    most = np.full(34, -1)
+    most[[0, 3, 10, 11, 12, 13]] = 0
+    assert (own_customers(most, a, b, kinds, customer) == most).all()
+
+
+@pytest.mark.parametrize(
+    ("account", "verified", "exchanges", "expected"),
+    [
+        (0.0, True, 200, True),
+        (0.0, True, 3, False),  # too few exchanges: the profile was not measured
+        (0.0, False, 200, False),
+        (0.0, None, 200, False),  # no accounts table: unknown
+        (0.33, True, 200, False),  # young at first use, or short-lived
+    ],
+)
+def test_an_established_customer_is_verified_measured_and_neither_young_nor_short_lived(
+    account: float, verified: bool | None, exchanges: int, expected: bool
+) -> None:
+    got = established(
+        np.array([account]), np.array([verified], dtype=object), np.array([exchanges])
+    )
+    assert bool(got[0]) is expected

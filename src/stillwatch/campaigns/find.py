@@ -43,11 +43,13 @@ from stillwatch.campaigns.judge import (
     baseline_shares,
     cluster_scores,
     coordination_of,
+    established,
     federated_share,
     internal_strength,
     kind_bits,
     kind_factor,
     member_facts,
+    own_customers,
     stray_phrases,
     tie_kinds,
     trim,
@@ -255,16 +257,20 @@ def find_campaigns(
     # the ring's own card); the trim then took out the customers, not the ring, tied inside
     # by its card. The second pass leaves the ring apart.
     labels = _join_and_trim(labels, graph, cs, js)
+    population = _population(store, scan_id, accounts)
+    facts = population.set_index("account_id").reindex(nodes)
+    facts[["account", "profile", "harvest", "content", "own_score"]] = facts[
+        ["account", "profile", "harvest", "content", "own_score"]].fillna(0.0)  # fmt: skip
+    # an organization's accounts that the phrases joined to a campaign are judged on their own
+    labels = own_customers(labels, a, b, kinds_of_edge,
+                           established(facts.account.to_numpy(), facts.verified.to_numpy(),
+                                       facts.exchanges.to_numpy()))  # fmt: skip
     labels, k = _compact(labels)
     strength = internal_strength(labels, a, b, w)
     kinds = tie_kinds(labels, a, b, list(edges.link_types), k)
     factor = kind_factor(kinds)
     firm = np.where(labels >= 0, coordination_of(strength, js), 0.0)  # membership
     coordination = firm * factor[np.maximum(labels, 0)]
-    population = _population(store, scan_id, accounts)
-    facts = population.set_index("account_id").reindex(nodes)
-    facts[["account", "profile", "harvest", "content", "own_score"]] = facts[
-        ["account", "profile", "harvest", "content", "own_score"]].fillna(0.0)  # fmt: skip
     baseline = baseline_shares(population)
     measured = account_group_measured(store, scan_id)
     org = facts.org_name.where(facts.org_name.notna(), None).to_numpy(dtype=object)
