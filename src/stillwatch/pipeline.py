@@ -32,6 +32,7 @@ from stillwatch.detectors.base import (
     ScanContext,
     missing_requirements,
 )
+from stillwatch.detectors.prompts import drop_verdicts
 from stillwatch.detectors.prompts import release as release_prompt_tables
 from stillwatch.detectors.registry import detectors as registered
 from stillwatch.detectors.rules import load_rules
@@ -254,6 +255,7 @@ def scan(
             features = (
                 ft.to_pandas().sort_values("account_id", kind="stable").reset_index(drop=True)
             )
+            drop_verdicts(store.con)  # never an earlier scan's (one that failed on this connection)
             ctx = ScanContext(src, features, present, settings, features_table=ft)
             t1 = time.perf_counter()
             collected: list[tuple[str, str, str, float, str]] = []
@@ -333,6 +335,7 @@ def scan(
             t3 = time.perf_counter()
             progress("links and campaigns: the account graph, cluster, judge, size, attribute")
             n_edges, found = campaign_stage(store, scan_id, settings, analyst)
+            drop_verdicts(store.con)
             seconds["links"] = found.seconds.pop("links")
             seconds["campaigns"] = time.perf_counter() - t3 - seconds["links"]
             peak_mb.update(found.peak_mb)

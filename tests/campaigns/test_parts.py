@@ -766,11 +766,12 @@ def test_an_organization_joined_to_a_campaign_by_phrases_is_judged_on_its_own() 
         (0.0, True, 3, False),  # too few exchanges: the profile was not measured
         (0.0, False, 200, False),
         (0.0, None, 200, False),  # no accounts table: unknown
+        (0.0, pd.NA, pd.NA, False),  # a nullable column's missing values
         (0.33, True, 200, False),  # young at first use, or short-lived
     ],
 )
 def test_an_established_customer_is_verified_measured_and_neither_young_nor_short_lived(
-    account: float, verified: bool | None, exchanges: int, expected: bool
+    account: float, verified: object, exchanges: object, expected: bool
 ) -> None:
     got = established(
         np.array([account]), np.array([verified], dtype=object), np.array([exchanges])

@@ -54,3 +54,36 @@ def test_the_sample_is_bounded_per_account(store: Store) -> None:
     _insert(store, rows)
     shares = prompt_shares(store, conversations=5, turns=2).set_index("account_id")
     assert shares.loc["busy", "conversations"] == 5
+
+
+def test_the_signals_stages_verdicts_are_read_not_computed_again(store: Store) -> None:
+    from stillwatch.detectors.prompts import VERDICTS, classify_into
+
+    rows: list[tuple[str, str | None, int, str]] = []
+    for c in range(4):
+        for t, text in enumerate((SMALL_TALK, HARVEST, THANKS)):
+            rows.append(("wrapped", f"w{c}", t, text))
+    rows += [("chatty", None, 0, f"{CHAT} {i}") for i in range(4)]
+    _insert(store, rows)
+    fresh = prompt_shares(store)
+    # the verdicts the signals stage kept, for every exchange: the same shares
+    store.con.execute(
+        "CREATE TEMP TABLE _all AS SELECT row_number() OVER (ORDER BY event_id) AS rid, "
+        "event_id, prompt FROM exchanges"
+    )
+    classify_into(store.con, "_all", "_all_verdicts")
+    store.con.execute(
+        f"CREATE TEMP TABLE {VERDICTS} AS SELECT a.event_id, v.elicitation, v.capability "
+        "FROM _all a JOIN _all_verdicts v USING (rid)"
+    )
+    assert prompt_shares(store).equals(fresh)
+    # kept for some exchanges only (the rest classified here): the same again
+    store.con.execute(f"DELETE FROM {VERDICTS} WHERE event_id < 'e0006'")
+    assert prompt_shares(store).equals(fresh)
+    # and they are read: a kept verdict that says otherwise shows
+    store.con.execute(f"UPDATE {VERDICTS} SET elicitation = 1.0 WHERE event_id = 'e0012'")
+    e12 = store.con.execute("SELECT account_id FROM exchanges WHERE event_id = 'e0012'").fetchall()
+    changed = prompt_shares(store).set_index("account_id")
+    assert e12[0][0] == "chatty"
+    assert changed.loc["chatty", "elicitation_share"] == pytest.approx(0.25)
+    assert fresh.set_index("account_id").loc["chatty", "elicitation_share"] == 0.0

@@ -199,10 +199,11 @@ def established(account: np.ndarray, verified: np.ndarray, exchanges: np.ndarray
     (``exchanges`` ≥ 5, the account-profile rule's floor) and an ``account`` fact under
     ``ESTABLISHED_ACCOUNT`` (not young at first use, not short-lived, not tied to bans).
     Unknown verification (no accounts table) is not established."""
-    ok = np.asarray(verified, dtype=object) == True  # noqa: E712  (None and NaN are not)
+    ok = pd.array(list(verified), dtype="boolean").fillna(False).to_numpy(dtype=bool)
+    n = pd.to_numeric(pd.Series(list(exchanges), dtype=object), errors="coerce").fillna(0)
     return (
         ok
-        & (np.nan_to_num(np.asarray(exchanges, dtype=float)) >= 5)
+        & (n.to_numpy(dtype=float) >= 5)
         & (np.asarray(account, dtype=float) < ESTABLISHED_ACCOUNT)
     )
 

@@ -24,10 +24,12 @@ missing and the judgement uses the token shapes alone.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 
 from stillwatch.detectors.content import TARGETED, content_module
-from stillwatch.detectors.prompts import classify_into
+from stillwatch.detectors.prompts import VERDICTS, classify_into
 from stillwatch.engine.store import Store
 
 # Conversations sampled per account (by a hash of their id: deterministic, as the content
@@ -67,13 +69,12 @@ def prompt_shares(
             WHERE c <= {int(conversations)} AND t <= {int(turns)}
         )
         SELECT row_number() OVER (ORDER BY s.account_id, s.conversation, s.t) AS rid,
-               s.account_id, s.conversation, e.prompt
+               s.account_id, s.conversation, s.event_id, e.prompt
         FROM chosen s JOIN exchanges e USING (event_id)
         """
     )
     try:
-        # classified in batches inside DuckDB: a large store's sample never sits in Python
-        classify_into(con, "_sw_usage", "_sw_usage_verdicts")
+        _verdicts(con)
         targeted = ", ".join(f"'{c}'" for c in TARGETED)
         return con.execute(
             f"""
@@ -94,5 +95,27 @@ def prompt_shares(
             """
         ).df()[columns]
     finally:
-        for table in ("_sw_usage", "_sw_usage_verdicts"):
+        for table in ("_sw_usage", "_sw_usage_todo", "_sw_usage_verdicts"):
             con.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _verdicts(con: Any) -> None:
+    """``_sw_usage_verdicts`` for every prompt of ``_sw_usage``: the signals stage's verdicts
+    where it classified the same exchange (``prompts.VERDICTS``; a classifier's verdict depends
+    on the prompt alone, so they are the same), the rest classified in batches inside DuckDB
+    (a large store's sample never sits in Python)."""
+    kept = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND temporary", [VERDICTS]
+    ).fetchall()[0][0]
+    if not kept:
+        classify_into(con, "_sw_usage", "_sw_usage_verdicts")
+        return
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _sw_usage_todo AS SELECT u.rid, u.prompt FROM _sw_usage u "
+        f"ANTI JOIN {VERDICTS} v USING (event_id)"
+    )
+    classify_into(con, "_sw_usage_todo", "_sw_usage_verdicts")
+    con.execute(
+        "INSERT INTO _sw_usage_verdicts SELECT u.rid, v.elicitation, v.capability "
+        f"FROM _sw_usage u JOIN {VERDICTS} v USING (event_id)"
+    )

@@ -127,8 +127,34 @@ def classify_into(con: Any, source: str, name: str, batch_rows: int = BATCH_ROWS
         query_arrow(con, verdicts, "_sw_verdicts", f"INSERT INTO {name} SELECT * FROM _sw_verdicts")
 
 
+# The sampled prompts' verdicts by event id (``event_id``, ``elicitation``, ``capability``),
+# kept from the signals stage for the campaign stage: ``campaigns.usage`` samples prompts by
+# conversation, most of them the same prompts, and reads their verdicts here instead of
+# classifying them again. A temp table; dropped after the campaign stage (``drop_verdicts``).
+VERDICTS = "_sw_verdicts_by_event"
+
+
+def keep_verdicts(ctx: ScanContext) -> None:
+    """Keep each classified sampled prompt's verdicts by event id in ``VERDICTS``."""
+    con = connection(ctx)
+    for key, name in list(ctx.shared.items()):
+        if isinstance(key, tuple) and key[0] == "classified_table":
+            sample = sample_table(ctx, key[1])
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {VERDICTS} AS SELECT s.event_id, c.elicitation, "
+                f"c.capability FROM {sample} s JOIN {name} c USING (rid)"
+            )
+            return
+
+
+def drop_verdicts(con: Any) -> None:
+    con.execute(f"DROP TABLE IF EXISTS {VERDICTS}")
+
+
 def release(ctx: ScanContext) -> None:
-    """Drop this scan's prompt tables (after the signals stage: they can be large)."""
+    """Drop this scan's prompt tables (after the signals stage: they can be large), keeping
+    the verdicts by event id (:func:`keep_verdicts`)."""
+    keep_verdicts(ctx)
     for key, name in list(ctx.shared.items()):
         if isinstance(key, tuple) and key[0].endswith("_table"):
             connection(ctx).execute(f"DROP TABLE IF EXISTS {name}")
