@@ -97,6 +97,7 @@ def _bare(store_path: str, memory_limit: str) -> dict[str, Any]:
     from stillwatch.engine.store import open_store
 
     with open_store(store_path, read_only=True, memory_limit=memory_limit) as store:
+        store.con.execute("SET enable_progress_bar = false")  # stdout is --format json's
         start = time.perf_counter()
         groups = len(store.sql(BARE_PASS))
         seconds = time.perf_counter() - start
@@ -116,6 +117,7 @@ def _quality(folder: str, store_path: str, scan_id: str, memory_limit: str) -> d
     start = time.perf_counter()
     truth = Truth.from_folder(folder)
     with open_store(store_path, read_only=True, memory_limit=memory_limit) as store:
+        store.con.execute("SET enable_progress_bar = false")
         result = scan_result(store, scan_id, truth.account_ids)
     figures = score(truth, result).as_dict()
     keep = ("accounts", "campaign_accounts", "legitimate_accounts", "flagged",
