@@ -60,8 +60,9 @@ def scanned_store(folder: Path) -> Path:
 def campaigns_with(store_path: Path, settings: dict[str, Any]) -> Any:
     """Re-run the link and campaign stages on a copy of the store; the campaigns as the bench
     method reports them, and the account scores."""
-    from stillwatch.bench.method import AccountScores, MethodResult
-    from stillwatch.bench.stillwatch_method import _campaigns
+    import numpy as np
+
+    from stillwatch.bench.stillwatch_method import scan_result
     from stillwatch.engine.campaign_tables import CAMPAIGN_RESULT_TABLES
     from stillwatch.engine.store import open_store
     from stillwatch.pipeline import campaign_stage, latest_scan
@@ -78,15 +79,8 @@ def campaigns_with(store_path: Path, settings: dict[str, Any]) -> Any:
                 [scan_id],
             )
             campaign_stage(store, scan_id, settings)
-            rows = store.sql(
-                "SELECT account_id, score FROM account_scores WHERE scan_id = ?", [scan_id]
-            )
-            campaigns = _campaigns(store, scan_id)
-    import numpy as np
-
-    ids = np.array([r[0] for r in rows], dtype=object)
-    values = np.clip(np.array([float(r[1]) for r in rows]), 0, 1)
-    return MethodResult(AccountScores(ids, values), campaigns)
+            ids = store.sql("SELECT account_id FROM account_scores WHERE scan_id = ?", [scan_id])
+            return scan_result(store, scan_id, np.array([r[0] for r in ids], dtype=object))
 
 
 def parse_grid(items: list[str]) -> list[dict[str, Any]]:

@@ -108,7 +108,7 @@ def quality_lines(q: dict[str, Any]) -> list[str]:
         if not c["matched"]:
             lines.append(f"  true campaign {c['campaign_id']}: not found")
             continue
-        low, high = c["exchanges_interval"] or (None, None)
+        low, high = c["exchanges_interval"]
         lines.append(
             f"  true campaign {c['campaign_id']}: {c['estimated_accounts']:,} accounts "
             f"(truth {c['true_accounts']:,}), {c['estimated_exchanges']:,} exchanges "
