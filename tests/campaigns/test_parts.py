@@ -200,6 +200,43 @@ def test_one_frame_and_the_campaigns_own_sign_up_batch_attach_an_account() -> No
             == labels).all()  # fmt: skip
 
 
+def test_a_signature_frame_and_the_campaigns_own_sign_up_batch_attach_a_light_account() -> None:
+    # Cluster 0 (nodes 0-29) registered in batches: six at hours 0-0.5, six a week later, the
+    # rest a month later. Members 0-27 hold frame "sig" (edges among them name it); frame
+    # "common" is held by members 0-4 and by six customers (33-38, registered long before).
+    # Nodes 30-32 and 39 each share one frame with member 0 by a light tie (0.1), far under
+    # the weight bar. Node 30 sent one prompt, in "sig", and was registered in the first
+    # batch: it joins. Node 31 did the same a day after any batch: it stays out. Node 32
+    # fills "common" (5 of its 11 other holders members) inside the batch: it stays out.
+    # Node 39 fills "sig" inside the batch but sent six prompts, one of them the campaign's:
+    # an account whose own facts can be read is not vouched for this way; it stays out.
+    # Without registration times or exchange counts nobody joins.
+    labels = np.array([0] * 30 + [-1] * 10)
+    registered = np.r_[np.linspace(0.0, 0.5, 6), np.linspace(168.0, 168.5, 6),
+                       np.linspace(720.0, 722.0, 18), 0.2, 24.0, 0.3, np.full(6, -2000.0),
+                       0.4]  # fmt: skip
+    exchanges = np.r_[np.full(30, 40), 1, 1, 1, np.full(6, 30), 6]
+    rows: list[OuterTie] = [
+        (m, m + 1, 0.3, [{"key": "frame:sig", "weight": 0.3}]) for m in range(0, 28, 2)
+    ]
+    rows += [(m, m + 1, 0.3, [{"key": "frame:common", "weight": 0.05}]) for m in (0, 2)]
+    rows += [(m, 4, 0.3, [{"key": "frame:common", "weight": 0.05}]) for m in range(33, 39)]
+    rows += [(30, 0, 0.1, [{"key": "frame:sig", "weight": 0.1}]),
+             (31, 0, 0.1, [{"key": "frame:sig", "weight": 0.1}]),
+             (32, 0, 0.1, [{"key": "frame:common", "weight": 0.1}]),
+             (39, 0, 0.1, [{"key": "frame:sig", "weight": 0.1}])]  # fmt: skip
+    a, b, ow, values = _outer_ties(rows)
+    out = attach_outer(labels, a, b, ow, values, [0], 1.0, 0.6, 0.25, None, registered,
+                       exchanges=exchanges)  # fmt: skip
+    assert out[30] == 0
+    assert (out[31:] == -1).all()
+    for without in (
+        attach_outer(labels, a, b, ow, values, [0], 1.0, 0.6, 0.25, exchanges=exchanges),
+        attach_outer(labels, a, b, ow, values, [0], 1.0, 0.6, 0.25, None, registered),
+    ):
+        assert (without == labels).all()
+
+
 def test_two_of_a_large_campaigns_frames_attach_an_account_one_does_not() -> None:
     # A large campaign's frames are held by thousands of its accounts: each weighs 0.08, two
     # together 0.15, under the 0.25 of evidence. Node 12 fills two of them (f1, f2), node 13

@@ -321,7 +321,8 @@ def find_campaigns(
     labels = attach_outer(labels, a, b, ow, named, reported, NEAR_OWNED,
                           cs.outer_share, js.owned_strength, kinds_of_edge, registered,
                           facts.profile.to_numpy(dtype=float),
-                          cs.outer_account if cs.outer_account < 1 else np.inf)  # fmt: skip
+                          cs.outer_account if cs.outer_account < 1 else np.inf,
+                          exchanges=facts.exchanges.to_numpy())  # fmt: skip
     members_of = [nodes[labels == c].tolist() for c in range(k)]
     firm = np.where(labels >= 0, coordination_of(internal_strength(labels, a, b, w), js), 0.0)
     result.seconds["cluster"] = time.perf_counter() - t0

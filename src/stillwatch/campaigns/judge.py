@@ -50,6 +50,7 @@ import numpy as np
 import pandas as pd
 
 from stillwatch.campaigns.cluster import NamedValues
+from stillwatch.campaigns.signature import SIGNATURE_PURITY, FrameHolders
 from stillwatch.campaigns.signup import KEY as BURST_KEY
 from stillwatch.campaigns.signup import burst_weight, member_times
 
@@ -333,6 +334,7 @@ def attach_outer(
     min_weight: float, min_share: float, min_evidence: float,
     kinds: np.ndarray | None = None, registered: np.ndarray | None = None,
     profile: np.ndarray | None = None, min_profile: float = np.inf, rounds: int = ATTACH_ROUNDS,
+    exchanges: np.ndarray | None = None,
 ) -> np.ndarray:  # fmt: skip
     """:func:`_attach_once` repeated until nobody joins, at most ``rounds`` times. Each account
     meets the same bars against the campaign as it stands when it joins: its owned ties go
@@ -344,10 +346,15 @@ def attach_outer(
     batches are read once, the first time an account's tie to it needs them (so accounts
     attached in earlier rounds may be among them), and kept for the later rounds."""
     times: dict[int, np.ndarray] = {}
+    holders = (
+        FrameHolders(a, b, owned_values, exchanges)
+        if registered is not None and exchanges is not None
+        else None
+    )
     for _ in range(rounds):
         grown = _attach_once(labels, a, b, owned_weight, owned_values, targets, min_weight,
                             min_share, min_evidence, kinds, registered, times,
-                            profile, min_profile)  # fmt: skip
+                            profile, min_profile, holders)  # fmt: skip
         if (grown == labels).all():
             break
         labels = grown
@@ -360,6 +367,7 @@ def _attach_once(
     min_weight: float, min_share: float, min_evidence: float,
     kinds: np.ndarray | None, registered: np.ndarray | None, times: dict[int, np.ndarray],
     profile: np.ndarray | None = None, min_profile: float = np.inf,
+    holders: FrameHolders | None = None,
 ) -> np.ndarray:  # fmt: skip
     """Attach accounts left outside every cluster to the target cluster their owned ties
     point to: those ties weigh at least ``min_weight`` (one shared sign-up network is not
@@ -388,7 +396,12 @@ def _attach_once(
     phrases names one, however young. Sign-up batches do not count here: being young is
     already a fact of when it registered, and a young customer's sign-up hour falls in a
     large campaign's batches often enough (``hydra-loud`` medium development seed 3: two
-    customers, each one frame and a batch). Returns new labels."""
+    customers, each one frame and a batch). With ``holders`` too (:mod:`signature`), a light
+    account (too few exchanges for its profile to be read) that shares one of the cluster's
+    signature frames (held almost only by its members) and was registered in one of its
+    sign-up bursts joins whatever its weight: an operator's account used once shows what it
+    sent and when it was made, nothing more.
+    Returns new labels."""
     labels = labels.copy()
     if not len(targets) or not len(a):
         return labels
@@ -422,6 +435,7 @@ def _attach_once(
         if weight > best.get(node, (0.0, -1))[0]:
             best[node] = (weight, cluster)
     before = labels.copy()  # the clusters as they stood, for their members' sign-up times
+    memo: dict[tuple[int, int], tuple[int, int]] = {}  # and who holds their frames
     for node, (weight, cluster) in best.items():
         if weight < min_share * owned_anywhere[node]:
             continue
@@ -430,6 +444,17 @@ def _attach_once(
                 and separate_values(seen) >= MIN_VALUES):  # fmt: skip
             labels[node] = cluster
             continue
+        if (
+            holders is not None
+            and registered is not None
+            and holders.light[node]
+            and (holders.purest(seen, cluster, before, memo) >= SIGNATURE_PURITY)
+        ):
+            if cluster not in times:
+                times[cluster] = member_times(before, registered, cluster)
+            if burst_weight(float(registered[node]), times[cluster]) > 0:
+                labels[node] = cluster
+                continue
         if weight < min_weight:
             continue
         if independent_frames(seen):
