@@ -193,18 +193,27 @@ def stray_phrases(
 # An established customer's account facts: an account-profile (and ban-tie) score under this,
 # with identity verification passed and five exchanges or more (so the profile was measured).
 ESTABLISHED_ACCOUNT = 0.2
+# The account-profile rule reads accounts with this many exchanges or more
+# (``detectors/rules/behaviour.yaml``, ``account.young-unverified``); an account with fewer is
+# light: its own facts are not measured.
+PROFILE_EXCHANGES = 5
+
+
+def exchange_counts(exchanges: np.ndarray) -> np.ndarray:
+    """Each node's number of exchanges as floats, NaN where unknown (pandas NA, None)."""
+    n = pd.to_numeric(pd.Series(list(exchanges), dtype=object), errors="coerce")
+    return n.to_numpy(dtype=float, na_value=np.nan)
 
 
 def established(account: np.ndarray, verified: np.ndarray, exchanges: np.ndarray) -> np.ndarray:
     """Per node, whether its own facts are an established customer's: verified, measured
-    (``exchanges`` ≥ 5, the account-profile rule's floor) and an ``account`` fact under
+    (``exchanges`` ≥ ``PROFILE_EXCHANGES``, the account-profile rule's floor) and an ``account`` fact under
     ``ESTABLISHED_ACCOUNT`` (not young at first use, not short-lived, not tied to bans).
     Unknown verification (no accounts table) is not established."""
     ok = pd.array(list(verified), dtype="boolean").fillna(False).to_numpy(dtype=bool)
-    n = pd.to_numeric(pd.Series(list(exchanges), dtype=object), errors="coerce").fillna(0)
     return (
         ok
-        & (n.to_numpy(dtype=float) >= 5)
+        & (exchange_counts(exchanges) >= PROFILE_EXCHANGES)
         & (np.asarray(account, dtype=float) < ESTABLISHED_ACCOUNT)
     )
 
@@ -346,15 +355,12 @@ def attach_outer(
     batches are read once, the first time an account's tie to it needs them (so accounts
     attached in earlier rounds may be among them), and kept for the later rounds."""
     times: dict[int, np.ndarray] = {}
-    holders = (
-        FrameHolders(a, b, owned_values, exchanges)
-        if registered is not None and exchanges is not None
-        else None
-    )
+    holders = FrameHolders(a, b, owned_values) if registered is not None else None
+    light = None if exchanges is None else exchange_counts(exchanges) < PROFILE_EXCHANGES
     for _ in range(rounds):
         grown = _attach_once(labels, a, b, owned_weight, owned_values, targets, min_weight,
                             min_share, min_evidence, kinds, registered, times,
-                            profile, min_profile, holders)  # fmt: skip
+                            profile, min_profile, holders, light)  # fmt: skip
         if (grown == labels).all():
             break
         labels = grown
@@ -367,7 +373,7 @@ def _attach_once(
     min_weight: float, min_share: float, min_evidence: float,
     kinds: np.ndarray | None, registered: np.ndarray | None, times: dict[int, np.ndarray],
     profile: np.ndarray | None = None, min_profile: float = np.inf,
-    holders: FrameHolders | None = None,
+    holders: FrameHolders | None = None, light: np.ndarray | None = None,
 ) -> np.ndarray:  # fmt: skip
     """Attach accounts left outside every cluster to the target cluster their owned ties
     point to: those ties weigh at least ``min_weight`` (one shared sign-up network is not
@@ -396,8 +402,9 @@ def _attach_once(
     phrases names one, however young. Sign-up batches do not count here: being young is
     already a fact of when it registered, and a young customer's sign-up hour falls in a
     large campaign's batches often enough (``hydra-loud`` medium development seed 3: two
-    customers, each one frame and a batch). With ``holders`` too (:mod:`signature`), a light
-    account (too few exchanges for its profile to be read) that shares one of the cluster's
+    customers, each one frame and a batch). With ``holders`` and ``light`` too (each node's
+    exchanges under ``PROFILE_EXCHANGES``, so its profile is not read), a light account
+    (:mod:`signature`) that shares one of the cluster's
     signature frames (held almost only by its members) and was registered in one of its
     sign-up bursts joins whatever its weight: an operator's account used once shows what it
     sent and when it was made, nothing more.
@@ -446,8 +453,9 @@ def _attach_once(
             continue
         if (
             holders is not None
+            and light is not None
             and registered is not None
-            and holders.light[node]
+            and light[node]
             and (holders.purest(seen, cluster, before, memo) >= SIGNATURE_PURITY)
         ):
             if cluster not in times:

@@ -11,8 +11,8 @@ registered in one of the campaign's sign-up bursts, ``signup.burst_weight`` abov
 
 Measured before choosing (small development seeds 1–9 of `hydra-loud`, `low-and-slow`,
 `proxy-mixed`, `release-pivot`, `multi-operator` and `evasive`, 54 stores, the accounts left
-outside every campaign whose owned ties go mostly to one): light accounts (fewer than
-``LIGHT_EXCHANGES``) with a signature frame were 223 campaign accounts and 178 legitimate
+outside every campaign whose owned ties go mostly to one): light accounts (fewer exchanges
+than ``judge.PROFILE_EXCHANGES``, the account-profile rule's floor) with a signature frame were 223 campaign accounts and 178 legitimate
 ones (a customer's one prompt in a frame the operator fills); with a burst of the
 campaign's too, 75 and none. Heavier accounts are left to the other routes: on
 `low-and-slow` medium development seed 1, two customers with six and seven exchanges shared
@@ -34,22 +34,13 @@ from stillwatch.campaigns.cluster import NamedValues
 SIGNATURE_PURITY = 0.9
 # ... and at least this many (a phrase two accounts share is not yet anyone's signature).
 SIGNATURE_MEMBERS = 5
-# An account with fewer exchanges is light: the account-profile rule does not read it
-# (``detectors/rules/behaviour.yaml``, ``account.young-unverified``), so the attachment that
-# vouches by the account's own facts cannot either.
-LIGHT_EXCHANGES = 5
 
 
 class FrameHolders:
     """Which accounts hold each prompt frame the graph names (an account holds a frame when
-    one of its edges names it), as (key, node) pairs sorted by key; and which accounts are
-    light (``exchanges``: each node's, NA unknown and not light)."""
+    one of its edges names it), as (key, node) pairs sorted by key."""
 
-    def __init__(
-        self, a: np.ndarray, b: np.ndarray, named: NamedValues, exchanges: np.ndarray
-    ) -> None:
-        n = pd.to_numeric(pd.Series(list(exchanges), dtype=object), errors="coerce")
-        self.light = (n < LIGHT_EXCHANGES).fillna(False).to_numpy(dtype=bool)
+    def __init__(self, a: np.ndarray, b: np.ndarray, named: NamedValues) -> None:
         frame = named.kind == "frame"
         key = np.tile(named.key[frame], 2).astype(np.int64)
         node = np.concatenate([a[named.edge[frame]], b[named.edge[frame]]]).astype(np.int64)
