@@ -32,6 +32,7 @@ from stillwatch.campaigns.judge import (
     separate_values,
     stray_phrases,
     trim,
+    without_stray_near,
 )
 from stillwatch.campaigns.null import null_threshold
 from stillwatch.campaigns.signup import burst_weight
@@ -237,6 +238,28 @@ def test_a_signature_frame_and_the_campaigns_own_sign_up_batch_attach_a_light_ac
         assert (without == labels).all()
 
 
+def test_phrasing_like_a_few_of_a_large_campaigns_accounts_does_not_attach_on_its_own() -> None:
+    # Cluster 0: 200 members. Node 200 phrases like 3 of them (3 near-duplicate pairs, each
+    # its own value at 0.5: 0.875 of evidence, and 1.5 of weight), under 2% of the members:
+    # the trim's stray rule, so it stays out. Node 201 phrases like 3 and fills one of the
+    # campaign's frames: it joins. Node 202 phrases like 5 (2.5% of the members): it joins.
+    labels = np.array([0] * 200 + [-1, -1, -1])
+    rows: list[OuterTie] = [(m, m + 1, 0.6, [{"key": "frame:f", "weight": 0.05}])
+                            for m in range(0, 198, 2)]  # fmt: skip
+    for node, partners in ((200, 3), (201, 3), (202, 5)):
+        rows += [(node, m, 0.5, [{"key": f"minhash:{node}|{m}", "weight": 0.5}])
+                 for m in range(partners)]  # fmt: skip
+    rows.append((201, 10, 0.05, [{"key": "frame:f", "weight": 0.05}]))
+    a, b, ow, values = _outer_ties(rows)
+    out = attach_outer(labels, a, b, ow, values, [0], 1.0, 0.8, 0.25)
+    assert out[200] == -1
+    assert out[201] == 0 and out[202] == 0
+    near = {"minhash:x|1": 0.5, "minhash:x|2": 0.6}
+    assert without_stray_near(near, 200) == {}
+    assert without_stray_near(near, 50) == near
+    assert without_stray_near({**near, "frame:f": 0.1}, 200) == {**near, "frame:f": 0.1}
+
+
 def test_two_of_a_large_campaigns_frames_attach_an_account_one_does_not() -> None:
     # A large campaign's frames are held by thousands of its accounts: each weighs 0.08, two
     # together 0.15, under the 0.25 of evidence. Node 12 fills two of them (f1, f2), node 13
@@ -276,6 +299,28 @@ def test_two_large_groups_bridged_by_a_small_part_stay_apart() -> None:
     merged = merge_parts(labels, a, b, w, np.ones(6, dtype=bool), ratio=0.5)
     assert merged[0] != merged[10]
     assert merged[20] == merged[0]  # joined the one it is tied to most firmly
+
+
+def test_a_part_tied_through_one_of_its_members_stays_and_that_member_goes() -> None:
+    """A campaign (0: 40 accounts) and a class of 20 students (1) who signed up together
+    (their batch ties each to the next). One operator account (node 40) sits in the class's
+    batch and is tied to 20 campaign accounts by its own phrasing: 20 x 0.6 of owned weight,
+    more than half a tie per account of the part, but one member of 21 carries it all.
+    The member joins the campaign and the class stays apart. When four of the part's members
+    carry the same ties the part joins whole."""
+    labels = np.array([0] * 40 + [1] * 21)
+    a = list(range(39)) + list(range(40, 60))
+    b = list(range(1, 40)) + list(range(41, 61))
+    a_all = np.array(a + [40] * 20)
+    b_all = np.array(b + list(range(20)))
+    w = np.full(len(a_all), 0.6)
+    owned = np.ones(len(a_all), dtype=bool)
+    out = merge_parts(labels, a_all, b_all, w, owned, ratio=0.5)
+    assert out[40] == out[0]
+    assert (out[41:] == 1).all()
+    spread = np.array(a + [40, 41, 42, 43] * 5)
+    whole = merge_parts(labels, spread, b_all, w, owned, ratio=0.5)
+    assert (whole == whole[0]).all()
 
 
 def test_faint_owned_ties_do_not_hold_two_groups_together() -> None:
