@@ -156,9 +156,9 @@ def merge_parts(
     students who signed up together from their university's network is a part tied by its
     sign-up batch; an operator's account registered in the same hour on the same university's
     domain sits in it, and its own frames and phrasing tie it to its campaign by more than
-    the whole class weighs (`multi-operator` medium development seed 3: two such classes,
-    35 and 38 accounts, each joined a campaign through one member, 2.6–2.9% of the part; the
-    campaigns' own parts that joined carried their ties on 15% of their members or more)."""
+    the whole class weighs (`multi-operator` medium development seed 3: a class of 34 joined
+    a campaign through one member, 2.6% of its part; the campaigns' own parts that joined
+    carried their ties on 15% of their members or more)."""
     k = int(labels.max()) + 1 if len(labels) else 0
     if k == 0:
         return labels
