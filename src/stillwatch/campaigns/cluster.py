@@ -203,12 +203,13 @@ def _carriers(
     """For each pair of clusters (``me[i]``, ``other[i]``), how many of ``me[i]``'s members
     have an edge (``cross``) to ``other[i]``."""
     pair = np.r_[la[cross], lb[cross]].astype(np.int64) * k + np.r_[lb[cross], la[cross]]
-    node = np.r_[a[cross], b[cross]].astype(np.int64)
-    span = int(node.max()) + 1 if len(node) else 1
-    held = np.unique(pair * span + node) // span  # each (pair, member) once
-    codes, counts = np.unique(held, return_counts=True)
-    if not len(codes):
+    if not len(pair):
         return np.zeros(len(me), dtype=np.int64)
+    codes, pair_at = np.unique(pair, return_inverse=True)  # numbered densely: no overflow
+    node = np.r_[a[cross], b[cross]].astype(np.int64)
+    span = int(node.max()) + 1
+    held = np.unique(pair_at * span + node) // span  # each (pair, member) once
+    counts = np.bincount(held, minlength=len(codes))
     want = me.astype(np.int64) * k + other
     at = np.minimum(np.searchsorted(codes, want), len(codes) - 1)
     return np.where(codes[at] == want, counts[at], 0)
