@@ -188,12 +188,26 @@ def merge_parts(
         final[i] = final[target[i]]
     out = np.where(labels >= 0, final[np.maximum(labels, 0)], labels).astype(np.int64)
     # a part whose ties few of its members carry stays; those members go to its partner
-    pairs = chooser[~carried].astype(np.int64) * k + partner[~carried]
     for side, far, node in ((la, lb, a), (lb, la, b)):
-        code = side.astype(np.int64) * k + far
-        alone = cross & np.isin(code, pairs)
+        alone = _pair_of_edge(side, far, cross, chooser[~carried], partner[~carried], k) >= 0
         out[node[alone]] = final[far[alone]]
     return out
+
+
+def _pair_of_edge(
+    x: np.ndarray, y: np.ndarray, cross: np.ndarray, me: np.ndarray, other: np.ndarray, k: int
+) -> np.ndarray:
+    """Per edge, the index ``i`` of the pair of clusters (``me[i]``, ``other[i]``) it runs
+    between from its ``x`` side (each edge's cluster on one side: ``la`` or ``lb``) to its
+    ``y`` side, among the edges ``cross``; -1 for none."""
+    pair = me.astype(np.int64) * k + other
+    if not len(pair):
+        return np.full(len(x), -1, dtype=np.int64)
+    order = np.argsort(pair)
+    sorted_pair = pair[order]
+    code = x.astype(np.int64) * k + y
+    at = np.minimum(np.searchsorted(sorted_pair, code), len(pair) - 1)
+    return np.where(cross & (sorted_pair[at] == code), order[at], -1)
 
 
 def _carriers(
@@ -202,17 +216,15 @@ def _carriers(
 ) -> np.ndarray:  # fmt: skip
     """For each pair of clusters (``me[i]``, ``other[i]``), how many of ``me[i]``'s members
     have an edge (``cross``) to ``other[i]``."""
-    pair = np.r_[la[cross], lb[cross]].astype(np.int64) * k + np.r_[lb[cross], la[cross]]
-    if not len(pair):
-        return np.zeros(len(me), dtype=np.int64)
-    codes, pair_at = np.unique(pair, return_inverse=True)  # numbered densely: no overflow
-    node = np.r_[a[cross], b[cross]].astype(np.int64)
-    span = int(node.max()) + 1
-    held = np.unique(pair_at * span + node) // span  # each (pair, member) once
-    counts = np.bincount(held, minlength=len(codes))
-    want = me.astype(np.int64) * k + other
-    at = np.minimum(np.searchsorted(codes, want), len(codes) - 1)
-    return np.where(codes[at] == want, counts[at], 0)
+    pairs, nodes = [], []
+    for x, y, node in ((la, lb, a), (lb, la, b)):
+        at = _pair_of_edge(x, y, cross, me, other, k)
+        pairs.append(at[at >= 0])
+        nodes.append(node[at >= 0].astype(np.int64))
+    node = np.concatenate(nodes)
+    span = int(node.max()) + 1 if len(node) else 1
+    held = np.unique(np.concatenate(pairs) * span + node) // span  # each (pair, member) once
+    return np.bincount(held, minlength=len(me))
 
 
 def _bridge_evidence(
@@ -221,15 +233,8 @@ def _bridge_evidence(
 ) -> np.ndarray:  # fmt: skip
     """For each pair of clusters (``me[i]``, ``other[i]``), the evidence of the distinct owned
     values the edges between them (``cross``) name."""
-    pair = me.astype(np.int64) * k + other
-    order = np.argsort(pair)
-    sorted_pair = pair[order]
-    group = np.full(len(la), -1, dtype=np.int64)
-    for x, y in ((la, lb), (lb, la)):
-        code = x.astype(np.int64) * k + y
-        at = np.minimum(np.searchsorted(sorted_pair, code), len(pair) - 1)
-        hit = cross & (sorted_pair[at] == code) & (group < 0)
-        group[hit] = order[at[hit]]
+    group = _pair_of_edge(la, lb, cross, me, other, k)
+    group = np.where(group < 0, _pair_of_edge(lb, la, cross, me, other, k), group)
     return owned_values.evidence([group], len(me))
 
 
