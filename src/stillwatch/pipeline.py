@@ -32,7 +32,7 @@ from stillwatch.detectors.base import (
     ScanContext,
     missing_requirements,
 )
-from stillwatch.detectors.prompts import drop_verdicts
+from stillwatch.detectors.prompts import drop_verdicts, table_seconds
 from stillwatch.detectors.prompts import release as release_prompt_tables
 from stillwatch.detectors.registry import detectors as registered
 from stillwatch.detectors.rules import load_rules
@@ -267,7 +267,7 @@ def scan(
                     progress(f"signals {i}/{len(dets)}: {d.id} skipped ({reason})")
                     continue
                 progress(f"signals {i}/{len(dets)}: {d.id}")
-                ts = time.perf_counter()
+                ts, tables = time.perf_counter(), table_seconds(ctx)
                 out = d.run(ctx)
                 ctx.ran.add(d.id)
                 frame = out.frame()
@@ -293,9 +293,13 @@ def scan(
                     for a, s, f in zip(frame.account_id, frame.score, facts, strict=True)
                 ]
                 n_signals += len(frame)
+                # the shared prompt tables it built on the way (its ``seconds`` hold them)
+                built = {k: round(v - tables.get(k, 0.0), 3)
+                         for k, v in table_seconds(ctx).items() if v > tables.get(k, 0.0)}  # fmt: skip
                 report[d.id] = _entry(
                     d, ran=True, signals=len(frame), links=len(out.links),
                     seconds=round(time.perf_counter() - ts, 3), peak_mb=stage_peak_mb(),
+                    **({"built_tables": built} if built else {}),
                 )  # fmt: skip
                 del out, frame, facts, rows  # in the store now; not held through the next one
             release_prompt_tables(ctx)

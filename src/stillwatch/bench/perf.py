@@ -80,6 +80,7 @@ def _scan(store_path: str, memory_limit: str) -> dict[str, Any]:
     content = sum(v.get("seconds") or 0 for d, v in result.detectors.items()
                   if d.startswith("content.") and v["ran"])  # fmt: skip
     return {
+        "content_stages": content_stages(result.detectors, prompts),
         "scan_id": result.scan_id,
         "seconds": seconds,
         "content_prompts": prompts,
@@ -91,6 +92,26 @@ def _scan(store_path: str, memory_limit: str) -> dict[str, Any]:
         "stage_peak_mb": result.peak_mb,
         "campaign_seconds": summary["campaign_seconds"],
     }
+
+
+def content_stages(detectors: dict[str, Any], prompts: int) -> list[dict[str, Any]]:
+    """The content detectors' seconds split into stages: the prompt tables they share
+    (``sample``, ``skeletons``, ``verdicts``; each detector's ``built_tables``) and each
+    detector's own work (its seconds less the tables it built), each with the sampled
+    ``prompts`` per second. The stages' seconds add up to the detectors'."""
+    shared: dict[str, float] = {}
+    own: list[dict[str, Any]] = []
+    for name, entry in detectors.items():
+        if not (name.startswith("content.") and entry.get("ran")):
+            continue
+        built = entry.get("built_tables") or {}
+        for table, seconds in built.items():
+            shared[table] = shared.get(table, 0.0) + float(seconds)
+        own.append({"stage": name, "seconds": max(0.0, entry["seconds"] - sum(built.values()))})
+    stages = [{"stage": f"prompt table: {t}", "seconds": v} for t, v in shared.items()] + own
+    for stage in stages:
+        stage["prompts_per_second"] = prompts / stage["seconds"] if stage["seconds"] else None
+    return stages
 
 
 def _bare(store_path: str, memory_limit: str) -> dict[str, Any]:

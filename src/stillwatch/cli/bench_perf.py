@@ -73,7 +73,12 @@ def bench_perf_command(
         console.print(
             f"content detectors: {result['scan']['content_prompts']:,} sampled prompts in "
             f"{result['scan']['content_seconds']:.1f} s, "
-            f"{result['content_prompts_per_second']:,.0f} prompts/s"
+            f"{result['content_prompts_per_second']:,.0f} prompts/s all together; by stage: "
+            + ", ".join(
+                f"{s['stage']} {s['seconds']:.2f} s"
+                + (f" ({s['prompts_per_second']:,.0f}/s)" if s["prompts_per_second"] else "")
+                for s in result["scan"]["content_stages"]
+            )
         )
     parts = result["scan"]["campaign_seconds"]
     console.print(

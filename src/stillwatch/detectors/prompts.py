@@ -15,15 +15,35 @@ aggregate them per account in SQL. Only per-account results come back to Python.
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import ibis
+import numpy as np
 import pyarrow as pa
 
 from stillwatch.detectors.base import ScanContext, connection, temp_table
 from stillwatch.engine.store import query_arrow
 
 BATCH_ROWS = 100_000
+# Prompts featurised at once by one thread.
+CHUNK_ROWS = 16_384
+
+
+# ``ctx.shared[TIMES]``: seconds spent building each shared table (``sample``, ``skeletons``,
+# ``verdicts``), whichever detector asked for it first: the scan reports them apart.
+TIMES = "prompt_table_seconds"
+
+
+def _took(ctx: ScanContext, table: str, start: float) -> None:
+    times = ctx.shared.setdefault(TIMES, {})
+    times[table] = times.get(table, 0.0) + time.perf_counter() - start
+
+
+def table_seconds(ctx: ScanContext) -> dict[str, float]:
+    """Seconds spent so far building each shared prompt table (a copy)."""
+    return dict(ctx.shared.get(TIMES, {}))
 
 
 def sample_table(ctx: ScanContext, per_account: int) -> str:
@@ -31,6 +51,7 @@ def sample_table(ctx: ScanContext, per_account: int) -> str:
     prompts (not NULL) per account, the first by event id. Made once per scan."""
     key = ("sample_table", per_account)
     if key not in ctx.shared:
+        start = time.perf_counter()
         ex = ctx.sources.exchanges
         ex = ex.filter(ex.prompt.notnull())
         # rank on the ids alone, then fetch the kept prompts: the window never carries text
@@ -42,6 +63,7 @@ def sample_table(ctx: ScanContext, per_account: int) -> str:
         rid = ibis.row_number().over(order_by=["account_id", "event_id"]) + 1
         temp_table(ctx, name, sample.mutate(rid=rid))
         ctx.shared[key] = name
+        _took(ctx, "sample", start)
     table: str = ctx.shared[key]
     return table
 
@@ -72,17 +94,13 @@ def skeleton_table(ctx: ScanContext, per_account: int) -> str:
 
         sample = sample_table(ctx, per_account)
         name = f"_sw_skeletons_{int(per_account)}"
-        con = connection(ctx)
-        # the sample's rid is kept (not renumbered): one key for a prompt across the tables
-        make(con, f"(SELECT account_id, prompt, rid AS sample_rid FROM {sample})", name,
-             carry=("sample_rid",))  # fmt: skip
+        start = time.perf_counter()
+        # the sample's rid is kept (not renumbered): one key for a prompt across the tables;
         # without the prompt text (the sample holds it, by the same rid): a large store's
         # sample is tens of gigabytes of text, and DuckDB spills temp tables to disk
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {name} AS "
-            f"SELECT * EXCLUDE (rid, sample_rid, prompt), sample_rid AS rid FROM {name}"
-        )
+        make(connection(ctx), sample, name, rid="rid", text=False)
         ctx.shared[key] = name
+        _took(ctx, "skeletons", start)
     table: str = ctx.shared[key]
     return table
 
@@ -93,8 +111,11 @@ def classified_table(ctx: ScanContext, per_account: int) -> str:
     key = ("classified_table", per_account)
     if key not in ctx.shared:
         name = f"_sw_classified_{int(per_account)}"
-        classify_into(connection(ctx), sample_table(ctx, per_account), name)
+        sample = sample_table(ctx, per_account)
+        start = time.perf_counter()
+        classify_into(connection(ctx), sample, name)
         ctx.shared[key] = name
+        _took(ctx, "verdicts", start)
     table: str = ctx.shared[key]
     return table
 
@@ -103,28 +124,48 @@ def classify_into(con: Any, source: str, name: str, batch_rows: int = BATCH_ROWS
     """Create temp table ``name``: ``rid``, ``elicitation`` (probability of an elicitation
     prompt) and ``capability`` (label) for each row of ``source`` (columns ``rid``, numbered
     from 1 without gaps, and ``prompt``), classified ``batch_rows`` at a time with one
-    featurising pass for both classifiers: memory stays flat however many prompts there are."""
-    from stillwatch.features.content import capability, elicitation, textmodel
+    featurising pass for both classifiers: memory stays flat however many prompts there are.
+    Each batch is featurised ``CHUNK_ROWS`` prompts at a time on as many threads as DuckDB
+    uses (NumPy's array work runs outside the GIL; small chunks also stay in the CPU's
+    caches)."""
+    from stillwatch.features.content import capability, elicitation
 
+    elicitation.model(), capability.model()  # loaded once, before the threads ask for them
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {name} (rid BIGINT, elicitation DOUBLE, capability VARCHAR)"
     )
     total = int(con.execute(f"SELECT coalesce(max(rid), 0) FROM {source}").fetchall()[0][0])
-    for lo in range(1, total + 1, batch_rows):
-        batch = con.sql(
-            f"SELECT rid, prompt FROM {source} WHERE rid >= {lo} AND rid < {lo + batch_rows} "
-            "ORDER BY rid"
-        ).to_arrow_table()
-        f = textmodel.features(batch.column("prompt"))
-        scores, _ = elicitation.classify_features(f)
-        verdicts = pa.table(
-            {
-                "rid": batch.column("rid"),
-                "elicitation": pa.array(scores, pa.float64()),
-                "capability": pa.array(capability.classify_features(f), pa.string()),
-            }
-        )
-        query_arrow(con, verdicts, "_sw_verdicts", f"INSERT INTO {name} SELECT * FROM _sw_verdicts")
+    threads = max(1, int(con.execute("SELECT current_setting('threads')").fetchall()[0][0]))
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        for lo in range(1, total + 1, batch_rows):
+            batch = con.sql(
+                f"SELECT rid, prompt FROM {source} WHERE rid >= {lo} AND rid < {lo + batch_rows} "
+                "ORDER BY rid"
+            ).to_arrow_table()
+            prompts = batch.column("prompt").combine_chunks()
+            chunks = [prompts[i : i + CHUNK_ROWS] for i in range(0, len(prompts), CHUNK_ROWS)]
+            parts = list(pool.map(_verdicts, chunks))
+            verdicts = pa.table(
+                {
+                    "rid": batch.column("rid"),
+                    "elicitation": pa.array(
+                        np.concatenate([p[0] for p in parts]) if parts else [], pa.float64()
+                    ),
+                    "capability": pa.array([c for p in parts for c in p[1]], pa.string()),
+                }
+            )
+            query_arrow(
+                con, verdicts, "_sw_verdicts", f"INSERT INTO {name} SELECT * FROM _sw_verdicts"
+            )
+
+
+def _verdicts(prompts: pa.Array) -> tuple[np.ndarray, list[str]]:
+    """Elicitation scores and capability labels of ``prompts``, one featurising pass."""
+    from stillwatch.features.content import capability, elicitation, textmodel
+
+    f = textmodel.features(prompts)
+    scores, _ = elicitation.classify_features(f)
+    return np.asarray(scores, dtype=np.float64), capability.classify_features(f)
 
 
 # The sampled prompts' verdicts by event id (``event_id``, ``elicitation``, ``capability``),

@@ -70,6 +70,8 @@ EDGE_CHARS = 240
 # DuckDB's memory limit: a skeleton is as long as its prompt, so a batch of coding prompts
 # of a few kB each is a few hundred MB at 50,000).
 KEY_BATCH_ROWS = 50_000
+# Prompts masked into skeletons at once (their text passes through Arrow: as above).
+SKELETON_BATCH_ROWS = 50_000
 # CJK ideographs, kana, hangul and full-width forms are tokenised one character each.
 _CJK = r"([\x{3000}-\x{30ff}\x{3400}-\x{4dbf}\x{4e00}-\x{9fff}\x{ac00}-\x{d7af}\x{f900}-\x{faff}\x{ff00}-\x{ffef}])"
 
@@ -285,18 +287,58 @@ def _frame_keys(con: Any, source: str, lengths: Sequence[int]) -> None:
                     f"INSERT INTO _sw_keys {_keys_select('_sw_keys_batch', lengths)}")  # fmt: skip
 
 
-def skeleton_table(con: Any, source: str, name: str, carry: Sequence[str] = ()) -> str:
+def skeleton_table(
+    con: Any,
+    source: str,
+    name: str,
+    carry: Sequence[str] = (),
+    *,
+    rid: str | None = None,
+    text: bool = True,
+) -> str:
     """Create temp table ``name`` on ``con``: the prompts of ``source`` (columns
     ``account_id``, ``prompt`` and ``carry``; empty prompts left out) with ``rid`` (a row
-    key), ``ph`` (hash of the prompt) and ``skeleton``. Frame mining and MinHash both read
-    it, so a scan masks each prompt once. Returns ``name``."""
-    keep = ("account_id", "rid", "ph", "prompt", *carry)
+    key), ``ph`` (hash of the prompt), ``prompt`` (unless ``text`` is False) and
+    ``skeleton``. Frame mining and MinHash both read it, so a scan masks each prompt once.
+    Returns ``name``.
+
+    ``rid`` names a column of ``source`` that already numbers its rows (the scan's sample);
+    otherwise they are numbered here. The skeletons are computed ``SKELETON_BATCH_ROWS``
+    prompts (by ``rid``) at a time through Arrow chunks, which DuckDB masks with all its
+    threads (a table scan, or a query under a window, would run them on one core)."""
+    keep = ("account_id", "rid", "ph", *(("prompt",) if text else ()), *carry)
     extra = "".join(f', "{c}"' for c in carry)
-    src = (
-        f"(SELECT account_id, prompt, hash(prompt) AS ph, row_number() OVER () AS rid{extra} "
-        f"FROM {source} WHERE prompt IS NOT NULL AND prompt <> '')"
+    numbered = f"{name}_numbered"
+    if rid is None:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {numbered} AS SELECT account_id, prompt, "
+            f"row_number() OVER () AS rid{extra} FROM {source} "
+            "WHERE prompt IS NOT NULL AND prompt <> ''"
+        )
+        rows, key = numbered, "rid"
+    else:
+        rows, key = source, rid
+    batch_of = (
+        f'(SELECT account_id, prompt, hash(prompt) AS ph, "{key}" AS rid{extra} FROM {{}} '
+        "WHERE prompt IS NOT NULL AND prompt <> '')"
     )
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {skeleton_select(src, 'prompt', keep)}")
+    try:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {name} AS "
+            f"{skeleton_select(batch_of.format(rows), 'prompt', keep)} LIMIT 0"
+        )
+        lo, hi = con.execute(f'SELECT min("{key}"), max("{key}") FROM {rows}').fetchall()[0]
+        step = int(SKELETON_BATCH_ROWS)
+        for start in range(int(lo or 0), int(hi or -1) + 1, step):
+            batch = arrow_chunks(
+                con,
+                f'SELECT * FROM {rows} WHERE "{key}" >= {start} AND "{key}" < {start + step}',
+            )
+            query_arrow(con, batch, "_sw_skeleton_batch",
+                        f"INSERT INTO {name} "
+                        f"{skeleton_select(batch_of.format('_sw_skeleton_batch'), 'prompt', keep)}")  # fmt: skip
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {numbered}")
     return name
 
 

@@ -282,24 +282,27 @@ def lsh_pairs(
     """Candidate pairs: accounts whose signatures agree on all rows of at least one band."""
     n, width = signatures.shape
     rows = width // bands
-    # pairs as codes ``x * n + y`` (x < y) in arrays: no Python tuple per pair
+    # pairs as codes ``x * n + y`` (x < y) in arrays: no Python tuple per pair, no loop per
+    # bucket. A stable sort keeps each bucket's accounts in index order, so a pair is
+    # (order[i], order[i + d]) with both in one bucket.
     found: list[np.ndarray] = []
     for b in range(bands):
         band = np.ascontiguousarray(signatures[:, b * rows : (b + 1) * rows])
         keys = band.view(np.dtype((np.void, band.dtype.itemsize * rows))).ravel()
-        order = np.argsort(keys, kind="stable")
+        order = np.argsort(keys, kind="stable").astype(np.int64)
         sorted_keys = keys[order]
         starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
-        ends = np.r_[starts[1:], n]
-        for s, e in zip(starts, ends, strict=True):
-            if e - s < 2:
-                continue
-            members = np.sort(order[s:e]).astype(np.int64)
-            if e - s > max_bucket:
-                found.append(members[:-1] * n + members[1:])
-            else:
-                i, j = np.triu_indices(len(members), k=1)
-                found.append(members[i] * n + members[j])
+        sizes = np.diff(np.r_[starts, n])
+        bucket = np.repeat(np.arange(len(starts)), sizes)
+        size = sizes[bucket]
+        # a bucket over max_bucket: a chain of neighbours
+        chain = np.flatnonzero((size[:-1] > max_bucket) & (bucket[:-1] == bucket[1:]))
+        found.append(order[chain] * n + order[chain + 1])
+        small = (size >= 2) & (size <= max_bucket)
+        widest = int(sizes[sizes <= max_bucket].max(initial=0))
+        for d in range(1, widest):
+            i = np.flatnonzero(small[:-d] & (bucket[:-d] == bucket[d:]))
+            found.append(order[i] * n + order[i + d])
     codes = distinct(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
     pa_idx = np.stack([codes // max(n, 1), codes % max(n, 1)], axis=1)
     sim = np.empty(len(pa_idx))
