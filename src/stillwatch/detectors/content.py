@@ -370,10 +370,16 @@ class SimilarPhrasing(_ContentDetector):
              pairs.rename(columns={"account_b": "a", "account_a": "b"})]
         )  # fmt: skip
         # An account's score: its partners, each counted by how much phrasing it shares.
-        for a, g in both.groupby("a", sort=True):
-            out.add(str(a), min(1.0, float(g.amount.sum()) / self.partners_full),
-                    {"partners": len(g), "best_similarity": round(float(g.similarity.max()), 3),
-                     "most_shared_phrases": round(float(g.shared.max()))})  # fmt: skip
+        per = both.groupby("a", sort=True).agg(
+            amount=("amount", "sum"), partners=("amount", "size"),
+            best=("similarity", "max"), most=("shared", "max"),
+        )  # fmt: skip
+        for a, amount, partners, best, most in zip(
+            per.index, per.amount, per.partners, per.best, per.most, strict=True
+        ):
+            out.add(str(a), min(1.0, float(amount) / self.partners_full),
+                    {"partners": int(partners), "best_similarity": round(float(best), 3),
+                     "most_shared_phrases": round(float(most))})  # fmt: skip
         candidates = [
             (str(a), str(b), float(s * m), "minhash",
              {"similarity": round(float(s), 3), "shared_phrases": round(float(n))})

@@ -302,8 +302,9 @@ def skeleton_table(
     ``skeleton``. Frame mining and MinHash both read it, so a scan masks each prompt once.
     Returns ``name``.
 
-    ``rid`` names a column of ``source`` that already numbers its rows (the scan's sample);
-    otherwise they are numbered here. The skeletons are computed ``SKELETON_BATCH_ROWS``
+    ``rid`` names a column of ``source`` (a table) that already numbers its rows (the scan's
+    sample); otherwise they are numbered here, account by account (so MinHash can take whole
+    accounts a batch at a time). The skeletons are computed ``SKELETON_BATCH_ROWS``
     prompts (by ``rid``) at a time through Arrow chunks, which DuckDB masks with all its
     threads (a table scan, or a query under a window, would run them on one core)."""
     keep = ("account_id", "rid", "ph", *(("prompt",) if text else ()), *carry)
@@ -312,7 +313,7 @@ def skeleton_table(
     if rid is None:
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {numbered} AS SELECT account_id, prompt, "
-            f"row_number() OVER () AS rid{extra} FROM {source} "
+            f"row_number() OVER (ORDER BY account_id) AS rid{extra} FROM {source} "
             "WHERE prompt IS NOT NULL AND prompt <> ''"
         )
         rows, key = numbered, "rid"

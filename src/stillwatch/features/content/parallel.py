@@ -14,8 +14,10 @@ from typing import Any
 
 import pyarrow as pa
 
-# Rows per Arrow record batch: DuckDB gives each of its threads one batch at a time.
-CHUNK_ROWS = 16_384
+# Rows per Arrow record batch: DuckDB gives each of its threads one batch at a time. Small
+# batches balance the threads' work (frame keys of 139,230 prompts: 0.59 s at 16,384 rows,
+# 0.47-0.51 s at 4,096).
+CHUNK_ROWS = 4_096
 
 
 def arrow_chunks(con: Any, query: str, chunk_rows: int | None = None) -> pa.Table:
