@@ -69,6 +69,7 @@ def _scan(store_path: str, memory_limit: str) -> dict[str, Any]:
 
     start = time.perf_counter()
     with open_store(store_path, memory_limit=memory_limit) as store:
+        store.con.execute("SET enable_progress_bar = false")  # stdout is --format json's
         result = scan(store, {"flag_threshold": 0.5, "rules": ""})
         seconds = time.perf_counter() - start
         summary = json.loads(

@@ -43,10 +43,14 @@ def _prompts(n: int, accounts: int) -> pa.Table:
 
 
 def run_bench(n: int, accounts: int, per_account: int) -> dict[str, Any]:
+    """Each content stage as a scan runs it: skeletons of every prompt (the mask alone), then
+    the sample (``per_account`` prompts per account), its skeletons, frames and MinHash over
+    those, and both classifiers' verdicts (:func:`stillwatch.detectors.prompts.classify_into`,
+    on DuckDB's threads)."""
+    from stillwatch.detectors.prompts import classify_into
     from stillwatch.engine.store import scratch_connection
-    from stillwatch.features.content import capability, elicitation, textmodel
-    from stillwatch.features.content.frames import mine_frames_sql
-    from stillwatch.features.content.minhash import signatures_sql
+    from stillwatch.features.content.frames import mine_frames_skeletons, skeleton_table
+    from stillwatch.features.content.minhash import signatures_from_skeletons
     from stillwatch.features.content.sampling import sample_select
     from stillwatch.features.content.skeleton import skeleton_select
 
@@ -80,34 +84,34 @@ def run_bench(n: int, accounts: int, per_account: int) -> dict[str, Any]:
         ).fetchall(),
     )
     timed(
-        "skeleton",
+        "skeleton (every prompt)",
         n,
         lambda: con.sql(
             f"SELECT count(skeleton) FROM ({skeleton_select('prompts', 'prompt')})"
         ).fetchall(),
     )
-    timed("frames", n, lambda: mine_frames_sql(con, "prompts"))
-    # the sample as a scan reads it: an Arrow column straight from DuckDB
-    sample = con.sql(sample_select("prompts", per_account, "prompt")).to_arrow_table()["prompt"]
+    # the sample as a scan draws it, numbered account by account (detectors.prompts)
+    sampled = sample_select("prompts", per_account, "account_id, event_id, prompt")
     timed(
-        "minhash (sample)",
-        len(sample),
-        lambda: signatures_sql(con, "prompts", per_account=per_account),
+        "sample",
+        n,
+        lambda: con.execute(
+            f"CREATE TEMP TABLE sample AS SELECT *, row_number() OVER "
+            f"(ORDER BY account_id, event_id) AS rid FROM ({sampled})"
+        ),
     )
-    elicitation.model()
-    capability.model()
+    size = int(con.execute("SELECT count(*) FROM sample").fetchall()[0][0])
+    timed(
+        "skeletons (sample)",
+        size,
+        lambda: skeleton_table(con, "sample", "skeletons", rid="rid", text=False),
+    )
+    timed("frames (sample)", size, lambda: mine_frames_skeletons(con, "skeletons", texts="sample"))
+    timed("minhash (sample)", size, lambda: signatures_from_skeletons(con, "skeletons"))
     # one untimed pass first: the first call pays the page faults of its large arrays once,
     # as the first batch of a long scan does
-    textmodel.features(sample)
-    timed("elicitation (sample)", len(sample), lambda: elicitation.classify(sample))
-    timed("capability (sample)", len(sample), lambda: capability.classify(sample))
-
-    def both() -> None:
-        f = textmodel.features(sample)
-        elicitation.classify_features(f)
-        capability.classify_features(f)
-
-    timed("both classifiers, shared features (sample)", len(sample), both)
+    classify_into(con, "(SELECT * FROM sample WHERE rid <= 20000)", "warm")
+    timed("classifier verdicts (sample)", size, lambda: classify_into(con, "sample", "verdicts"))
     con.close()
     return {
         "load_average": list(os.getloadavg()),
@@ -129,7 +133,8 @@ def bench_content_command(
     ] = 20,
     fmt: FormatOption = Format.table,
 ) -> None:
-    """Prompts per second of skeletons, frames, MinHash and the classifiers."""
+    """Prompts per second of each content stage: skeletons, the sample, frames, MinHash and
+    the classifiers."""
     if prompts < 1 or accounts < 1 or per_account < 1:
         raise UsageError("--prompts, --accounts and --per-account must be positive")
     result = run_bench(prompts, accounts, per_account)
@@ -150,7 +155,7 @@ def bench_content_command(
         for s in result["stages"]
     ]
     console.print(rows_table("bench content", rows))
-    content = [s for s in result["stages"][1:] if not s["stage"].startswith("both")]
+    content = result["stages"][1:]
     total = sum(s["seconds"] for s in content)
     load = ", ".join(f"{x:.2f}" for x in result["load_average"])
     console.print(
