@@ -196,40 +196,20 @@ def prefix_pattern(lengths: Sequence[int]) -> str:
     return f"^({_WORD_SEP}{{{steps[0]}}}){rest}"
 
 
-def _edges_select(source: str) -> str:
-    """The columns :func:`_keys_select` reads, from skeleton table ``source``: ``account_id``,
-    ``rid``, ``ph`` and the skeleton's first and last ``EDGE_CHARS`` characters, ``head`` and
-    ``tail`` (all a key can hold: the rest of a long prompt is never copied)."""
-    e = int(EDGE_CHARS)
-    return (
-        f"SELECT account_id, rid, ph, left(skeleton, {e}) AS head, right(skeleton, {e}) AS tail "
-        f"FROM {source}"
-    )
-
-
-# Neither edge holds a CJK character (a word of its own): blanks alone separate their words.
-_PLAIN = (
-    "((strlen(head) = length(head) AND strlen(tail) = length(tail)) "
-    f"OR NOT regexp_matches(head || tail, '{_CJK}'))"
-)
-
-
 def _keys_select(source: str, lengths: Sequence[int]) -> str:
-    """The frame candidates of every prompt of ``source`` (:func:`_edges_select`):
-    ``account_id``, ``rid``, ``ph``, ``kind``, ``k``, ``frame`` (the key's words joined by a
-    space) and ``words`` (those not masked), for each key length in ``lengths`` at both ends.
+    """The frame candidates of every prompt of skeleton table ``source``: ``account_id``,
+    ``rid``, ``ph``, ``kind``, ``k``, ``frame`` (the key's words joined by a space) and
+    ``words`` (those not masked), for each key length in ``lengths`` at both ends.
 
-    A skeleton whose edges hold no CJK character (nearly all) gets its keys from regular
-    expressions over its edges (:func:`prefix_pattern` over the head; the last ``k`` words
-    with the separator before each, over the tail), without splitting them into lists of
-    words; the rest (CJK characters are words of their own) are split by :func:`words_of`.
-    Lengths are counted in characters, as the edges are cut. Both give the same keys
-    because a skeleton never starts or ends with a blank nor holds two in a row (see
+    An ASCII skeleton (nearly all) gets its keys from regular expressions over the skeleton
+    itself (:func:`prefix_pattern`; the last ``k`` words with the separator before each),
+    without cutting its edges nor splitting them into lists of words; the rest (CJK characters
+    are words of their own) are split by :func:`words_of`. Both give the same keys because a
+    skeleton never starts or ends with a blank nor holds two in a row (see
     :func:`.skeleton.skeleton_select`): the key of ``k`` words exists when the edge of
     ``EDGE_CHARS`` characters holds more than ``k`` words, that is its ``k``-th separator
     lies inside the edge, and not as a space at the edge's cut, which the edge's ``trim``
-    would drop. A match over the whole skeleton longer than the edge is no key, and over the
-    edge it finds none, so reading the edges alone gives the same keys."""
+    would drop."""
     asc = sorted(set(lengths))
     n = len(asc)
     names = ", ".join(f"'g{i}'" for i in range(1, n + 1))
@@ -237,29 +217,33 @@ def _keys_select(source: str, lengths: Sequence[int]) -> str:
     cols, cands = [], []
     for i, length in enumerate(asc, start=1):
         pre = " || ".join(f"pre.g{j}" for j in range(1, i + 1))
-        cols.append(f"regexp_extract(tail, '{_SEP_WORD}{{{length}}}$') AS s{i}")
+        cols.append(f"regexp_extract(skeleton, '{_SEP_WORD}{{{length}}}$') AS s{i}")
         cands.append(
             f"SELECT account_id, rid, ph, 'prefix' AS kind, {length} AS k, "
             f"replace(p[:-2], chr(10), ' ') AS frame FROM (SELECT *, {pre} AS p FROM plain) "
-            f"WHERE pre.g{i} <> '' AND (length(p) < {e} OR (length(p) = {e} AND ends_with(p, chr(10))))"
+            f"WHERE pre.g{i} <> '' AND (strlen(p) < {e} OR (strlen(p) = {e} AND ends_with(p, chr(10))))"
         )
         cands.append(
             f"SELECT account_id, rid, ph, 'suffix' AS kind, {length} AS k, "
             f"replace(s{i}[2:], chr(10), ' ') AS frame FROM plain WHERE s{i} <> '' "
-            f"AND (length(s{i}) < {e} OR (length(s{i}) = {e} AND starts_with(s{i}, chr(10))))"
+            f"AND (strlen(s{i}) < {e} OR (strlen(s{i}) = {e} AND starts_with(s{i}, chr(10))))"
         )
     suffixes = ", ".join(cols)
     plain_cand = "\n            UNION ALL ".join(cands)
     return f"""
         WITH plain AS MATERIALIZED (
             SELECT account_id, rid, ph,
-                   regexp_extract(head, '{prefix_pattern(asc)}', [{names}]) AS pre, {suffixes}
-            FROM {source} WHERE {_PLAIN}
+                   regexp_extract(skeleton, '{prefix_pattern(asc)}', [{names}]) AS pre, {suffixes}
+            FROM {source} WHERE strlen(skeleton) = length(skeleton)
         ),
         plain_cand AS (
             {plain_cand}
         ),
-        sk AS (SELECT account_id, rid, ph, head AS h, tail AS t FROM {source} WHERE NOT {_PLAIN}),
+        sk AS (
+            SELECT account_id, rid, ph, left(skeleton, {EDGE_CHARS}) AS h,
+                   right(skeleton, {EDGE_CHARS}) AS t
+            FROM {source} WHERE strlen(skeleton) <> length(skeleton)
+        ),
         tok AS MATERIALIZED (
             SELECT account_id, rid, ph, {words_of("h")} AS head, {words_of("t")} AS tail FROM sk
         ),
@@ -289,15 +273,15 @@ def _frame_keys(con: Any, source: str, lengths: Sequence[int]) -> None:
     ``KEY_BATCH_ROWS`` prompts (by ``rid``) at a time through Arrow chunks, which DuckDB scans
     with all its threads (a table scan gives a thread a whole row group)."""
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _sw_keys AS SELECT * FROM "
-        f"({_keys_select(f'({_edges_select(source)})', lengths)}) LIMIT 0"
+        f"CREATE OR REPLACE TEMP TABLE _sw_keys AS SELECT * FROM ({_keys_select(source, lengths)}) "
+        "LIMIT 0"
     )
     lo, hi = con.execute(f"SELECT min(rid), max(rid) FROM {source}").fetchall()[0]
     if lo is None:
         return
     step = int(KEY_BATCH_ROWS)
     for start in range(int(lo), int(hi) + 1, step):
-        batch = arrow_chunks(con, f"{_edges_select(source)} "
+        batch = arrow_chunks(con, f"SELECT account_id, rid, ph, skeleton FROM {source} "
                                   f"WHERE rid >= {start} AND rid < {start + step}")  # fmt: skip
         query_arrow(con, batch, "_sw_keys_batch",
                     f"INSERT INTO _sw_keys {_keys_select('_sw_keys_batch', lengths)}")  # fmt: skip
