@@ -14,7 +14,7 @@ from __future__ import annotations
 import ibis
 import ibis.expr.types as ir
 
-from stillwatch.features.sources import Sources, epoch_s, hour_bin, safe_div, share
+from stillwatch.features.sources import Sources, epoch_s, hour_bin, safe_div, share, std_pop
 
 QUIET_HOURS = 6
 # 1970-01-01 was a Thursday: day number + 3, mod 7, is the weekday with Monday = 0.
@@ -92,7 +92,7 @@ def rhythm_features(src: Sources) -> ir.Table:
         last_hour=lt.hour.max(),
         longest_gap=lt.gap.max(),
         gap_mean=lt.gap.mean(),
-        gap_std=lt.gap.std(how="pop"),
+        gap_std=std_pop(lt.gap),
     )
     span_hours = per.last_hour - per.first_hour + 1
     return per.select(

@@ -43,6 +43,16 @@ def epoch_s(ts: ir.TimestampValue) -> ir.FloatingValue:
     return ts.epoch_seconds().cast("float64").floor().cast("float64")
 
 
+def std_pop(x: ir.FloatingValue | ir.IntegerValue) -> ir.FloatingScalar:
+    """Population standard deviation of whole numbers (counts, whole seconds), the same in
+    every run: from the mean of ``x`` and of ``x²``, whose sums are exact (below 2**53), where
+    DuckDB's own ``stddev_pop`` combines its threads' partial results in whatever order they
+    finish and differs in the last bits from run to run."""
+    xf = x.cast("float64")
+    var = (xf * xf).mean() - xf.mean() * xf.mean()
+    return ibis.greatest(var, 0.0).sqrt()
+
+
 def hour_bin(ts: ir.TimestampValue) -> ir.IntegerValue:
     """Hours since 1970: the hourly window."""
     return (epoch_s(ts) / 3600).floor().cast("int64")

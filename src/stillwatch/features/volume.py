@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ibis.expr.types as ir
 
-from stillwatch.features.sources import Sources, day_bin, safe_div, share
+from stillwatch.features.sources import Sources, day_bin, safe_div, share, std_pop
 
 
 def per_day(src: Sources) -> ir.Table:
@@ -52,7 +52,7 @@ def volume_features(src: Sources) -> ir.Table:
     daily = days.group_by("account_id").aggregate(
         active_days=days.count(),
         day_mean=days.n.mean(),
-        day_std=days.n.std(how="pop"),
+        day_std=std_pop(days.n),
     )
     j = base.inner_join(daily, "account_id")
     return j.select(
