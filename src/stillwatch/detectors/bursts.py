@@ -100,8 +100,10 @@ class RegistrationBurst:
             # value took most of a medium scan's time here)
             sub = df[df[key].notna()].sort_values([key, "t", "account_id"], kind="stable")
             values = sub[key].astype(str).to_numpy(dtype=object)
-            starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]]) if len(sub) else []
-            ends = np.r_[starts[1:], len(sub)] if len(sub) else []
+            if sub.empty:
+                continue
+            starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
+            ends = np.r_[starts[1:], len(sub)]
             t_all, idx_all = sub.t.to_numpy(), sub.index.to_numpy()
             ids_all = sub.account_id.astype(str).to_numpy(dtype=object)
             for start, end in zip(starts, ends, strict=True):
