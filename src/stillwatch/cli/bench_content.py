@@ -90,7 +90,8 @@ def run_bench(n: int, accounts: int, per_account: int) -> dict[str, Any]:
             f"SELECT count(skeleton) FROM ({skeleton_select('prompts', 'prompt')})"
         ).fetchall(),
     )
-    # the sample as a scan draws it, numbered account by account (detectors.prompts)
+    # a bounded sample per account, numbered account by account as the scan's is
+    # (detectors.prompts.sample_table)
     sampled = sample_select("prompts", per_account, "account_id, event_id, prompt")
     timed(
         "sample",

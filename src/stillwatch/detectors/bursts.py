@@ -99,9 +99,9 @@ class RegistrationBurst:
             # one sort by value, time and id, then each value's run of rows (a pandas sort per
             # value took most of a medium scan's time here)
             sub = df[df[key].notna()].sort_values([key, "t", "account_id"], kind="stable")
-            values = sub[key].astype(str).to_numpy(dtype=object)
             if sub.empty:
                 continue
+            values = sub[key].astype(str).to_numpy(dtype=object)
             starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
             ends = np.r_[starts[1:], len(sub)]
             t_all, idx_all = sub.t.to_numpy(), sub.index.to_numpy()

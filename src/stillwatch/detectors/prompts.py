@@ -130,7 +130,9 @@ def classify_into(con: Any, source: str, name: str, batch_rows: int = BATCH_ROWS
     caches)."""
     from stillwatch.features.content import capability, elicitation
 
-    elicitation.model(), capability.model()  # loaded once, before the threads ask for them
+    # loaded once, before the threads ask for them
+    elicitation.model()
+    capability.model()
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {name} (rid BIGINT, elicitation DOUBLE, capability VARCHAR)"
     )

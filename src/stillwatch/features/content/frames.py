@@ -333,7 +333,8 @@ def skeleton_table(
         for start in range(int(lo or 0), int(hi or -1) + 1, step):
             batch = arrow_chunks(
                 con,
-                f'SELECT * FROM {rows} WHERE "{key}" >= {start} AND "{key}" < {start + step}',
+                f'SELECT account_id, prompt, "{key}"{extra} FROM {rows} '
+                f'WHERE "{key}" >= {start} AND "{key}" < {start + step}',
             )
             query_arrow(con, batch, "_sw_skeleton_batch",
                         f"INSERT INTO {name} "

@@ -298,11 +298,13 @@ def lsh_pairs(
         # a bucket over max_bucket: a chain of neighbours
         chain = np.flatnonzero((size[:-1] > max_bucket) & (bucket[:-1] == bucket[1:]))
         found.append(order[chain] * n + order[chain + 1])
+        # the rows of buckets paired in full, kept in their runs (most accounts are alone)
         small = (size >= 2) & (size <= max_bucket)
+        members, runs = order[small], bucket[small]
         widest = int(sizes[sizes <= max_bucket].max(initial=0))
         for d in range(1, widest):
-            i = np.flatnonzero(small[:-d] & (bucket[:-d] == bucket[d:]))
-            found.append(order[i] * n + order[i + d])
+            i = np.flatnonzero(runs[:-d] == runs[d:])
+            found.append(members[i] * n + members[i + d])
     codes = distinct(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
     pa_idx = np.stack([codes // max(n, 1), codes % max(n, 1)], axis=1)
     sim = np.empty(len(pa_idx))
