@@ -259,3 +259,42 @@ def test_a_campaign_larger_than_the_common_share_keeps_its_template_set() -> Non
     share = {r["account_id"]: r["frame_share"] for r in stats.accounts.to_pylist()}
     assert min(share[a] for a in campaign) > 0.3
     assert max(v for a, v in share.items() if a not in campaign) == 0.0
+
+
+def test_frames_counted_by_hash_equal_counts_of_their_text() -> None:
+    """Keys are grouped by hash: every frame's accounts, prompts and median fills equal those
+    counted here from the skeletons' own words (ASCII prompts shorter than the edges)."""
+    import statistics
+    from collections import defaultdict
+
+    import pyarrow as pa
+
+    from stillwatch.engine.store import scratch_connection
+    from stillwatch.features.content.frames import MIN_FRAME_WORDS, skeleton_table
+
+    accounts, prompts, _ = _big_campaign(seed=5)
+    stats = mine_frames(accounts, prompts)
+    con = scratch_connection()
+    try:
+        con.register("_t_prompts", pa.table({"account_id": accounts, "prompt": prompts}))
+        table = skeleton_table(con, "_t_prompts", "_t_skeletons")
+        rows = con.sql(f"SELECT account_id, ph, skeleton FROM {table}").fetchall()
+    finally:
+        con.close()
+    assert all(len(s) < 200 and s.isascii() for _, _, s in rows)
+    uses: dict[tuple[str, str], dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+    for account, ph, skeleton in rows:
+        words = skeleton.replace("\n", " ").split(" ")
+        for k in (6, 10):
+            if len(words) > k:
+                uses["prefix", " ".join(words[:k])][account].append(ph)
+                uses["suffix", " ".join(words[-k:])][account].append(ph)
+    frames = stats.frames.to_pylist()
+    assert len(frames) >= 8
+    for f in frames:
+        assert len([w for w in f["frame"].split(" ") if not w.startswith("<")]) >= MIN_FRAME_WORDS
+        users = uses[f["kind"], f["frame"]]
+        assert f["accounts"] == len(users), f["frame"]
+        assert f["prompts"] == sum(len(p) for p in users.values())
+        assert f["median_fills"] == statistics.median(len(set(p)) for p in users.values())
+        assert f["distinct_prompts"] <= len({ph for p in users.values() for ph in p})

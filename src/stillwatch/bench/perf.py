@@ -13,6 +13,7 @@ each stage's high-water mark (``pipeline.ScanResult.peak_mb``) and the campaign 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -150,8 +151,16 @@ def _quality(folder: str, store_path: str, scan_id: str, memory_limit: str) -> d
     return {**{k: figures[k] for k in keep}, "seconds": time.perf_counter() - start}
 
 
+def _stdout_to_stderr() -> None:
+    """A step's process writes nothing to stdout, where ``--format json`` goes: DuckDB draws
+    its progress bars there from every connection (ingest's staging ones too)."""
+    os.dup2(2, 1)
+
+
 def _isolated(fn: Any, *args: Any) -> dict[str, Any]:
-    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+    with ProcessPoolExecutor(
+        max_workers=1, mp_context=get_context("spawn"), initializer=_stdout_to_stderr
+    ) as pool:
         result: dict[str, Any] = pool.submit(fn, *args).result()
         return result
 

@@ -66,10 +66,6 @@ SET_JACCARD = 0.5
 SET_LIFT = 2.0
 # Keys are read from this many characters at each end of the skeleton (enough for the tokens).
 EDGE_CHARS = 240
-# Prompts whose frame keys are taken at once (their skeletons pass through Arrow, outside
-# DuckDB's memory limit: a skeleton is as long as its prompt, so a batch of coding prompts
-# of a few kB each is a few hundred MB at 50,000).
-KEY_BATCH_ROWS = 50_000
 # Prompts masked into skeletons at once (their text passes through Arrow: as above).
 SKELETON_BATCH_ROWS = 50_000
 # CJK ideographs, kana, hangul and full-width forms are tokenised one character each.
@@ -211,80 +207,102 @@ def _keys_select(source: str, lengths: Sequence[int]) -> str:
     lies inside the edge, and not as a space at the edge's cut, which the edge's ``trim``
     would drop."""
     asc = sorted(set(lengths))
-    n = len(asc)
-    names = ", ".join(f"'g{i}'" for i in range(1, n + 1))
+    names = ", ".join(f"'g{i}'" for i in range(1, len(asc) + 1))
     e = int(EDGE_CHARS)
-    cols, cands = [], []
+    suffixes = ", ".join(
+        f"regexp_extract(skeleton, '{_SEP_WORD}{{{length}}}$') AS s{i}"
+        for i, length in enumerate(asc, start=1)
+    )
+    ends = ", ".join(
+        f"{' || '.join(f'pre.g{j}' for j in range(1, i + 1))} AS p{i}"
+        for i in range(1, len(asc) + 1)
+    )
+    # each prompt's candidates as a list unnested into rows: one pass, nothing materialized
+    plain, split = [], []
     for i, length in enumerate(asc, start=1):
-        pre = " || ".join(f"pre.g{j}" for j in range(1, i + 1))
-        cols.append(f"regexp_extract(skeleton, '{_SEP_WORD}{{{length}}}$') AS s{i}")
-        cands.append(
-            f"SELECT account_id, rid, ph, 'prefix' AS kind, {length} AS k, "
-            f"replace(p[:-2], chr(10), ' ') AS frame FROM (SELECT *, {pre} AS p FROM plain) "
-            f"WHERE pre.g{i} <> '' AND (strlen(p) < {e} OR (strlen(p) = {e} AND ends_with(p, chr(10))))"
-        )
-        cands.append(
-            f"SELECT account_id, rid, ph, 'suffix' AS kind, {length} AS k, "
-            f"replace(s{i}[2:], chr(10), ' ') AS frame FROM plain WHERE s{i} <> '' "
-            f"AND (strlen(s{i}) < {e} OR (strlen(s{i}) = {e} AND starts_with(s{i}, chr(10))))"
-        )
-    suffixes = ", ".join(cols)
-    plain_cand = "\n            UNION ALL ".join(cands)
+        plain += [
+            f"{{'kind': 'prefix', 'k': {length}, 'frame': CASE WHEN pre.g{i} <> '' "
+            f"AND (strlen(p{i}) < {e} OR (strlen(p{i}) = {e} AND ends_with(p{i}, chr(10)))) "
+            f"THEN replace(p{i}[:-2], chr(10), ' ') END}}",
+            f"{{'kind': 'suffix', 'k': {length}, 'frame': CASE WHEN s{i} <> '' "
+            f"AND (strlen(s{i}) < {e} OR (strlen(s{i}) = {e} AND starts_with(s{i}, chr(10)))) "
+            f"THEN replace(s{i}[2:], chr(10), ' ') END}}",
+        ]
+        split += [
+            f"{{'kind': 'prefix', 'k': {length}, "
+            f"'kt': CASE WHEN len(head) > {length} THEN list_slice(head, 1, {length}) END}}",
+            f"{{'kind': 'suffix', 'k': {length}, "
+            f"'kt': CASE WHEN len(tail) > {length} THEN list_slice(tail, -{length}, -1) END}}",
+        ]
     return f"""
-        WITH plain AS MATERIALIZED (
-            SELECT account_id, rid, ph,
-                   regexp_extract(skeleton, '{prefix_pattern(asc)}', [{names}]) AS pre, {suffixes}
-            FROM {source} WHERE strlen(skeleton) = length(skeleton)
+        WITH plain AS (
+            SELECT account_id, rid, ph, unnest([{", ".join(plain)}]) AS c
+            FROM (
+                SELECT *, {ends} FROM (
+                    SELECT account_id, rid, ph,
+                           regexp_extract(skeleton, '{prefix_pattern(asc)}', [{names}]) AS pre,
+                           {suffixes}
+                    FROM {source} WHERE strlen(skeleton) = length(skeleton)
+                )
+            )
         ),
-        plain_cand AS (
-            {plain_cand}
-        ),
-        sk AS (
-            SELECT account_id, rid, ph, left(skeleton, {EDGE_CHARS}) AS h,
-                   right(skeleton, {EDGE_CHARS}) AS t
-            FROM {source} WHERE strlen(skeleton) <> length(skeleton)
-        ),
-        tok AS MATERIALIZED (
-            SELECT account_id, rid, ph, {words_of("h")} AS head, {words_of("t")} AS tail FROM sk
-        ),
-        lengths AS (SELECT unnest({sorted(asc, reverse=True)}) AS k),
-        cand AS (
-            SELECT account_id, rid, ph, 'prefix' AS kind, k, list_slice(head, 1, k) AS kt
-            FROM tok, lengths WHERE len(head) > k
-            UNION ALL
-            SELECT account_id, rid, ph, 'suffix' AS kind, k, list_slice(tail, -k, -1) AS kt
-            FROM tok, lengths WHERE len(tail) > k
+        split AS (
+            SELECT account_id, rid, ph, unnest([{", ".join(split)}]) AS c
+            FROM (
+                SELECT account_id, rid, ph, {words_of(f"left(skeleton, {e})")} AS head,
+                       {words_of(f"right(skeleton, {e})")} AS tail
+                FROM {source} WHERE strlen(skeleton) <> length(skeleton)
+            )
         )
         -- a word is masked when it is a placeholder (with what follows it up to a blank); in
         -- a plain key, words are joined by single spaces and hold no blank
-        SELECT account_id, rid, ph, kind, k, frame,
-               CASE WHEN contains(frame, '<')
-                    THEN k - len(regexp_extract_all(' ' || frame, ' <[a-z]+>')) ELSE k END AS words
-        FROM plain_cand
+        SELECT account_id, rid, ph, c.kind AS kind, c.k AS k, c.frame AS frame,
+               CASE WHEN contains(c.frame, '<')
+                    THEN c.k - len(regexp_extract_all(' ' || c.frame, ' <[a-z]+>')) ELSE c.k END AS words
+        FROM plain WHERE c.frame IS NOT NULL
         UNION ALL
-        SELECT account_id, rid, ph, kind, k, array_to_string(kt, ' ') AS frame,
-               len(list_filter(kt, lambda x: NOT (x LIKE '<%>%' AND regexp_full_match(x, '<[a-z]+>[^ ]*')))) AS words
-        FROM cand
+        SELECT account_id, rid, ph, c.kind AS kind, c.k AS k, array_to_string(c.kt, ' ') AS frame,
+               len(list_filter(c.kt, lambda x: NOT (x LIKE '<%>%' AND regexp_full_match(x, '<[a-z]+>[^ ]*')))) AS words
+        FROM split WHERE c.kt IS NOT NULL
         """
 
 
 def _frame_keys(con: Any, source: str, lengths: Sequence[int]) -> None:
-    """Temp table ``_sw_keys`` (:func:`_keys_select`) over skeleton table ``source``, made
-    ``KEY_BATCH_ROWS`` prompts (by ``rid``) at a time through Arrow chunks, which DuckDB scans
-    with all its threads (a table scan gives a thread a whole row group)."""
+    """Temp table ``_sw_keys`` over skeleton table ``source``: each frame candidate of
+    :func:`_keys_select` in fixed-width columns: ``ah`` (``hash(account_id)``), ``rid``,
+    ``ph``, ``suffix`` (the key's end), ``k``, ``fh`` (``hash(kind, frame)``) and ``words``.
+    The counts group some ten million keys at medium scale, and grouping their strings took
+    three times as long and spilled to disk. Two keys of ten million share a 64-bit hash about
+    once in 400,000 such scans (their accounts would then be counted together). A frame's text
+    is read again for the few keys that recur (:func:`_frame_texts`). One statement streaming
+    over the table: memory holds a row group's candidates at a time, not the table's."""
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _sw_keys AS SELECT * FROM ({_keys_select(source, lengths)}) "
-        "LIMIT 0"
+        "CREATE OR REPLACE TEMP TABLE _sw_keys AS "
+        "SELECT hash(account_id) AS ah, rid, ph, kind = 'suffix' AS suffix, k, "
+        f"hash(kind, frame) AS fh, words FROM ({_keys_select(source, lengths)})"
     )
-    lo, hi = con.execute(f"SELECT min(rid), max(rid) FROM {source}").fetchall()[0]
-    if lo is None:
-        return
-    step = int(KEY_BATCH_ROWS)
-    for start in range(int(lo), int(hi) + 1, step):
-        batch = arrow_chunks(con, f"SELECT account_id, rid, ph, skeleton FROM {source} "
-                                  f"WHERE rid >= {start} AND rid < {start + step}")  # fmt: skip
-        query_arrow(con, batch, "_sw_keys_batch",
-                    f"INSERT INTO _sw_keys {_keys_select('_sw_keys_batch', lengths)}")  # fmt: skip
+
+
+def _frame_texts(con: Any, source: str, lengths: Sequence[int]) -> None:
+    """Give each frame of ``_sw_frames`` (by ``fh``) its ``kind`` and ``frame`` text, read
+    again from one prompt holding it (the first by ``rid``) of skeleton table ``source``."""
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _sw_frame_at AS
+        SELECT fh, min(rid) AS rid FROM _sw_keys SEMI JOIN _sw_frames USING (fh) GROUP BY ALL
+        """
+    )
+    one = f"(SELECT * FROM {source} SEMI JOIN _sw_frame_at USING (rid))"
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _sw_frames AS
+        SELECT f.*, t.kind, t.frame, substr(md5(t.kind || ':' || t.frame), 1, 16) AS frame_id
+        FROM _sw_frames f JOIN (
+            SELECT DISTINCT hash(kind, frame) AS fh, kind, frame FROM ({_keys_select(one, lengths)})
+        ) t USING (fh)
+        """
+    )
+    con.execute("DROP TABLE IF EXISTS _sw_frame_at")
 
 
 def skeleton_table(
@@ -370,7 +388,7 @@ def _template_sets(con: Any, source: str) -> None:
         UPDATE _sw_frames SET common = false WHERE frame_id IN (
             WITH users AS (
                 SELECT DISTINCT h.account_id, f.frame_id, f.frame
-                FROM _sw_hits h JOIN _sw_frames f USING (kind, frame) WHERE f.common
+                FROM _sw_hits h JOIN _sw_frames f USING (fh) WHERE f.common
             ),
             n AS (SELECT frame_id, count(*) AS n FROM users GROUP BY ALL),
             both_ AS (
@@ -402,13 +420,13 @@ def _mine(
         f"""
         CREATE OR REPLACE TEMP TABLE _sw_frames AS
         WITH per_prompt AS (
-            SELECT kind, frame, account_id, ph, count(*) AS n
+            SELECT fh, ah, ph, count(*) AS n
             FROM _sw_keys WHERE words >= {MIN_FRAME_WORDS}
             GROUP BY ALL
         ),
         -- two plain GROUP BYs, not a DISTINCT aggregate: DuckDB spills them to disk
         per_account AS MATERIALIZED (
-            SELECT kind, frame, account_id, sum(n) AS n, count(*) AS fills
+            SELECT fh, ah, sum(n) AS n, count(*) AS fills
             FROM per_prompt GROUP BY ALL
         ),
         -- the median only over frames enough accounts use: most keys are one prompt's own,
@@ -416,58 +434,58 @@ def _mine(
         -- frames that fewer than half their accounts fill twice or more: their median of
         -- fills (integers, at least 1) is below 2 anyway
         counted AS (
-            SELECT kind, frame, count(*) AS accounts, sum(n) AS prompts
+            SELECT fh, count(*) AS accounts, sum(n) AS prompts
             FROM per_account GROUP BY ALL
             HAVING count(*) >= {int(min_accounts)}
                AND 2 * count(*) FILTER (WHERE fills >= 2) >= count(*)
         ),
         f AS (
-            SELECT c.kind, c.frame, any_value(c.accounts) AS accounts,
+            SELECT c.fh, any_value(c.accounts) AS accounts,
                    any_value(c.prompts) AS prompts, median(p.fills) AS median_fills
-            FROM counted c JOIN per_account p USING (kind, frame) GROUP BY ALL
+            FROM counted c JOIN per_account p USING (fh) GROUP BY ALL
             HAVING median(p.fills) >= 2
         ),
-        total AS (SELECT count(*) AS n FROM (SELECT account_id FROM _sw_keys GROUP BY ALL))
-        SELECT substr(md5(f.kind || ':' || f.frame), 1, 16) AS frame_id, f.kind, f.frame,
-               f.accounts, f.prompts, f.median_fills,
+        total AS (SELECT count(*) AS n FROM (SELECT ah FROM _sw_keys GROUP BY ALL))
+        SELECT f.fh, f.accounts, f.prompts, f.median_fills,
                f.accounts > greatest({float(common_share)} * total.n, {COMMON_MIN_ACCOUNTS}) AS common
         FROM f, total
         """
     )
+    _frame_texts(con, source, lengths)
     # Each prompt end keeps only its longest recurring candidate; frames no end kept go.
     con.execute(
-        """
+        f"""
         CREATE OR REPLACE TEMP TABLE _sw_hits AS
-        SELECT k.account_id, k.rid, k.ph, k.kind, arg_max(k.frame, k.k) AS frame
-        FROM _sw_keys k JOIN _sw_frames f USING (kind, frame)
-        GROUP BY k.account_id, k.rid, k.ph, k.kind
+        SELECT s.account_id, h.rid, h.ph, h.fh FROM (
+            SELECT k.rid, k.ph, k.suffix, arg_max(k.fh, k.k) AS fh
+            FROM _sw_keys k SEMI JOIN _sw_frames f USING (fh)
+            GROUP BY k.rid, k.ph, k.suffix
+        ) h JOIN {source} s USING (rid)
         """
     )
     con.execute(
-        "DELETE FROM _sw_frames f WHERE NOT EXISTS "
-        "(SELECT 1 FROM _sw_hits h WHERE h.kind = f.kind AND h.frame = f.frame)"
+        "DELETE FROM _sw_frames f WHERE NOT EXISTS (SELECT 1 FROM _sw_hits h WHERE h.fh = f.fh)"
     )
     _template_sets(con, source)
     frames = con.sql(
         f"""
         WITH ex AS (
-            SELECT kind, frame, min(example) AS example, count(*) AS distinct_prompts FROM (
-                SELECT k.kind, k.frame, k.ph, min(p.prompt) AS example
-                FROM _sw_hits k JOIN _sw_frames f USING (kind, frame) JOIN {texts or source} p USING (rid)
-                GROUP BY ALL
-            ) GROUP BY ALL
+            SELECT h.fh, h.distinct_prompts, p.prompt AS example FROM (
+                SELECT fh, count(DISTINCT ph) AS distinct_prompts, min(rid) AS rid
+                FROM _sw_hits GROUP BY ALL
+            ) h JOIN {texts or source} p USING (rid)
         )
         SELECT f.frame_id, f.kind, f.frame, ex.example, f.accounts, f.prompts,
                ex.distinct_prompts, f.median_fills, f.common,
                CASE WHEN f.common THEN 0.0 ELSE 1.0 / log2(1 + f.accounts) END AS weight
-        FROM _sw_frames f JOIN ex USING (kind, frame)
+        FROM _sw_frames f JOIN ex USING (fh)
         ORDER BY f.common, f.accounts DESC, f.frame_id
         """
     ).to_arrow_table()
     incidence = con.sql(
         """
         SELECT k.account_id, f.frame_id, count(*) AS prompts
-        FROM _sw_hits k JOIN _sw_frames f USING (kind, frame)
+        FROM _sw_hits k JOIN _sw_frames f USING (fh)
         WHERE NOT f.common GROUP BY ALL ORDER BY k.account_id, f.frame_id
         """
     ).to_arrow_table()
@@ -480,7 +498,7 @@ def _mine(
         prompt_hits AS (
             SELECT account_id, count(*) AS frame_prompts FROM (
                 SELECT DISTINCT k.account_id, k.rid
-                FROM _sw_hits k JOIN _sw_frames f USING (kind, frame) WHERE NOT f.common
+                FROM _sw_hits k JOIN _sw_frames f USING (fh) WHERE NOT f.common
             ) GROUP BY ALL
         ),
         used AS (
@@ -488,7 +506,7 @@ def _mine(
                    list(i.frame_id ORDER BY i.prompts DESC, i.frame_id)[1:3] AS top_frames
             FROM (
                 SELECT k.account_id, f.frame_id, count(*) AS prompts
-                FROM _sw_hits k JOIN _sw_frames f USING (kind, frame)
+                FROM _sw_hits k JOIN _sw_frames f USING (fh)
                 WHERE NOT f.common GROUP BY ALL
             ) i JOIN _sw_frames f USING (frame_id)
             GROUP BY ALL
