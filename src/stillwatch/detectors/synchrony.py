@@ -19,14 +19,18 @@ from __future__ import annotations
 from collections import defaultdict
 
 import numpy as np
+from scipy import sparse
 
 from stillwatch.detectors.base import DetectorOutput, ScanContext, check_param, temp_table
 from stillwatch.detectors.pairs import top_k_links
+from stillwatch.features.codes import distinct
 from stillwatch.features.sources import epoch_s
 
 _PRIME = (1 << 61) - 1
-# Minutes hashed at once when signing (each row a 64-wide uint64 block: about 128 MB).
-CHUNK = 1 << 18
+# Minutes hashed at once when signing (each a row of ``hashes`` uint64: 256 kB at 64).
+CHUNK = 1 << 9
+# Candidate pairs whose shared minutes are counted at once.
+PAIR_CHUNK = 250_000
 
 
 class SynchronizedTiming:
@@ -106,70 +110,94 @@ class SynchronizedTiming:
         return accounts, counts, minutes.astype(np.uint64), span
 
     def signatures(self, counts: np.ndarray, minutes: np.ndarray) -> np.ndarray:
-        """Each account's MinHash signature of its minute set, ``CHUNK`` minutes at a time."""
+        """Each account's MinHash signature of its minute set, ``CHUNK`` minutes at a time
+        (small enough that each step's arrays stay in the CPU's caches)."""
         rng = np.random.default_rng(self.seed)
         a = rng.integers(1, _PRIME, self.hashes, dtype=np.uint64)
         b = rng.integers(0, _PRIME, self.hashes, dtype=np.uint64)
         sig = np.full((len(counts), self.hashes), np.iinfo(np.uint64).max, dtype=np.uint64)
         owner = np.repeat(np.arange(len(counts), dtype=np.int32), counts)
+        h = np.empty((CHUNK, self.hashes), dtype=np.uint64)
+        mixed = np.empty_like(h)
+        shift = np.uint64(29)
         for lo in range(0, len(minutes), CHUNK):
             m, r = minutes[lo : lo + CHUNK], owner[lo : lo + CHUNK]
+            hh, mm = h[: len(m)], mixed[: len(m)]
             # (a·x + b) mod 2^64 with a final mix: a fast universal-style hash on uint64.
-            h = m[:, None] * a[None, :] + b[None, :]
-            h ^= h >> np.uint64(29)
+            np.multiply(m[:, None], a[None, :], out=hh)
+            hh += b[None, :]
+            np.right_shift(hh, shift, out=mm)
+            hh ^= mm
             starts = np.flatnonzero(np.r_[True, r[1:] != r[:-1]])
             whose = r[starts]
-            sig[whose] = np.minimum(sig[whose], np.minimum.reduceat(h, starts, axis=0))
+            sig[whose] = np.minimum(sig[whose], np.minimum.reduceat(hh, starts, axis=0))
         return sig
 
-    def candidates(self, sig: np.ndarray) -> set[tuple[int, int]]:
-        """Pairs of accounts whose signatures agree on a whole band (buckets of more than
-        ``max_bucket`` accounts give none)."""
+    def candidates(self, sig: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Pairs of accounts ``(x, y)``, ``x < y``, sorted, whose signatures agree on a whole
+        band (buckets of more than ``max_bucket`` accounts give none), as arrays: no Python
+        tuple per pair, no loop per bucket (a stable sort keeps each bucket's accounts in
+        index order, so a pair is ``(order[i], order[i + d])`` within one bucket)."""
+        n = len(sig)
         per_band = self.hashes // self.bands
-        found: set[tuple[int, int]] = set()
+        found: list[np.ndarray] = []
         for band in range(self.bands):
             block = sig[:, band * per_band : (band + 1) * per_band]
             keys = block[:, 0].copy()
             for k in range(1, per_band):
                 keys = keys * np.uint64(1_000_003) + block[:, k]
-            order = np.argsort(keys, kind="stable")
+            order = np.argsort(keys, kind="stable").astype(np.int64)
             ordered = keys[order]
             starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
-            ends = np.r_[starts[1:], len(keys)]
-            size = ends - starts
-            for s, e in zip(starts[(size >= 2) & (size <= self.max_bucket)],
-                            ends[(size >= 2) & (size <= self.max_bucket)], strict=True):  # fmt: skip
-                members = np.sort(order[s:e]).tolist()
-                for x in range(len(members)):
-                    for y in range(x + 1, len(members)):
-                        found.add((members[x], members[y]))
-        return found
+            sizes = np.diff(np.r_[starts, n])
+            bucket = np.repeat(np.arange(len(starts)), sizes)
+            paired = (sizes[bucket] >= 2) & (sizes[bucket] <= self.max_bucket)
+            members, runs = order[paired], bucket[paired]
+            for d in range(1, int(sizes[(sizes >= 2) & (sizes <= self.max_bucket)].max(initial=1))):
+                i = np.flatnonzero(runs[:-d] == runs[d:])
+                found.append(members[i] * n + members[i + d])
+        codes = distinct(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
+        return codes // max(n, 1), codes % max(n, 1)
+
+    def shared_minutes(
+        self, counts: np.ndarray, minutes: np.ndarray, xs: np.ndarray, ys: np.ndarray
+    ) -> np.ndarray:
+        """How many minutes each pair of accounts ``(xs[k], ys[k])`` shares: rows of a sparse
+        account × minute matrix multiplied, ``PAIR_CHUNK`` pairs at a time."""
+        if not len(xs):
+            return np.zeros(0, dtype=np.int64)
+        base = int(minutes.min())
+        held = sparse.csr_matrix(
+            (np.ones(len(minutes), dtype=np.int32), (minutes - np.uint64(base)).astype(np.int64),
+             np.r_[0, np.cumsum(counts)]),
+            shape=(len(counts), int(minutes.max()) - base + 1),
+        )  # fmt: skip
+        shared = np.zeros(len(xs), dtype=np.int64)
+        for lo in range(0, len(xs), PAIR_CHUNK):
+            x, y = xs[lo : lo + PAIR_CHUNK], ys[lo : lo + PAIR_CHUNK]
+            shared[lo : lo + len(x)] = np.asarray(held[x].multiply(held[y]).sum(axis=1)).ravel()
+        return shared
 
     def run(self, ctx: ScanContext) -> DetectorOutput:
         out = DetectorOutput()
         accounts, counts, minutes, span = self.minute_sets(ctx)
         if not len(accounts):
             return out
-        offsets = np.r_[0, np.cumsum(counts)]
-        candidates = self.candidates(self.signatures(counts, minutes))
-
-        def minutes_of(i: int) -> np.ndarray:
-            return minutes[offsets[i] : offsets[i + 1]]
-
+        xs, ys = self.candidates(self.signatures(counts, minutes))
+        inter = self.shared_minutes(counts, minutes, xs, ys)
+        union = counts[xs] + counts[ys] - inter
+        with np.errstate(divide="ignore", invalid="ignore"):
+            jac = inter / union
+            lift = inter * span / (counts[xs] * counts[ys])
+        keep = (inter > 0) & (jac >= self.min_jaccard) & (lift >= self.min_lift)
         partners: dict[int, list[tuple[float, float, int]]] = defaultdict(list)
         links = []
-        for i, j in sorted(candidates):
-            inter = len(np.intersect1d(minutes_of(i), minutes_of(j), assume_unique=True))
-            if not inter:
-                continue
-            union = int(counts[i] + counts[j]) - inter
-            jac = inter / union
-            lift = inter * span / (int(counts[i]) * int(counts[j]))
-            if jac >= self.min_jaccard and lift >= self.min_lift:
-                partners[i].append((jac, lift, j))
-                partners[j].append((jac, lift, i))
-                ev = {"shared_minutes": inter, "jaccard": round(jac, 4), "lift": round(lift, 2)}
-                links.append((accounts[i], accounts[j], jac, "same_minutes", ev))
+        for i, j, n, jc, lf in zip(xs[keep].tolist(), ys[keep].tolist(), inter[keep].tolist(),
+                                   jac[keep].tolist(), lift[keep].tolist(), strict=True):  # fmt: skip
+            partners[i].append((jc, lf, j))
+            partners[j].append((jc, lf, i))
+            ev = {"shared_minutes": n, "jaccard": round(jc, 4), "lift": round(lf, 2)}
+            links.append((accounts[i], accounts[j], jc, "same_minutes", ev))
         for i in sorted(partners):
             ps = partners[i]
             best = max(ps)
