@@ -33,7 +33,7 @@ from stillwatch.detectors.base import (
     connection,
     ramp,
 )
-from stillwatch.detectors.pairs import holder_pair_codes, ring_positions, top_k_links, top_k_mask
+from stillwatch.detectors.pairs import holder_pair_codes, ring_positions, top_k_mask
 from stillwatch.detectors.prompts import (
     classified_table,
     sample_counts,
@@ -380,12 +380,22 @@ class SimilarPhrasing(_ContentDetector):
             out.add(str(a), min(1.0, float(amount) / self.partners_full),
                     {"partners": int(partners), "best_similarity": round(float(best), 3),
                      "most_shared_phrases": round(float(most))})  # fmt: skip
-        candidates = [
-            (str(a), str(b), float(s * m), "minhash",
-             {"similarity": round(float(s), 3), "shared_phrases": round(float(n))})
-            for a, b, s, m, n in zip(pairs.account_a, pairs.account_b, pairs.similarity,
-                                     pairs.amount, pairs.shared, strict=True)
-            if s * m > 0
+        # the links from arrays (a large scan pairs a million accounts): the pairs are distinct,
+        # and accounts are numbered in id order, so ``top_k_mask`` keeps what ``top_k_links``
+        # would, ties to the partner of smaller id
+        ids = pd.Index(sig.accounts)
+        xs, ys = ids.get_indexer(pairs.account_a), ids.get_indexer(pairs.account_b)
+        weight = sim * pairs.amount.to_numpy(dtype=float)
+        live = weight > 0
+        xs, ys, weight, sim, shared = xs[live], ys[live], weight[live], sim[live], shared[live]
+        keep = top_k_mask(xs, ys, weight, self.top_k)
+        names = np.asarray(sig.accounts, dtype=object)
+        order = np.lexsort((ys[keep], xs[keep]))
+        out.links = [
+            LinkCandidate(self.id, "minhash", str(names[x]), str(names[y]), round(w, 4),
+                          {"similarity": round(s, 3), "shared_phrases": round(n)})
+            for x, y, w, s, n in zip(xs[keep][order].tolist(), ys[keep][order].tolist(),
+                                     weight[keep][order].tolist(), sim[keep][order].tolist(),
+                                     shared[keep][order].tolist(), strict=True)
         ]  # fmt: skip
-        out.links = top_k_links(self.id, candidates, self.top_k)
         return out
