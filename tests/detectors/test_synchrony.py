@@ -43,9 +43,32 @@ def test_candidates_are_the_pairs_agreeing_on_a_band() -> None:
     assert list(zip(xs.tolist(), ys.tolist(), strict=True)) == sorted(found)
 
 
-def test_shared_minutes_are_the_intersections() -> None:
+def test_signatures_are_each_accounts_smallest_hashes() -> None:
+    """Hashed a few minutes at a time in place: each account's signature is the minimum of
+    the hash over its minutes, computed here one account at a time."""
+    d = SynchronizedTiming(hashes=8, bands=4)
+    counts, minutes = _minute_sets(3)
+    sig = d.signatures(counts, minutes)
+    rng = np.random.default_rng(d.seed)
+    a = rng.integers(1, (1 << 61) - 1, d.hashes, dtype=np.uint64)
+    b = rng.integers(0, (1 << 61) - 1, d.hashes, dtype=np.uint64)
+    offsets = np.r_[0, np.cumsum(counts)]
+    for i in range(len(counts)):
+        h = minutes[offsets[i] : offsets[i + 1], None] * a[None, :] + b[None, :]
+        h ^= h >> np.uint64(29)
+        assert (sig[i] == h.min(axis=0)).all()
+
+
+def test_shared_minutes_are_the_intersections(monkeypatch) -> None:
+    """Also across chunk boundaries (a handful of pairs or minutes a chunk), and for minutes
+    before 1970 (negative)."""
+    import stillwatch.detectors.synchrony as synchrony
+
+    monkeypatch.setattr(synchrony, "PAIR_CHUNK", 97)
+    monkeypatch.setattr(synchrony, "PAIR_MINUTES", 5_000)
     d = SynchronizedTiming()
     counts, minutes = _minute_sets(2)
+    minutes = (minutes.view(np.int64) - 29_000_700).view(np.uint64)  # some before 1970
     offsets = np.r_[0, np.cumsum(counts)]
     pairs = list(itertools.combinations(range(len(counts)), 2))
     xs = np.array([p[0] for p in pairs])

@@ -27,10 +27,12 @@ from stillwatch.features.codes import distinct
 from stillwatch.features.sources import epoch_s
 
 _PRIME = (1 << 61) - 1
-# Minutes hashed at once when signing (each a row of ``hashes`` uint64: 256 kB at 64).
+# Minutes hashed at once when signing (a row of ``hashes`` uint64 each: 256 kB at 64 hashes).
 CHUNK = 1 << 9
-# Candidate pairs whose shared minutes are counted at once.
+# Candidate pairs whose shared minutes are counted at once, and the most minutes their rows
+# may hold together (accounts busy in nearly every minute hold tens of thousands each).
 PAIR_CHUNK = 250_000
+PAIR_MINUTES = 1 << 24
 
 
 class SynchronizedTiming:
@@ -151,11 +153,20 @@ class SynchronizedTiming:
             starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
             sizes = np.diff(np.r_[starts, n])
             bucket = np.repeat(np.arange(len(starts)), sizes)
-            paired = (sizes[bucket] >= 2) & (sizes[bucket] <= self.max_bucket)
-            members, runs = order[paired], bucket[paired]
-            for d in range(1, int(sizes[(sizes >= 2) & (sizes <= self.max_bucket)].max(initial=1))):
+            size = sizes[bucket]
+            paired = (size >= 2) & (size <= self.max_bucket)
+            members, runs, size = order[paired], bucket[paired], size[paired]
+            band_pairs: list[np.ndarray] = []
+            d = 1
+            while len(members) > d:
                 i = np.flatnonzero(runs[:-d] == runs[d:])
-                found.append(members[i] * n + members[i + d])
+                band_pairs.append(members[i] * n + members[i + d])
+                d += 1
+                # buckets of d accounts or fewer have given all their pairs (whole buckets go)
+                more = size > d
+                members, runs, size = members[more], runs[more], size[more]
+            if band_pairs:
+                found.append(distinct(np.concatenate(band_pairs)))
         codes = distinct(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
         return codes // max(n, 1), codes % max(n, 1)
 
@@ -163,19 +174,27 @@ class SynchronizedTiming:
         self, counts: np.ndarray, minutes: np.ndarray, xs: np.ndarray, ys: np.ndarray
     ) -> np.ndarray:
         """How many minutes each pair of accounts ``(xs[k], ys[k])`` shares: rows of a sparse
-        account × minute matrix multiplied, ``PAIR_CHUNK`` pairs at a time."""
+        account × minute matrix multiplied, a chunk of pairs at a time."""
         if not len(xs):
             return np.zeros(0, dtype=np.int64)
-        base = int(minutes.min())
+        signed = minutes.view(np.int64)  # minutes before 1970 are negative
+        base = int(signed.min())
         held = sparse.csr_matrix(
-            (np.ones(len(minutes), dtype=np.int32), (minutes - np.uint64(base)).astype(np.int64),
-             np.r_[0, np.cumsum(counts)]),
-            shape=(len(counts), int(minutes.max()) - base + 1),
-        )  # fmt: skip
+            (np.ones(len(minutes), dtype=np.int32), signed - base, np.r_[0, np.cumsum(counts)]),
+            shape=(len(counts), int(signed.max()) - base + 1),
+        )
         shared = np.zeros(len(xs), dtype=np.int64)
-        for lo in range(0, len(xs), PAIR_CHUNK):
-            x, y = xs[lo : lo + PAIR_CHUNK], ys[lo : lo + PAIR_CHUNK]
-            shared[lo : lo + len(x)] = np.asarray(held[x].multiply(held[y]).sum(axis=1)).ravel()
+        # chunks of at most PAIR_CHUNK pairs whose rows hold at most PAIR_MINUTES minutes
+        # together (a pair over that alone is a chunk of its own)
+        held_minutes = np.cumsum(counts[xs] + counts[ys])
+        lo = 0
+        while lo < len(xs):
+            before = int(held_minutes[lo - 1]) if lo else 0
+            hi = int(np.searchsorted(held_minutes, before + PAIR_MINUTES, side="right"))
+            hi = min(max(hi, lo + 1), lo + PAIR_CHUNK)
+            x, y = xs[lo:hi], ys[lo:hi]
+            shared[lo:hi] = np.asarray(held[x].multiply(held[y]).sum(axis=1)).ravel()
+            lo = hi
         return shared
 
     def run(self, ctx: ScanContext) -> DetectorOutput:

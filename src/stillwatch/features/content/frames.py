@@ -66,7 +66,9 @@ SET_JACCARD = 0.5
 SET_LIFT = 2.0
 # Keys are read from this many characters at each end of the skeleton (enough for the tokens).
 EDGE_CHARS = 240
-# Prompts masked into skeletons at once (their text passes through Arrow: as above).
+# Prompts masked into skeletons at once (their text passes through Arrow, outside DuckDB's
+# memory limit: a skeleton is as long as its prompt, so a batch of coding prompts of a few kB
+# each is a few hundred MB at 50,000).
 SKELETON_BATCH_ROWS = 50_000
 # CJK ideographs, kana, hangul and full-width forms are tokenised one character each.
 _CJK = r"([\x{3000}-\x{30ff}\x{3400}-\x{4dbf}\x{4e00}-\x{9fff}\x{ac00}-\x{d7af}\x{f900}-\x{faff}\x{ff00}-\x{ffef}])"
@@ -320,9 +322,10 @@ def skeleton_table(
     ``skeleton``. Frame mining and MinHash both read it, so a scan masks each prompt once.
     Returns ``name``.
 
-    ``rid`` names a column of ``source`` (a table) that already numbers its rows (the scan's
-    sample); otherwise they are numbered here, account by account (so MinHash can take whole
-    accounts a batch at a time). The skeletons are computed ``SKELETON_BATCH_ROWS``
+    ``rid`` names a column of ``source`` (a table) that already numbers its rows, one number
+    a row (the scan's sample); otherwise they are numbered here, account by account and by
+    text within an account (so MinHash can take whole accounts a batch at a time, and a
+    frame's example, its first prompt by ``rid``, is the same on every run). The skeletons are computed ``SKELETON_BATCH_ROWS``
     prompts (by ``rid``) at a time through Arrow chunks, which DuckDB masks with all its
     threads (a table scan, or a query under a window, would run them on one core)."""
     keep = ("account_id", "rid", "ph", *(("prompt",) if text else ()), *carry)
@@ -331,7 +334,7 @@ def skeleton_table(
     if rid is None:
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {numbered} AS SELECT account_id, prompt, "
-            f"row_number() OVER (ORDER BY account_id) AS rid{extra} FROM {source} "
+            f"row_number() OVER (ORDER BY account_id, prompt) AS rid{extra} FROM {source} "
             "WHERE prompt IS NOT NULL AND prompt <> ''"
         )
         rows, key = numbered, "rid"
@@ -373,7 +376,8 @@ def mine_frames_skeletons(
 ) -> FrameStats:
     """Mine frames from a :func:`skeleton_table` on ``con`` (without its prompt text when
     ``texts`` holds it by ``rid``): all the work stays in DuckDB (on the store's connection,
-    its memory limit and spill directory)."""
+    its memory limit and spill directory). ``rid`` must be unique: a prompt's account is read
+    by it."""
     return _mine(con, table, key_tokens, min_accounts, common_share, texts)
 
 
