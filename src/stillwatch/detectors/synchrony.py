@@ -23,7 +23,7 @@ from scipy import sparse
 
 from stillwatch.detectors.base import DetectorOutput, ScanContext, check_param, temp_table
 from stillwatch.detectors.pairs import top_k_links
-from stillwatch.features.codes import distinct
+from stillwatch.features.codes import bucket_pairs, distinct
 from stillwatch.features.sources import epoch_s
 
 _PRIME = (1 << 61) - 1
@@ -137,9 +137,8 @@ class SynchronizedTiming:
 
     def candidates(self, sig: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Pairs of accounts ``(x, y)``, ``x < y``, sorted, whose signatures agree on a whole
-        band (buckets of more than ``max_bucket`` accounts give none), as arrays: no Python
-        tuple per pair, no loop per bucket (a stable sort keeps each bucket's accounts in
-        index order, so a pair is ``(order[i], order[i + d])`` within one bucket)."""
+        band (buckets of more than ``max_bucket`` accounts give none), as arrays
+        (:func:`.codes.bucket_pairs`)."""
         n = len(sig)
         per_band = self.hashes // self.bands
         found: list[np.ndarray] = []
@@ -148,25 +147,7 @@ class SynchronizedTiming:
             keys = block[:, 0].copy()
             for k in range(1, per_band):
                 keys = keys * np.uint64(1_000_003) + block[:, k]
-            order = np.argsort(keys, kind="stable").astype(np.int64)
-            ordered = keys[order]
-            starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
-            sizes = np.diff(np.r_[starts, n])
-            bucket = np.repeat(np.arange(len(starts)), sizes)
-            size = sizes[bucket]
-            paired = (size >= 2) & (size <= self.max_bucket)
-            members, runs, size = order[paired], bucket[paired], size[paired]
-            band_pairs: list[np.ndarray] = []
-            d = 1
-            while len(members) > d:
-                i = np.flatnonzero(runs[:-d] == runs[d:])
-                band_pairs.append(members[i] * n + members[i + d])
-                d += 1
-                # buckets of d accounts or fewer have given all their pairs (whole buckets go)
-                more = size > d
-                members, runs, size = members[more], runs[more], size[more]
-            if band_pairs:
-                found.append(distinct(np.concatenate(band_pairs)))
+            found.append(bucket_pairs(keys, self.max_bucket))
         codes = distinct(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
         return codes // max(n, 1), codes % max(n, 1)
 

@@ -29,7 +29,7 @@ import pyarrow as pa
 from rensa import RMinHash
 
 from stillwatch.engine.store import query_arrow, scratch_connection
-from stillwatch.features.codes import distinct
+from stillwatch.features.codes import bucket_pairs, distinct
 from stillwatch.features.content.frames import COMMON_SHARE, skeleton_table, skeleton_words
 from stillwatch.features.content.parallel import arrow_chunks
 from stillwatch.features.content.sampling import PER_ACCOUNT, sample_select
@@ -282,29 +282,13 @@ def lsh_pairs(
     """Candidate pairs: accounts whose signatures agree on all rows of at least one band."""
     n, width = signatures.shape
     rows = width // bands
-    # pairs as codes ``x * n + y`` (x < y) in arrays: no Python tuple per pair, no loop per
-    # bucket. A stable sort keeps each bucket's accounts in index order, so a pair is
-    # (order[i], order[i + d]) with both in one bucket.
+    # pairs as codes ``x * n + y`` (x < y) in arrays (``codes.bucket_pairs``); a bucket over
+    # max_bucket gives a chain of neighbours
     found: list[np.ndarray] = []
     for b in range(bands):
         band = np.ascontiguousarray(signatures[:, b * rows : (b + 1) * rows])
         keys = band.view(np.dtype((np.void, band.dtype.itemsize * rows))).ravel()
-        order = np.argsort(keys, kind="stable").astype(np.int64)
-        sorted_keys = keys[order]
-        starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
-        sizes = np.diff(np.r_[starts, n])
-        bucket = np.repeat(np.arange(len(starts)), sizes)
-        size = sizes[bucket]
-        # a bucket over max_bucket: a chain of neighbours
-        chain = np.flatnonzero((size[:-1] > max_bucket) & (bucket[:-1] == bucket[1:]))
-        found.append(order[chain] * n + order[chain + 1])
-        # the rows of buckets paired in full, kept in their runs (most accounts are alone)
-        small = (size >= 2) & (size <= max_bucket)
-        members, runs = order[small], bucket[small]
-        widest = int(sizes[sizes <= max_bucket].max(initial=0))
-        for d in range(1, widest):
-            i = np.flatnonzero(runs[:-d] == runs[d:])
-            found.append(members[i] * n + members[i + d])
+        found.append(bucket_pairs(keys, max_bucket, chain=True))
     codes = distinct(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
     pa_idx = np.stack([codes // max(n, 1), codes % max(n, 1)], axis=1)
     sim = np.empty(len(pa_idx))
