@@ -21,11 +21,10 @@ rest of their cluster taken together.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-
-import random
 
 import igraph as ig
 import numpy as np
