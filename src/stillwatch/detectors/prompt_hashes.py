@@ -127,63 +127,70 @@ class SharedPrompts:
             f"least(1.0, greatest(0.0, (coalesce(min(tokens), {self.full_tokens}) - "
             f"{self.min_tokens}) / {self.full_tokens - self.min_tokens}))"
         )
+        # each prompt's holders and length, once for the scores and the links
+        prompts = f"{name}_prompts"
+        codes = f"{name}_codes"
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {prompts} AS SELECT prompt_sha256, count(*) AS "
+            f"holders, {length} AS length FROM {name} GROUP BY prompt_sha256"
+        )
+        try:
+            self._scores(con, name, prompts, out)
+            self._codes(con, name, prompts, codes)
+            out.links = self._links(con, codes)
+        finally:
+            for table in (prompts, codes):
+                con.execute(f"DROP TABLE IF EXISTS {table}")
+        return out
+
+    def _scores(self, con: Any, name: str, prompts: str, out: DetectorOutput) -> None:
+        shared = f"k.holders BETWEEN 2 AND {self.max_holders} AND k.length > 0"
         rows = con.execute(
             f"""
-            WITH k AS (
-                SELECT prompt_sha256, count(*) AS holders, {length} AS length
-                FROM {name} GROUP BY prompt_sha256
-            )
             SELECT h.account_id, count(*) AS prompts,
-                   count(*) FILTER (
-                       WHERE k.holders BETWEEN 2 AND {self.max_holders} AND k.length > 0
-                   ) AS shared,
-                   max(k.holders) FILTER (
-                       WHERE k.holders BETWEEN 2 AND {self.max_holders} AND k.length > 0
-                   ) AS widest
-            FROM {name} h JOIN k USING (prompt_sha256) GROUP BY h.account_id
+                   count(*) FILTER (WHERE {shared}) AS shared,
+                   max(k.holders) FILTER (WHERE {shared}) AS widest
+            FROM {name} h JOIN {prompts} k USING (prompt_sha256) GROUP BY h.account_id
             ORDER BY h.account_id
             """
         ).fetchall()
-        for account, prompts, shared, widest in rows:
-            if prompts < self.min_prompts or not shared:
+        for account, n, shared_n, widest in rows:
+            if n < self.min_prompts or not shared_n:
                 continue
-            share = shared / prompts
+            share = shared_n / n
             out.add(str(account), float(ramp(share, 0.2, 0.7)), {
-                "share": round(share, 3), "prompts": int(prompts),
+                "share": round(share, 3), "prompts": int(n),
                 "max_sharing_accounts": int(widest or 0)})  # fmt: skip
-        # the holdings coded by the store (accounts and prompts numbered in id order): no
-        # Python string per holding, tens of millions of them at the large scale
-        codes = f"{name}_codes"
+
+    def _codes(self, con: Any, name: str, prompts: str, codes: str) -> None:
+        """The holdings coded by the store (accounts and prompts numbered in id order, each
+        distinct value once: no Python string per holding, tens of millions of them at the
+        large scale, and no rank over every holding)."""
         con.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE {codes} AS
-            WITH k AS (
-                SELECT prompt_sha256, count(*) AS holders, {length} AS length
-                FROM {name} GROUP BY prompt_sha256
-                HAVING count(*) BETWEEN 2 AND {self.max_holders}
-            ),
-            sampled AS (
-                SELECT account_id, prompt_sha256 FROM {name}
-                QUALIFY row_number() OVER (
-                    PARTITION BY account_id ORDER BY hash(prompt_sha256), prompt_sha256
-                ) <= {int(self.per_account)}
-            ),
-            held AS (
+            WITH held AS MATERIALIZED (
                 SELECT h.account_id, h.prompt_sha256, k.length / log2(1 + k.holders) AS weight
-                FROM sampled h JOIN k USING (prompt_sha256)
-                WHERE k.length > 0
+                FROM (
+                    SELECT account_id, prompt_sha256 FROM {name}
+                    QUALIFY row_number() OVER (
+                        PARTITION BY account_id ORDER BY hash(prompt_sha256), prompt_sha256
+                    ) <= {int(self.per_account)}
+                ) h JOIN {prompts} k USING (prompt_sha256)
+                WHERE k.holders BETWEEN 2 AND {self.max_holders} AND k.length > 0
+            ),
+            accounts AS (
+                SELECT account_id, row_number() OVER (ORDER BY account_id) - 1 AS row
+                FROM (SELECT DISTINCT account_id FROM held)
+            ),
+            cols AS (
+                SELECT prompt_sha256, row_number() OVER (ORDER BY prompt_sha256) - 1 AS col
+                FROM (SELECT DISTINCT prompt_sha256 FROM held)
             )
-            SELECT dense_rank() OVER (ORDER BY account_id) - 1 AS row,
-                   dense_rank() OVER (ORDER BY prompt_sha256) - 1 AS col,
-                   weight, account_id, prompt_sha256
-            FROM held
+            SELECT a.row, c.col, h.weight, h.account_id, h.prompt_sha256
+            FROM held h JOIN accounts a USING (account_id) JOIN cols c USING (prompt_sha256)
             """
         )
-        try:
-            out.links = self._links(con, codes)
-        finally:
-            con.execute(f"DROP TABLE IF EXISTS {codes}")
-        return out
 
     def _links(self, con: Any, codes: str) -> list[LinkCandidate]:
         held = con.execute(f"SELECT row, col, weight FROM {codes} ORDER BY col, row").fetchnumpy()
