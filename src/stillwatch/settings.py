@@ -291,8 +291,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "campaign_leiden_iterations",
         2,
-        "scan: passes of Leiden's optimiser over the account graph (0: until a pass moves no "
-        "account)",
+        "scan: passes of Leiden's optimiser over the account graph (0: until a pass no longer "
+        "improves the partition)",
         minimum=0,
     ),
     Setting(

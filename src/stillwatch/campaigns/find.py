@@ -85,7 +85,7 @@ EXCHANGE_CONFIDENCE = 0.5
 @dataclass(frozen=True)
 class CampaignSettings:
     resolution: float = 0.02
-    # passes of Leiden's optimiser (0: until a pass moves no account); chosen by the recorded
+    # passes of Leiden's optimiser (0: until a pass no longer improves it); chosen by the recorded
     # sweep in docs/campaigns.md §2 (medium hydra-loud dev 1: 105 s until stable, 9.3 s)
     leiden_iterations: int = 2
     merge_ratio: float = 0.5
