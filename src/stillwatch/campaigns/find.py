@@ -633,9 +633,8 @@ def _write(
     _insert(store, "campaign_members", mem_rows)
     result.reported = sum(1 for c in keep if status[c] == "reported")
     result.candidates = len(keep) - result.reported
-    if conf_rows:
-        _campaign_exchanges(store, scan_id, conf_rows, reported, ids)
     if reported:
+        _campaign_exchanges(store, scan_id, conf_rows, reported, ids)
         _describe(store, scan_id)
     ops: dict[str, list[str]] = {}
     for c in reported:
@@ -689,8 +688,10 @@ def _campaign_exchanges(
     confident = [r for r in conf_rows if r[2] >= EXCHANGE_CONFIDENCE and r[0] in campaign_of]
     cells = pa.table({
         "scan_id": pa.array([scan_id] * len(confident), pa.string()),
-        "c": [campaign_of[r[0]] for r in confident], "campaign_id": [r[0] for r in confident],
-        "cell": [r[1] for r in confident], "confidence": [r[2] for r in confident]})  # fmt: skip
+        "c": pa.array([campaign_of[r[0]] for r in confident], pa.int64()),
+        "campaign_id": pa.array([r[0] for r in confident], pa.string()),
+        "cell": pa.array([r[1] for r in confident], pa.string()),
+        "confidence": pa.array([r[2] for r in confident], pa.float64())})  # fmt: skip
     query_arrow(
         store.con, cells, "_sw_conf_df",
         f"""
@@ -714,12 +715,6 @@ def _describe(store: Store, scan_id: str) -> None:
     :func:`_campaign_exchanges` leaves with the ``DESCRIBED`` columns of each (a join of the
     campaign exchanges with ``exchanges`` per description took 46 s at the large scale, 14
     million rows against 52 million; carried with the members' cells, none)."""
-    store.con.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS _sw_ce AS SELECT e.scan_id, e.campaign_id, "
-        + _DESCRIBED_X
-        + " FROM campaign_exchanges e JOIN exchanges x USING (event_id) WHERE e.scan_id = ?",
-        [scan_id],
-    )
     try:
         _describe_from(store, scan_id)
     finally:
