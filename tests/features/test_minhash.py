@@ -76,16 +76,20 @@ def test_sample_is_bounded_and_stable_under_row_order() -> None:
     assert set(np.asarray(events)[perm][mask2]) == kept
 
 
-def test_counting_in_partitions_of_accounts_changes_nothing(monkeypatch) -> None:
+def test_counting_in_batches_or_partitions_of_accounts_changes_nothing(monkeypatch) -> None:
     from stillwatch.features.content import minhash
 
     accounts, prompts, events = _traffic()
     whole = account_signatures(accounts, prompts, events, per_account=50)
-    monkeypatch.setattr(minhash, "PARTITION_PROMPTS", 97)  # 64 partitions of the accounts
-    parts = account_signatures(accounts, prompts, events, per_account=50)
-    assert parts.accounts == whole.accounts
-    assert np.array_equal(parts.signatures, whole.signatures)
-    assert parts.pairs.equals(whole.pairs)
+    monkeypatch.setattr(minhash, "BATCH_PROMPTS", 97)  # batches of whole accounts
+    monkeypatch.setattr(minhash, "CHUNK_ROWS", 30)  # chunks of whole accounts per thread
+    batches = account_signatures(accounts, prompts, events, per_account=50)
+    monkeypatch.setattr(minhash, "_account_batches", lambda con, table: None)
+    parts = account_signatures(accounts, prompts, events, per_account=50)  # acc % parts
+    for other in (batches, parts):
+        assert other.accounts == whole.accounts
+        assert np.array_equal(other.signatures, whole.signatures)
+        assert other.pairs.equals(whole.pairs)
 
 
 def test_a_phrase_repeated_inside_one_prompt_is_not_repeated_phrasing() -> None:

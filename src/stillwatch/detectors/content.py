@@ -330,7 +330,7 @@ class SimilarPhrasing(_ContentDetector):
     Known false positives: one app's or harness's accounts sending the same templates."""
 
     id = "content.similar-phrasing"
-    version = "2"
+    version = "3"
     family = "content-frames"
     module = "minhash"
     evidence_keys = ("partners", "best_similarity", "most_shared_phrases")

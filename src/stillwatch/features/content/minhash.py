@@ -20,7 +20,9 @@ send a few very short prompts (small sets, noisy estimates).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,9 +32,10 @@ from rensa import RMinHash
 
 from stillwatch.engine.store import query_arrow, scratch_connection
 from stillwatch.features.codes import bucket_pairs, distinct
-from stillwatch.features.content.frames import COMMON_SHARE, skeleton_table, skeleton_words
-from stillwatch.features.content.parallel import arrow_chunks
+from stillwatch.features.content.frames import COMMON_SHARE, skeleton_table
+from stillwatch.features.content.parallel import CHUNK_ROWS
 from stillwatch.features.content.sampling import PER_ACCOUNT, sample_select
+from stillwatch.features.content.shingles import shingles
 
 NUM_PERM = 128
 BANDS = 32
@@ -42,11 +45,11 @@ SIMILARITY_CHUNK = 100_000
 SEED = 20260422
 MIN_REPEATS = 2
 MIN_SHINGLES = 5
-# Prompts whose shingles are counted at once (a partition of the accounts).
-PARTITION_PROMPTS = 1_000_000
-# ...when the accounts are runs of rid: whole accounts, their skeletons through Arrow (outside
-# DuckDB's memory limit, hence a bound well under the partition's).
+# Prompts whose shingles are counted at once (whole accounts; their skeletons and shingles are
+# outside DuckDB's memory limit, hence a small bound).
 BATCH_PROMPTS = 50_000
+# Multiplies an account's number in the one key of (account, shingle).
+_ACCOUNT_KEY = np.uint64(0x9E3779B97F4A7C15)
 
 
 @dataclass(frozen=True)
@@ -146,11 +149,12 @@ def signatures_from_skeletons(
     common_share: float = COMMON_SHARE,
 ) -> AccountSignatures:
     """As :func:`account_signatures`, over a :func:`.frames.skeleton_table` already sampled
-    (columns ``account_id``, ``rid``, a key unique to each row, and ``skeleton``): the
-    shingle counting stays in DuckDB, on the store's connection when a scan passes it."""
-    # Accounts are numbered, and their repeated shingles counted a partition of accounts at a
-    # time (``PARTITION_PROMPTS`` prompts each): numeric keys only and a bounded hash table,
-    # so a large store's tens of millions of prompts never need to fit in DuckDB's memory.
+    (columns ``account_id``, ``rid``, a key unique to each row, and ``skeleton``) on the
+    store's connection when a scan passes it."""
+    # Accounts are numbered; a batch of whole accounts at a time (about ``BATCH_PROMPTS``
+    # prompts) is read from DuckDB, its shingles hashed and each account's repeated ones found
+    # with NumPy on as many threads as DuckDB uses (:func:`repeated_shingles`), and only those
+    # go back: a large store's tens of millions of prompts never need to fit in memory.
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _sw_mh_ids AS SELECT account_id, row_number() OVER "
         f"(ORDER BY account_id) - 1 AS acc FROM (SELECT account_id FROM {table} GROUP BY ALL)"
@@ -159,48 +163,36 @@ def signatures_from_skeletons(
         n_accounts, n_prompts = con.execute(
             f"SELECT (SELECT count(*) FROM _sw_mh_ids), (SELECT count(*) FROM {table})"
         ).fetchall()[0]
-        parts = max(1, -(-int(n_prompts) // PARTITION_PROMPTS))
         con.execute("CREATE OR REPLACE TEMP TABLE _sw_mh_per (acc BIGINT, s UBIGINT)")
-        # A shingle is the hash of three consecutive words (of the whole text if shorter),
-        # each counted once per prompt; the account's own repeated phrasing is in at least
-        # min_repeats of its prompts. For two (the default) no list of a prompt's distinct
-        # shingles is needed: a shingle is in two prompts when its smallest and largest
-        # prompt keys (rid) differ.
-        shingles = (
-            "CASE WHEN len(t) < 3 THEN [hash(array_to_string(t, ' '))] "
-            "ELSE list_transform(range(1, len(t) - 1), lambda i: hash(t[i], t[i + 1], t[i + 2])) END"
-        )
-        if int(min_repeats) > 2:
-            shingles, repeated = f"list_distinct({shingles})", f"count(*) >= {int(min_repeats)}"
-        else:
-            repeated = "min(rid) < max(rid)" if int(min_repeats) == 2 else "true"
-        repeated_in = (
-            f"sh AS (SELECT acc, rid, unnest({shingles}) AS s FROM tok) "
-            f"SELECT acc, s FROM sh GROUP BY ALL HAVING {repeated}"
-        )
         batches = _account_batches(con, table)
-        if batches is None:
-            for part in range(parts):
-                con.execute(
-                    f"""
-                    INSERT INTO _sw_mh_per
-                    WITH tok AS (
-                        SELECT i.acc, k.rid, {skeleton_words("k.skeleton")} AS t
-                        FROM {table} k JOIN _sw_mh_ids i USING (account_id)
-                        WHERE i.acc % {parts} = {part}
-                    ), {repeated_in}
-                    """
+        if batches is None:  # accounts are not runs of rid: a partition of them at a time
+            parts = max(1, -(-int(n_prompts) // BATCH_PROMPTS))
+            wheres = [f"i.acc % {parts} = {part}" for part in range(parts)]
+        else:
+            wheres = [f"k.rid >= {lo} AND k.rid <= {hi}" for lo, hi in batches]
+        threads = max(1, int(con.execute("SELECT current_setting('threads')").fetchall()[0][0]))
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            for where in wheres:
+                batch = con.sql(
+                    f"SELECT i.acc, k.skeleton FROM {table} k JOIN _sw_mh_ids i "
+                    f"USING (account_id) WHERE {where} ORDER BY i.acc, k.rid"
+                ).to_arrow_table()
+                skeletons = batch.column("skeleton").combine_chunks()
+                acc = batch.column("acc").to_numpy()
+                bounds = _whole_accounts(acc, CHUNK_ROWS)
+                found = list(pool.map(
+                    repeated_shingles,
+                    [skeletons[lo:hi] for lo, hi in itertools.pairwise(bounds)],
+                    [acc[lo:hi] for lo, hi in itertools.pairwise(bounds)],
+                    itertools.repeat(int(min_repeats)),
+                ))  # fmt: skip
+                rows = pa.table(
+                    {"acc": np.concatenate([f[0] for f in found] or [np.zeros(0, np.int64)]),
+                     "s": np.concatenate([f[1] for f in found] or [np.zeros(0, np.uint64)])}
+                )  # fmt: skip
+                query_arrow(
+                    con, rows, "_sw_mh_batch", "INSERT INTO _sw_mh_per SELECT * FROM _sw_mh_batch"
                 )
-        for lo, hi in batches or ():
-            # whole accounts, through Arrow chunks: DuckDB splits them with all its threads
-            batch = arrow_chunks(
-                con,
-                f"SELECT i.acc, k.rid, k.skeleton FROM {table} k JOIN _sw_mh_ids i "
-                f"USING (account_id) WHERE k.rid >= {lo} AND k.rid <= {hi}",
-            )
-            query_arrow(con, batch, "_sw_mh_batch",
-                        f"INSERT INTO _sw_mh_per WITH tok AS (SELECT acc, rid, "
-                        f"{skeleton_words('skeleton')} AS t FROM _sw_mh_batch), {repeated_in}")  # fmt: skip
         # phrasing more than common_share of the accounts repeat is the language's
         con.execute(
             f"""
@@ -246,6 +238,50 @@ def signatures_from_skeletons(
         accounts, signatures, bands=bands, max_bucket=max_bucket, min_similarity=min_similarity
     )
     return AccountSignatures(accounts, signatures, np.diff(offsets).astype(np.int64), pairs)
+
+
+def repeated_shingles(
+    skeletons: pa.Array, acc: np.ndarray, min_repeats: int = MIN_REPEATS
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each account's own repeated phrasing among ``skeletons`` (of accounts ``acc``, numbers,
+    each account's prompts all here): the (account, shingle) pairs whose shingle is in at
+    least ``min_repeats`` of the account's prompts (a shingle counts once per prompt). Pairs
+    are sorted by one 64-bit key of account and shingle (two pairs sharing a key among the
+    ~150,000 shingles of a chunk: about one chance in 10^9)."""
+    who, s = shingles(skeletons)
+    key = s + acc[who].astype(np.uint64) * _ACCOUNT_KEY
+    # by key (then prompt, to count each key's distinct prompts)
+    order = np.lexsort((who, key)) if min_repeats > 2 else np.argsort(key)
+    k, w = key[order], who[order]
+    change = k[1:] != k[:-1]
+    new_key = np.r_[True, change]
+    if min_repeats <= 1:
+        pos = np.flatnonzero(new_key)
+    elif min_repeats == 2:
+        # in two prompts when two neighbours of one key hold different prompts; a key's first
+        # such place stands for it
+        two = np.flatnonzero(~change & (w[1:] != w[:-1])) + 1
+        pos = two[np.r_[True, k[two[1:]] != k[two[:-1]]]] if len(two) else two
+    else:
+        starts = np.flatnonzero(new_key | np.r_[True, w[1:] != w[:-1]])  # distinct (key, prompt)
+        firsts = np.flatnonzero(np.r_[True, k[starts[1:]] != k[starts[:-1]]])
+        prompts = np.diff(np.r_[firsts, len(starts)])
+        pos = starts[firsts[prompts >= min_repeats]]
+    at = order[pos]
+    return acc[who[at]].astype(np.int64), s[at]
+
+
+def _whole_accounts(acc: np.ndarray, rows: int) -> list[int]:
+    """Bounds of runs of about ``rows`` rows of sorted ``acc`` that split no account."""
+    bounds = [0]
+    while bounds[-1] < len(acc):
+        end = bounds[-1] + rows
+        if end >= len(acc):
+            bounds.append(len(acc))
+            continue
+        cut = int(np.searchsorted(acc, acc[end], side="left"))
+        bounds.append(cut if cut > bounds[-1] else int(np.searchsorted(acc, acc[end], "right")))
+    return bounds
 
 
 def _account_batches(con: Any, table: str) -> list[tuple[int, int]] | None:
