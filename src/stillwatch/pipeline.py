@@ -29,6 +29,7 @@ from stillwatch.campaigns.find import AnalystInput, CampaignResult, find_campaig
 from stillwatch.detectors.base import (
     Detector,
     LinkCandidate,
+    LinkColumns,
     ScanContext,
     missing_requirements,
 )
@@ -408,9 +409,12 @@ def _entry(d: Detector, ran: bool, **extra: Any) -> dict[str, Any]:
     return {"version": d.version, "family": d.family, "ran": ran, **extra}
 
 
-def _write_links(store: Store, scan_id: str, links: Sequence[LinkCandidate]) -> None:
+def _write_links(store: Store, scan_id: str, links: Sequence[LinkCandidate] | LinkColumns) -> None:
     """One row per end of each link, ``a``'s row then ``b``'s, built column by column."""
-    if not links:
+    if not len(links):
+        return
+    if isinstance(links, LinkColumns):
+        _write_link_columns(store, scan_id, links)
         return
     n = len(links)
     ends = pa.table(
@@ -429,6 +433,36 @@ def _write_links(store: Store, scan_id: str, links: Sequence[LinkCandidate]) -> 
     both = pa.concat_tables([a, b])
     del a, b
     _insert(store, "link_candidates", both.take(np.arange(2 * n).reshape(2, n).T.ravel()))
+
+
+def _write_link_columns(store: Store, scan_id: str, links: LinkColumns) -> None:
+    """As :func:`_write_links`, with the link ids (:attr:`LinkCandidate.link_id`) and the
+    evidence's JSON made by the store, a column at a time (the evidence's keys sorted, as
+    ``json.dumps(sort_keys=True)`` writes them; its text without blanks)."""
+    keys = sorted(links.evidence)
+    columns: dict[str, Any] = {"a": links.a.astype(str), "b": links.b.astype(str),
+                               "weight": np.asarray(links.weight, np.float64)}  # fmt: skip
+    columns.update({f"e{i}": links.evidence[k] for i, k in enumerate(keys)})
+    facts = ", ".join(f"{json.dumps(k)} := e{i}" for i, k in enumerate(keys))
+    scan, detector, link_type = (_literal(v) for v in (scan_id, links.detector, links.link_type))
+    query_arrow(
+        store.con,
+        pa.table(columns),
+        "_scan_links",
+        f"""
+        INSERT INTO link_candidates
+        SELECT {scan}, substr(sha256({detector} || chr(0) || least(a, b) || chr(0) ||
+                                     greatest(a, b)), 1, 20),
+               {detector}, {link_type}, unnest([a, b]), weight,
+               {f"to_json(struct_pack({facts}))" if keys else "'{}'"}
+        FROM _scan_links
+        """,
+    )
+
+
+def _literal(text: str) -> str:
+    """``text`` as an SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
 
 
 def latest_scan(store: Store) -> str:

@@ -11,7 +11,7 @@ is a small dict of the measured facts behind the score, written when the score i
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -73,14 +73,41 @@ class LinkCandidate:
         return hashlib.sha256(f"{self.detector}\0{lo}\0{hi}".encode()).hexdigest()[:20]
 
 
+@dataclass(frozen=True)
+class LinkColumns:
+    """Links as columns, for a detector that pairs a million accounts: the same links as a
+    list of :class:`LinkCandidate` (iterating gives them), without a Python object per link.
+    Link ``i`` ties ``a[i]`` and ``b[i]`` (account ids, ``a[i] < b[i]``) with ``weight[i]``
+    (rounded to 4 places), and its evidence is ``{key: evidence[key][i]}``."""
+
+    detector: str
+    link_type: str
+    a: np.ndarray
+    b: np.ndarray
+    weight: np.ndarray
+    evidence: Mapping[str, np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.a)
+
+    def __iter__(self) -> Iterator[LinkCandidate]:
+        keys = sorted(self.evidence)
+        for i in range(len(self)):
+            facts = {k: self.evidence[k][i].item() if hasattr(self.evidence[k][i], "item")
+                     else self.evidence[k][i] for k in keys}  # fmt: skip
+            yield LinkCandidate(self.detector, self.link_type, str(self.a[i]), str(self.b[i]),
+                                float(self.weight[i]), facts)  # fmt: skip
+
+
 @dataclass
 class DetectorOutput:
-    """Per-account scores with evidence, and optional pair candidates for the link stage."""
+    """Per-account scores with evidence, and optional pair candidates for the link stage
+    (a list, or columns when there are many)."""
 
     account_ids: list[str] = field(default_factory=list)
     scores: list[float] = field(default_factory=list)
     evidence: list[dict[str, Any]] = field(default_factory=list)
-    links: list[LinkCandidate] = field(default_factory=list)
+    links: list[LinkCandidate] | LinkColumns = field(default_factory=list)
 
     def add(self, account_id: str, score: float, evidence: dict[str, Any]) -> None:
         if score > 0:
@@ -127,14 +154,17 @@ class ScanContext:
     def setting(self, name: str, default: Any) -> Any:
         return self.settings.get(name, default)
 
-    def note_links(self, links: Sequence[LinkCandidate]) -> None:
+    def note_links(self, links: Sequence[LinkCandidate] | LinkColumns) -> None:
         """Remember which accounts ``links`` pair (ends without features are left out)."""
-        if not links:
+        if not len(links):
             return
         if self._rows is None:
             self._rows = pd.Index(self.features.account_id)
-        a = self._rows.get_indexer([link.a for link in links])
-        b = self._rows.get_indexer([link.b for link in links])
+        if isinstance(links, LinkColumns):
+            a, b = self._rows.get_indexer(links.a), self._rows.get_indexer(links.b)
+        else:
+            a = self._rows.get_indexer([link.a for link in links])
+            b = self._rows.get_indexer([link.b for link in links])
         known = (a >= 0) & (b >= 0)
         self._linked.append((a[known], b[known]))
 

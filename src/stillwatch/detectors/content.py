@@ -28,6 +28,7 @@ from scipy import sparse
 from stillwatch.detectors.base import (
     DetectorOutput,
     LinkCandidate,
+    LinkColumns,
     ScanContext,
     check_param,
     connection,
@@ -106,7 +107,7 @@ class SharedFrames(_ContentDetector):
         out.links = self._links(stats)
         return out
 
-    def _links(self, stats: Any) -> list[LinkCandidate]:
+    def _links(self, stats: Any) -> list[LinkCandidate] | LinkColumns:
         """Accounts filling the same campaign frames (not common ones: those are the
         language's). Which pairs: the holders of each frame, all pairs up to ``max_group``
         holders, else each tied to ``neighbours`` others on each side in a fixed pseudo-random
@@ -204,24 +205,23 @@ class FrameHoldings:
 
     def links(
         self, detector: str, link_type: str, max_group: int, neighbours: int, top_k: int,
-        evidence: Callable[[str, int, float], dict[str, Any]], min_shared: int = 1,
-    ) -> list[LinkCandidate]:  # fmt: skip
+        evidence: Callable[[np.ndarray, np.ndarray, np.ndarray], dict[str, np.ndarray]],
+        min_shared: int = 1,
+    ) -> LinkColumns:  # fmt: skip
         """The pairs (:meth:`pairs`) sharing ``min_shared`` frames or more, each account's
-        ``top_k`` strongest (``pairs.top_k_mask``), with ``evidence(rarest frame, frames
-        shared, weight)``."""
+        ``top_k`` strongest (``pairs.top_k_mask``), with ``evidence(rarest frames, frames
+        shared, weights)`` (columns, one value per link)."""
         xs, ys = self.pairs(max_group, neighbours)
         weight, shared = self.weights(xs, ys)
         valid = (shared >= min_shared) & np.isfinite(weight) & (weight > 0)
         xs, ys, weight, shared = xs[valid], ys[valid], weight[valid], shared[valid]
         keep = top_k_mask(xs, ys, weight, top_k)
         xs, ys, weight, shared = xs[keep], ys[keep], weight[keep], shared[keep]
-        top = self.rarest(xs, ys)
-        ids = np.asarray(self.accounts, dtype=object)  # a pandas Index costs 14 µs a lookup
-        return [
-            LinkCandidate(detector, link_type, str(ids[x]), str(ids[y]), round(float(w), 4),
-                          evidence(str(f), int(n), round(float(w), 4)))
-            for x, y, w, n, f in zip(xs, ys, weight, shared, top, strict=True)
-        ]  # fmt: skip
+        top = self.rarest(xs, ys).astype(str)
+        ids = np.asarray(self.accounts, dtype=object)
+        weight = np.round(weight, 4)
+        return LinkColumns(detector, link_type, ids[xs], ids[ys], weight,
+                           evidence(top, shared.astype(np.int64), weight))  # fmt: skip
 
 
 def _rarest(rarest: sparse.csr_matrix) -> np.ndarray:
@@ -391,11 +391,9 @@ class SimilarPhrasing(_ContentDetector):
         keep = top_k_mask(xs, ys, weight, self.top_k)
         names = np.asarray(sig.accounts, dtype=object)
         order = np.lexsort((ys[keep], xs[keep]))
-        out.links = [
-            LinkCandidate(self.id, "minhash", str(names[x]), str(names[y]), round(w, 4),
-                          {"similarity": round(s, 3), "shared_phrases": round(n)})
-            for x, y, w, s, n in zip(xs[keep][order].tolist(), ys[keep][order].tolist(),
-                                     weight[keep][order].tolist(), sim[keep][order].tolist(),
-                                     shared[keep][order].tolist(), strict=True)
-        ]  # fmt: skip
+        at = np.flatnonzero(keep)[order]
+        out.links = LinkColumns(
+            self.id, "minhash", names[xs[at]], names[ys[at]], np.round(weight[at], 4),
+            {"similarity": np.round(sim[at], 3), "shared_phrases": np.round(shared[at]).astype(np.int64)},
+        )  # fmt: skip
         return out

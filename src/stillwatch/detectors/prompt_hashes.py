@@ -50,6 +50,7 @@ import pandas as pd
 from stillwatch.detectors.base import (
     DetectorOutput,
     LinkCandidate,
+    LinkColumns,
     ScanContext,
     check_param,
     connection,
@@ -192,7 +193,7 @@ class SharedPrompts:
             """
         )
 
-    def _links(self, con: Any, codes: str) -> list[LinkCandidate]:
+    def _links(self, con: Any, codes: str) -> list[LinkCandidate] | LinkColumns:
         held = con.execute(f"SELECT row, col, weight FROM {codes} ORDER BY col, row").fetchnumpy()
         if not len(held["row"]):
             return []
@@ -218,5 +219,6 @@ class SharedPrompts:
             held["row"], held["col"], held["weight"], accounts, int(held["col"].max()) + 1, name_of
         ).links(
             self.id, "prompt", self.max_group, self.neighbours, self.top_k,
-            lambda f, n, w: {"value": f[:16], "prompts": n, "weight": w}, self.min_shared,
+            lambda f, n, w: {"value": f.astype("U16"), "prompts": n, "weight": w},
+            self.min_shared,
         )  # fmt: skip
