@@ -144,4 +144,5 @@ def test_band_pairs_are_every_pair_agreeing_on_a_band_and_chains_in_big_buckets(
     assert list(zip(got["account_a"].to_pylist(), got["account_b"].to_pylist(), strict=True)) == [
         (accounts[x], accounts[y]) for x, y in want
     ]
+    assert list(zip(got["a"].to_pylist(), got["b"].to_pylist(), strict=True)) == want
     assert got["similarity"].to_pylist() == [(sig[x] == sig[y]).mean() for x, y in want]

@@ -356,40 +356,35 @@ class SimilarPhrasing(_ContentDetector):
             connection(ctx), skeleton_table(ctx, self.per_account),
             min_similarity=self.min_similarity, common_share=min(common, 1.0),
         )  # fmt: skip
-        pairs = sig.pairs.to_pandas()
-        if pairs.empty:
+        if not sig.pairs.num_rows:
             return out
-        size = dict(zip(sig.accounts, sig.shingles.tolist(), strict=True))
-        sim = pairs.similarity.to_numpy(dtype=float)
-        shared = (
-            sim / (1 + sim) * (pairs.account_a.map(size) + pairs.account_b.map(size))
-        ).to_numpy(dtype=float)
-        pairs = pairs.assign(amount=ramp(shared, self.min_shared, self.full_shared), shared=shared)
-        both = pd.concat(
-            [pairs.rename(columns={"account_a": "a", "account_b": "b"}),
-             pairs.rename(columns={"account_b": "a", "account_a": "b"})]
-        )  # fmt: skip
+        # the pairs by account number (accounts numbered in id order), no id looked up
+        xs, ys = sig.pairs.column("a").to_numpy(), sig.pairs.column("b").to_numpy()
+        sim = sig.pairs.column("similarity").to_numpy()
+        size = sig.shingles.astype(float)
+        shared = sim / (1 + sim) * (size[xs] + size[ys])
+        amount = ramp(shared, self.min_shared, self.full_shared)
+        both = pd.DataFrame({"a": np.concatenate([xs, ys]), "amount": np.tile(amount, 2),
+                             "similarity": np.tile(sim, 2), "shared": np.tile(shared, 2)})  # fmt: skip
         # An account's score: its partners, each counted by how much phrasing it shares.
         per = both.groupby("a", sort=True).agg(
             amount=("amount", "sum"), partners=("amount", "size"),
             best=("similarity", "max"), most=("shared", "max"),
         )  # fmt: skip
-        for a, amount, partners, best, most in zip(
-            per.index, per.amount, per.partners, per.best, per.most, strict=True
+        names = np.asarray(sig.accounts, dtype=object)
+        for a, total, partners, best, most in zip(
+            names[per.index], per.amount, per.partners, per.best, per.most, strict=True
         ):
-            out.add(str(a), min(1.0, float(amount) / self.partners_full),
+            out.add(str(a), min(1.0, float(total) / self.partners_full),
                     {"partners": int(partners), "best_similarity": round(float(best), 3),
                      "most_shared_phrases": round(float(most))})  # fmt: skip
         # the links from arrays (a large scan pairs a million accounts): the pairs are distinct,
         # and accounts are numbered in id order, so ``top_k_mask`` keeps what ``top_k_links``
         # would, ties to the partner of smaller id
-        ids = pd.Index(sig.accounts)
-        xs, ys = ids.get_indexer(pairs.account_a), ids.get_indexer(pairs.account_b)
-        weight = sim * pairs.amount.to_numpy(dtype=float)
+        weight = sim * amount
         live = weight > 0
         xs, ys, weight, sim, shared = xs[live], ys[live], weight[live], sim[live], shared[live]
         keep = top_k_mask(xs, ys, weight, self.top_k)
-        names = np.asarray(sig.accounts, dtype=object)
         order = np.lexsort((ys[keep], xs[keep]))
         at = np.flatnonzero(keep)[order]
         out.links = LinkColumns(

@@ -56,7 +56,8 @@ _ACCOUNT_KEY = np.uint64(0x9E3779B97F4A7C15)
 class AccountSignatures:
     """``accounts[i]`` has signature ``signatures[i]`` (uint32, ``num_perm`` wide) built from
     ``shingles[i]`` distinct shingles; ``pairs`` holds LSH candidate pairs ``account_a``,
-    ``account_b`` (a < b) and ``similarity`` (estimated Jaccard)."""
+    ``account_b`` (a < b), their positions ``a`` and ``b`` in ``accounts``, and
+    ``similarity`` (estimated Jaccard)."""
 
     accounts: list[str]
     signatures: np.ndarray
@@ -341,5 +342,7 @@ def lsh_pairs(
             "account_a": pa.array(names[pa_idx[:, 0]].tolist() if len(pa_idx) else [], pa.string()),
             "account_b": pa.array(names[pa_idx[:, 1]].tolist() if len(pa_idx) else [], pa.string()),
             "similarity": pa.array(sim, pa.float64()),
+            "a": pa.array(pa_idx[:, 0], pa.int64()),
+            "b": pa.array(pa_idx[:, 1], pa.int64()),
         }
     )
