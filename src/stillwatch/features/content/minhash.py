@@ -48,8 +48,9 @@ MIN_SHINGLES = 5
 # Prompts whose shingles are counted at once (whole accounts; their skeletons and shingles are
 # outside DuckDB's memory limit, hence a small bound).
 BATCH_PROMPTS = 50_000
-# Multiplies an account's number in the one key of (account, shingle).
+# Multiplies an account's number in the one key of (account, shingle), and a band's values.
 _ACCOUNT_KEY = np.uint64(0x9E3779B97F4A7C15)
+_BAND_MIX = np.uint64(0xC2B2AE3D27D4EB4F)
 
 
 @dataclass(frozen=True)
@@ -323,8 +324,13 @@ def lsh_pairs(
     # max_bucket gives a chain of neighbours
     found: list[np.ndarray] = []
     for b in range(bands):
-        band = np.ascontiguousarray(signatures[:, b * rows : (b + 1) * rows])
-        keys = band.view(np.dtype((np.void, band.dtype.itemsize * rows))).ravel()
+        # a band's values as one 64-bit key: two different bands sharing one only add a
+        # candidate, which its similarity then judges (a sort on 64-bit keys is a radix sort;
+        # on the band's bytes, a comparison sort several times slower)
+        band = signatures[:, b * rows : (b + 1) * rows].astype(np.uint64)
+        keys = band[:, 0].copy()
+        for k in range(1, rows):
+            keys = keys * _BAND_MIX + band[:, k]
         found.append(bucket_pairs(keys, max_bucket, chain=True))
     codes = distinct(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
     pa_idx = np.stack([codes // max(n, 1), codes % max(n, 1)], axis=1)
