@@ -33,6 +33,7 @@ from stillwatch.detectors.base import (
     check_param,
     connection,
     ramp,
+    rounded,
 )
 from stillwatch.detectors.pairs import holder_pair_codes, ring_positions, top_k_mask
 from stillwatch.detectors.prompts import (
@@ -219,7 +220,7 @@ class FrameHoldings:
         xs, ys, weight, shared = xs[keep], ys[keep], weight[keep], shared[keep]
         top = self.rarest(xs, ys).astype(str)
         ids = np.asarray(self.accounts, dtype=object)
-        weight = np.round(weight, 4)
+        weight = rounded(weight, 4)
         return LinkColumns(detector, link_type, ids[xs], ids[ys], weight,
                            evidence(top, shared.astype(np.int64), weight))  # fmt: skip
 
@@ -388,7 +389,7 @@ class SimilarPhrasing(_ContentDetector):
         order = np.lexsort((ys[keep], xs[keep]))
         at = np.flatnonzero(keep)[order]
         out.links = LinkColumns(
-            self.id, "minhash", names[xs[at]], names[ys[at]], np.round(weight[at], 4),
-            {"similarity": np.round(sim[at], 3), "shared_phrases": np.round(shared[at]).astype(np.int64)},
+            self.id, "minhash", names[xs[at]], names[ys[at]], rounded(weight[at], 4),
+            {"similarity": rounded(sim[at], 3), "shared_phrases": np.round(shared[at]).astype(np.int64)},
         )  # fmt: skip
         return out

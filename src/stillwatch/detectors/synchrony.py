@@ -16,13 +16,18 @@ lift is low, which is why lift is required).
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 import numpy as np
 from scipy import sparse
 
-from stillwatch.detectors.base import DetectorOutput, ScanContext, check_param, temp_table
-from stillwatch.detectors.pairs import top_k_links
+from stillwatch.detectors.base import (
+    DetectorOutput,
+    LinkColumns,
+    ScanContext,
+    check_param,
+    rounded,
+    temp_table,
+)
+from stillwatch.detectors.pairs import top_k_mask
 from stillwatch.features.codes import bucket_pairs, distinct
 from stillwatch.features.sources import epoch_s
 
@@ -190,27 +195,32 @@ class SynchronizedTiming:
             jac = inter / union
             lift = inter * span / (counts[xs] * counts[ys])
         keep = (inter > 0) & (jac >= self.min_jaccard) & (lift >= self.min_lift)
-        partners: dict[int, list[tuple[float, float, int]]] = defaultdict(list)
-        links = []
-        for i, j, n, jc, lf in zip(xs[keep].tolist(), ys[keep].tolist(), inter[keep].tolist(),
-                                   jac[keep].tolist(), lift[keep].tolist(), strict=True):  # fmt: skip
-            partners[i].append((jc, lf, j))
-            partners[j].append((jc, lf, i))
-            ev = {"shared_minutes": n, "jaccard": round(jc, 4), "lift": round(lf, 2)}
-            links.append((accounts[i], accounts[j], jc, "same_minutes", ev))
-        for i in sorted(partners):
-            ps = partners[i]
-            best = max(ps)
-            score = min(1.0, len(ps) / self.partners_full)
+        xs, ys, inter, jac, lift = xs[keep], ys[keep], inter[keep], jac[keep], lift[keep]
+        if not len(xs):
+            return out
+        # each account's partners, its best the largest (Jaccard, lift, partner) of them
+        end = np.concatenate([xs, ys])
+        partner = np.concatenate([ys, xs])
+        j2, l2 = np.tile(jac, 2), np.tile(lift, 2)
+        order = np.lexsort((partner, l2, j2, end))
+        end, j2, l2 = end[order], j2[order], l2[order]
+        last = np.flatnonzero(np.r_[end[1:] != end[:-1], True])
+        partners = np.diff(np.r_[-1, last])
+        for i, n, jc, lf in zip(end[last].tolist(), partners.tolist(), j2[last].tolist(),
+                                l2[last].tolist(), strict=True):  # fmt: skip
             out.add(
                 str(accounts[i]),
-                score,
-                {
-                    "partners": len(ps),
-                    "best_jaccard": round(best[0], 4),
-                    "best_lift": round(best[1], 2),
-                    "active_minutes": int(counts[i]),
-                },
-            )
-        out.links = top_k_links(self.id, links, self.top_k)
+                min(1.0, n / self.partners_full),
+                {"partners": n, "best_jaccard": round(jc, 4), "best_lift": round(lf, 2),
+                 "active_minutes": int(counts[i])},
+            )  # fmt: skip
+        # the links from arrays: the pairs are distinct and accounts are numbered in id
+        # order, so ``top_k_mask`` keeps what ``top_k_links`` would
+        at = np.flatnonzero(top_k_mask(xs, ys, jac, self.top_k))
+        at = at[np.lexsort((ys[at], xs[at]))]
+        out.links = LinkColumns(
+            self.id, "same_minutes", accounts[xs[at]], accounts[ys[at]], rounded(jac[at], 4),
+            {"shared_minutes": inter[at].astype(np.int64), "jaccard": rounded(jac[at], 4),
+             "lift": rounded(lift[at], 2)},
+        )  # fmt: skip
         return out

@@ -166,18 +166,25 @@ def signatures_from_skeletons(
             f"SELECT (SELECT count(*) FROM _sw_mh_ids), (SELECT count(*) FROM {table})"
         ).fetchall()[0]
         con.execute("CREATE OR REPLACE TEMP TABLE _sw_mh_per (acc BIGINT, s UBIGINT)")
+        # each prompt's account number, joined once (a join per batch built the hash table
+        # of every account id again: 10 of a large store's 57 s)
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _sw_mh_rows AS SELECT k.rid, i.acc FROM {table} k "
+            "JOIN _sw_mh_ids i USING (account_id)"
+        )
         batches = _account_batches(con, table)
         if batches is None:  # accounts are not runs of rid: a partition of them at a time
             parts = max(1, -(-int(n_prompts) // BATCH_PROMPTS))
             wheres = [f"i.acc % {parts} = {part}" for part in range(parts)]
-        else:
-            wheres = [f"k.rid >= {lo} AND k.rid <= {hi}" for lo, hi in batches]
+        else:  # the range on both sides, so the join's hash table holds the batch's rows only
+            wheres = [f"k.rid BETWEEN {lo} AND {hi} AND i.rid BETWEEN {lo} AND {hi}"
+                      for lo, hi in batches]  # fmt: skip
         threads = max(1, int(con.execute("SELECT current_setting('threads')").fetchall()[0][0]))
         with ThreadPoolExecutor(max_workers=threads) as pool:
             for where in wheres:
                 batch = con.sql(
-                    f"SELECT i.acc, k.skeleton FROM {table} k JOIN _sw_mh_ids i "
-                    f"USING (account_id) WHERE {where} ORDER BY i.acc, k.rid"
+                    f"SELECT i.acc, k.skeleton FROM {table} k JOIN _sw_mh_rows i USING (rid) "
+                    f"WHERE {where} ORDER BY i.acc, k.rid"
                 ).to_arrow_table()
                 skeletons = batch.column("skeleton").combine_chunks()
                 acc = batch.column("acc").to_numpy()
@@ -223,7 +230,7 @@ def signatures_from_skeletons(
             "SELECT a.idx, k.s FROM _sw_mh_kept k JOIN _sw_mh_accounts a USING (acc) ORDER BY a.idx"
         ).fetchnumpy()
     finally:
-        for t in ("_sw_mh_ids", "_sw_mh_per", "_sw_mh_kept", "_sw_mh_accounts"):
+        for t in ("_sw_mh_ids", "_sw_mh_rows", "_sw_mh_per", "_sw_mh_kept", "_sw_mh_accounts"):
             con.execute(f"DROP TABLE IF EXISTS {t}")
     idx = np.asarray(flat_rel["idx"], dtype=np.int64)
     flat = np.asarray(flat_rel["s"], dtype=np.uint64)
