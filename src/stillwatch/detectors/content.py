@@ -95,15 +95,16 @@ class SharedFrames(_ContentDetector):
             skeleton_table(ctx, self.per_account),
             texts=sample_table(ctx, self.per_account),
         )
-        for row in sorted(stats.accounts.to_pylist(), key=lambda r: r["account_id"]):
+        rows = sorted(stats.accounts.to_pylist(), key=lambda r: r["account_id"])
+        scores = ramp(np.array([r["frame_share"] or 0.0 for r in rows], float), 0.2, 0.7).tolist()
+        for row, score in zip(rows, scores, strict=True):
             a = row["account_id"]
             n = int(counts.get(a, 0))
             if n < self.min_prompts or not row["frame_share"]:
                 continue
             share = float(row["frame_share"])
             frames = list(row["top_frames"] or [])[:3]
-            out.add(a, float(ramp(share, 0.2, 0.7)), {"share": round(share, 3), "prompts": n,
-                    "frames": frames,
+            out.add(a, score, {"share": round(share, 3), "prompts": n, "frames": frames,
                     "max_sharing_accounts": int(row["max_sharing_accounts"] or 0)})  # fmt: skip
         out.links = self._links(stats)
         return out

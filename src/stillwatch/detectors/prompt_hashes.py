@@ -155,11 +155,12 @@ class SharedPrompts:
             ORDER BY h.account_id
             """
         ).fetchall()
-        for account, n, shared_n, widest in rows:
-            if n < self.min_prompts or not shared_n:
-                continue
-            share = shared_n / n
-            out.add(str(account), float(ramp(share, 0.2, 0.7)), {
+        rows = [r for r in rows if r[1] >= self.min_prompts and r[2]]
+        shares = [shared_n / n for _, n, shared_n, _ in rows]
+        for (account, n, _, widest), share, score in zip(
+            rows, shares, ramp(np.array(shares, float), 0.2, 0.7).tolist(), strict=True
+        ):
+            out.add(str(account), score, {
                 "share": round(share, 3), "prompts": int(n),
                 "max_sharing_accounts": int(widest or 0)})  # fmt: skip
 
