@@ -444,7 +444,11 @@ def _write_link_columns(store: Store, scan_id: str, links: LinkColumns) -> None:
                                "weight": np.asarray(links.weight, np.float64)}  # fmt: skip
     columns.update({f"e{i}": links.evidence[k] for i, k in enumerate(keys)})
     facts = ", ".join(f"{json.dumps(k)} := e{i}" for i, k in enumerate(keys))
-    scan, detector, link_type = (_literal(v) for v in (scan_id, links.detector, links.link_type))
+    scan, detector = _literal(scan_id), _literal(links.detector)
+    if isinstance(links.link_type, str):
+        link_type = _literal(links.link_type)
+    else:
+        columns["link_type"], link_type = links.link_type.astype(str), "link_type"
     query_arrow(
         store.con,
         pa.table(columns),

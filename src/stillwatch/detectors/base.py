@@ -85,10 +85,11 @@ class LinkColumns:
     """Links as columns, for a detector that pairs a million accounts: the same links as a
     list of :class:`LinkCandidate` (iterating gives them), without a Python object per link.
     Link ``i`` ties ``a[i]`` and ``b[i]`` (account ids, ``a[i] < b[i]``) with ``weight[i]``
-    (rounded to 4 places), and its evidence is ``{key: evidence[key][i]}``."""
+    (rounded to 4 places), its type is ``link_type`` (or ``link_type[i]``), and its evidence
+    is ``{key: evidence[key][i]}``."""
 
     detector: str
-    link_type: str
+    link_type: str | np.ndarray
     a: np.ndarray
     b: np.ndarray
     weight: np.ndarray
@@ -102,7 +103,8 @@ class LinkColumns:
         for i in range(len(self)):
             facts = {k: self.evidence[k][i].item() if hasattr(self.evidence[k][i], "item")
                      else self.evidence[k][i] for k in keys}  # fmt: skip
-            yield LinkCandidate(self.detector, self.link_type, str(self.a[i]), str(self.b[i]),
+            kind = self.link_type if isinstance(self.link_type, str) else str(self.link_type[i])
+            yield LinkCandidate(self.detector, kind, str(self.a[i]), str(self.b[i]),
                                 float(self.weight[i]), facts)  # fmt: skip
 
 

@@ -41,12 +41,14 @@ import numpy as np
 
 from stillwatch.detectors.base import (
     DetectorOutput,
+    LinkColumns,
     ScanContext,
     check_param,
     connection,
+    rounded,
     temp_table,
 )
-from stillwatch.detectors.pairs import top_k_links
+from stillwatch.detectors.pairs import top_k_mask
 from stillwatch.features.infrastructure import with_prefix_and_kind
 from stillwatch.features.registration import registrations
 
@@ -235,12 +237,32 @@ class SharedInfrastructure:
                     "usual_tie_strength": round(usual_strength, 3),
                 },
             )
-        candidates = [
-            (a, b, float(w), str(best["t"]),
-             {"values": int(n), "strongest": str(best["v"]), "strongest_type": str(best["t"])})
-            for a, b, w, n, best in con.execute(
-                "SELECT a, b, w, n_values, best FROM _sw_infra_pairs WHERE w >= 0.3 ORDER BY a, b"
-            ).fetchall()
-        ]  # fmt: skip
-        out.links = top_k_links(self.id, candidates, self.top_k)
+        # the links from arrays: the pairs are distinct and accounts are numbered in id order,
+        # so ``top_k_mask`` keeps what ``top_k_links`` would
+        pairs = con.execute(
+            """
+            WITH strong AS (SELECT * FROM _sw_infra_pairs WHERE w >= 0.3),
+            ids AS (
+                SELECT id, row_number() OVER (ORDER BY id) - 1 AS code
+                FROM (SELECT a AS id FROM strong UNION SELECT b FROM strong)
+            )
+            SELECT s.a, s.b, x.code AS x, y.code AS y, s.w, s.n_values,
+                   s.best.t AS kind, CAST(s.best.v AS VARCHAR) AS value
+            FROM strong s JOIN ids x ON x.id = s.a JOIN ids y ON y.id = s.b
+            ORDER BY s.a, s.b
+            """
+        ).fetchnumpy()
+        if not len(pairs["w"]):
+            return out
+        w = np.asarray(pairs["w"], dtype=np.float64)
+        at = np.flatnonzero(top_k_mask(np.asarray(pairs["x"]), np.asarray(pairs["y"]), w,
+                                       self.top_k))  # fmt: skip
+        out.links = LinkColumns(
+            self.id, np.asarray(pairs["kind"], dtype=object)[at],
+            np.asarray(pairs["a"], dtype=object)[at], np.asarray(pairs["b"], dtype=object)[at],
+            rounded(w[at], 4),
+            {"values": np.asarray(pairs["n_values"], dtype=np.int64)[at],
+             "strongest": np.asarray(pairs["value"], dtype=object)[at],
+             "strongest_type": np.asarray(pairs["kind"], dtype=object)[at]},
+        )  # fmt: skip
         return out
