@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from stillwatch.features.content.tokens import as_binary
+from stillwatch.features.content.tokens import as_binary, byte_buffers
 
 _SEED = 20260423
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -69,11 +69,7 @@ def words(arr: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     string = pa.types.is_string(arr.type) and not arr.null_count
     arr = arr.view(pa.binary()) if string else as_binary(arr)
     n = len(arr)
-    raw = arr.buffers()
-    offsets = np.frombuffer(raw[1], dtype=np.int32)[arr.offset : arr.offset + n + 1]
-    offsets = offsets.astype(np.int64)
-    data = np.frombuffer(raw[2], dtype=np.uint8)[offsets[0] : offsets[-1]] if raw[2] else None
-    offsets -= offsets[0]
+    offsets, data = byte_buffers(arr)
     if data is None or len(data) == 0:
         return np.zeros(0, np.uint64), np.zeros(n, np.int64)
     blank = (data == 32) | (data == 10)

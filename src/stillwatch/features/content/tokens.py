@@ -94,14 +94,22 @@ class Tokens:
     stem_counts: np.ndarray  # such words per prompt
 
 
-def tokenize(arr: pa.Array) -> Tokens:
-    """The tokens of each prompt of a binary array, vectorised over the whole array."""
+def byte_buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray | None]:
+    """A binary array's offsets (from 0, one more than its rows) and bytes (None when it has
+    none), read where Arrow holds them."""
     n = len(arr)
     raw = arr.buffers()
     offsets = np.frombuffer(raw[1], dtype=np.int32)[arr.offset : arr.offset + n + 1]
     offsets = offsets.astype(np.int64)
     data = np.frombuffer(raw[2], dtype=np.uint8)[offsets[0] : offsets[-1]] if raw[2] else None
     offsets -= offsets[0]
+    return offsets, data
+
+
+def tokenize(arr: pa.Array) -> Tokens:
+    """The tokens of each prompt of a binary array, vectorised over the whole array."""
+    n = len(arr)
+    offsets, data = byte_buffers(arr)
     zero, empty = np.zeros(n, np.int64), np.zeros(0, np.uint64)
     if data is None or len(data) == 0:
         return Tokens(zero, empty, empty, zero, zero, zero, empty, zero)
