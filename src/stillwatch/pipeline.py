@@ -40,7 +40,7 @@ from stillwatch.detectors.rules import load_rules
 from stillwatch.detectors.score import account_scores
 from stillwatch.detectors.words import sentence
 from stillwatch.engine.memory import stage_peak_mb
-from stillwatch.engine.store import Store, query_arrow
+from stillwatch.engine.store import Store, query_arrow, sql_literal
 from stillwatch.errors import StillwatchError
 from stillwatch.features import reference
 from stillwatch.features.account import FEATURE_COLUMNS, account_days, account_features
@@ -444,9 +444,9 @@ def _write_link_columns(store: Store, scan_id: str, links: LinkColumns) -> None:
                                "weight": np.asarray(links.weight, np.float64)}  # fmt: skip
     columns.update({f"e{i}": links.evidence[k] for i, k in enumerate(keys)})
     facts = ", ".join(f"{json.dumps(k)} := e{i}" for i, k in enumerate(keys))
-    scan, detector = _literal(scan_id), _literal(links.detector)
+    scan, detector = sql_literal(scan_id), sql_literal(links.detector)
     if isinstance(links.link_type, str):
-        link_type = _literal(links.link_type)
+        link_type = sql_literal(links.link_type)
     else:
         columns["link_type"], link_type = links.link_type.astype(str), "link_type"
     query_arrow(
@@ -462,11 +462,6 @@ def _write_link_columns(store: Store, scan_id: str, links: LinkColumns) -> None:
         FROM _scan_links
         """,
     )
-
-
-def _literal(text: str) -> str:
-    """``text`` as an SQL string literal."""
-    return "'" + text.replace("'", "''") + "'"
 
 
 def latest_scan(store: Store) -> str:

@@ -241,6 +241,11 @@ def _config(memory_limit: str, threads: int) -> dict[str, Any]:
     return config
 
 
+def sql_literal(text: str) -> str:
+    """``text`` as an SQL string literal (quotes doubled)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 def query_arrow(con: Any, table: Any, alias: str, sql: str) -> None:
     """Run statement ``sql`` (an INSERT or CREATE reading ``alias``) over Arrow ``table``.
 

@@ -10,12 +10,11 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from stillwatch.engine.store import scratch_connection
+from stillwatch.engine.store import scratch_connection, sql_literal
 from stillwatch.ingest.readers import RAW_LIMIT, Batch
 from stillwatch.ingest.sources import SourceFile
 from stillwatch.ingest.validate import (
     ACTIONS,
-    _lit,
     column_checks,
     naive_timestamp,
     named_zone,
@@ -104,7 +103,7 @@ class Validator:
         JSON parser takes the first or the last), and for ``account_id`` the guess decides
         whose row it is."""
         return "".join(
-            f"WHEN _kh = {h} THEN {_lit('repeated key(s) ' + ', '.join(keys))} "
+            f"WHEN _kh = {h} THEN {sql_literal('repeated key(s) ' + ', '.join(keys))} "
             for h, keys in sorted(self.repeated.items())
         )
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from stillwatch.engine.digest import row_digest
+from stillwatch.engine.store import sql_literal
 from stillwatch.ipnet import IPV4_PATTERN
 from stillwatch.schema import TEXT_COLUMNS, Column, Table
 
@@ -31,10 +32,6 @@ ACTIONS = "('suspend', 'ban', 'throttle', 'challenge', 'reinstate')"
 
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
-
-
-def _lit(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _show(expr: str) -> str:
@@ -58,7 +55,7 @@ def _no_error(_: str) -> str:
 def _failed(s: str, message: str) -> Callable[[str], str]:
     """Error when the source ``s`` held something but no value came of it."""
     return lambda v: (
-        f"CASE WHEN {s} IS NOT NULL AND {v} IS NULL THEN {_lit(message)} || {_show(s)} END"
+        f"CASE WHEN {s} IS NOT NULL AND {v} IS NULL THEN {sql_literal(message)} || {_show(s)} END"
     )
 
 
@@ -83,7 +80,7 @@ def _text_checks(col: Column, s: str) -> Check:
     if col.kind == "float":
         cast = f"TRY_CAST({s} AS DOUBLE)"
         value = (
-            f"CASE WHEN isfinite({cast}) AND regexp_full_match({s}, {_lit(_DECIMAL)}) "
+            f"CASE WHEN isfinite({cast}) AND regexp_full_match({s}, {sql_literal(_DECIMAL)}) "
             f"THEN {cast} END"
         )
         return Check(value, _failed(s, f"{n}: not a finite decimal number: "))
@@ -119,7 +116,7 @@ def _text_checks(col: Column, s: str) -> Check:
         # The Python check runs only on rows holding a colon (IPv6), never on the IPv4 bulk.
         t = f"trim({s})"
         value = (
-            f"CASE WHEN regexp_full_match({t}, {_lit(IPV4_PATTERN)}) THEN {t} "
+            f"CASE WHEN regexp_full_match({t}, {sql_literal(IPV4_PATTERN)}) THEN {t} "
             f"WHEN contains({s}, ':') AND coalesce(sw_is_ip({t}), false) THEN {t} END"
         )
         return Check(value, _failed(s, f"{n}: not an IP address or CIDR prefix: "))
@@ -147,8 +144,8 @@ def _counted(src: str, n: str) -> Callable[[str], str]:
     """Error of a count (every integer column is one): not an integer, or negative."""
     return lambda v: (
         f"CASE WHEN {src} IS NOT NULL AND {v} IS NULL "
-        f"THEN {_lit(n + ': not an integer: ')} || {_show(src)} "
-        f"WHEN {v} < 0 THEN {_lit(n + ': negative: ')} || {_show(src)} END"
+        f"THEN {sql_literal(n + ': not an integer: ')} || {_show(src)} "
+        f"WHEN {v} < 0 THEN {sql_literal(n + ': negative: ')} || {_show(src)} END"
     )
 
 
@@ -161,7 +158,7 @@ def naive_timestamp(col: Column, src: str, src_type: str) -> str:
         tail = f"right(rtrim({src}), 8)"
         return (
             f"({src} IS NOT NULL AND NOT (right(rtrim({src}), 1) IN ('Z', 'z') "
-            f"OR (contains({src}, ':') AND regexp_matches({tail}, {_lit(_ZONE_TAIL)})) "
+            f"OR (contains({src}, ':') AND regexp_matches({tail}, {sql_literal(_ZONE_TAIL)})) "
             f"OR {named_zone(src, src_type)} "
             f"OR TRY_CAST({src} AS BIGINT) IS NOT NULL))"
         )
@@ -202,7 +199,7 @@ def column_checks(col: Column, src: str | None, src_type: str | None, json_type:
             text_error = check.error
             allowed = _JSON_ALLOWED[col.kind]
             gate = f"({json_type} NOT IN {allowed} AND {json_type} <> 'NULL')"
-            wrong = f"{_lit(n + ': wrong type, got ')} || lower({json_type})"
+            wrong = f"{sql_literal(n + ': wrong type, got ')} || lower({json_type})"
             check = Check(
                 check.value, lambda v: f"CASE WHEN {gate} THEN {wrong} ELSE {text_error(v)} END"
             )
@@ -213,7 +210,7 @@ def column_checks(col: Column, src: str | None, src_type: str | None, json_type:
         check = Check(
             check.value,
             lambda v: (
-                f"CASE WHEN {bad} THEN {_lit(n + ': not UTF-8 text')} ELSE {text_error(v)} END"
+                f"CASE WHEN {bad} THEN {sql_literal(n + ': not UTF-8 text')} ELSE {text_error(v)} END"
             ),
         )
     else:
@@ -221,7 +218,7 @@ def column_checks(col: Column, src: str | None, src_type: str | None, json_type:
     if not col.required:
         return check
     inner = check.error
-    missing = _lit("missing " + n)
+    missing = sql_literal("missing " + n)
 
     def required(v: str) -> str:
         empty = f" OR trim({v}) = ''" if col.kind == "string" else ""
@@ -265,7 +262,7 @@ def _typed_checks(col: Column, src: str, src_type: str) -> Check:
                 f"THEN epoch_ms(CAST({src} AS BIGINT)) END"
             )
             return Check(value, _failed(src, f"{n}: epoch ms out of range: "))
-    wrong = _lit(f"{n}: wrong type {src_type}")
+    wrong = sql_literal(f"{n}: wrong type {src_type}")
     return Check("NULL", lambda v: f"CASE WHEN {src} IS NOT NULL THEN {wrong} END")
 
 

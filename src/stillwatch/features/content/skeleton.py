@@ -28,7 +28,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from stillwatch.engine.store import scratch_connection
+from stillwatch.engine.store import scratch_connection, sql_literal
 
 LONG_LINE_CHARS = 400
 # A masked character grows at most 5x ("7" -> "<num>"), so a cut prompt's kept ends, even if
@@ -106,20 +106,16 @@ def skeleton(text: str) -> str:
     return _apply(_cut(text), _COMPILED_BLANK).strip(" \n")
 
 
-def _sql_literal(s: str) -> str:
-    return "'" + s.replace("'", "''") + "'"
-
-
 def _guard_sql(guard: Guard) -> str:
     if guard is None:
         return "true"
-    return " OR ".join(f"contains(s, {_sql_literal(g)})" for g in guard)
+    return " OR ".join(f"contains(s, {sql_literal(g)})" for g in guard)
 
 
 def _rule_steps(rules: Sequence[tuple[str, str, Guard]]) -> list[str]:
     steps = []
     for pattern, replacement, guard in rules:
-        step = f"regexp_replace(s, {_sql_literal(pattern)}, {_sql_literal(replacement)}, 'g')"
+        step = f"regexp_replace(s, {sql_literal(pattern)}, {sql_literal(replacement)}, 'g')"
         steps.append(
             step if guard is None else f"CASE WHEN {_guard_sql(guard)} THEN {step} ELSE s END"
         )
