@@ -99,10 +99,11 @@ class LinkColumns:
         return len(self.a)
 
     def __iter__(self) -> Iterator[LinkCandidate]:
-        keys = sorted(self.evidence)
+        columns = [(k, self.evidence[k]) for k in sorted(self.evidence)]
         for i in range(len(self)):
-            facts = {k: self.evidence[k][i].item() if hasattr(self.evidence[k][i], "item")
-                     else self.evidence[k][i] for k in keys}  # fmt: skip
+            # NumPy scalars as Python values, as a list of links holds them
+            facts = {k: v.item() if isinstance(v, np.generic) else v
+                     for k, v in ((k, col[i]) for k, col in columns)}  # fmt: skip
             kind = self.link_type if isinstance(self.link_type, str) else str(self.link_type[i])
             yield LinkCandidate(self.detector, kind, str(self.a[i]), str(self.b[i]),
                                 float(self.weight[i]), facts)  # fmt: skip

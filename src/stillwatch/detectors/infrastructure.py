@@ -257,12 +257,12 @@ class SharedInfrastructure:
         w = np.asarray(pairs["w"], dtype=np.float64)
         at = np.flatnonzero(top_k_mask(np.asarray(pairs["x"]), np.asarray(pairs["y"]), w,
                                        self.top_k))  # fmt: skip
+        kind = np.asarray(pairs["kind"], dtype=object)[at]
         out.links = LinkColumns(
-            self.id, np.asarray(pairs["kind"], dtype=object)[at],
+            self.id, kind,
             np.asarray(pairs["a"], dtype=object)[at], np.asarray(pairs["b"], dtype=object)[at],
             rounded(w[at], 4),
             {"values": np.asarray(pairs["n_values"], dtype=np.int64)[at],
-             "strongest": np.asarray(pairs["value"], dtype=object)[at],
-             "strongest_type": np.asarray(pairs["kind"], dtype=object)[at]},
+             "strongest": np.asarray(pairs["value"], dtype=object)[at], "strongest_type": kind},
         )  # fmt: skip
         return out

@@ -63,11 +63,7 @@ def _cjk_leads(data: np.ndarray) -> np.ndarray:
 def words(arr: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     """Hashes of every word of every skeleton of ``arr``, skeleton after skeleton, and how many
     words each skeleton has."""
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    # a string column without nulls is read as bytes where it lies (a view, no copy)
-    string = pa.types.is_string(arr.type) and not arr.null_count
-    arr = arr.view(pa.binary()) if string else as_binary(arr)
+    arr = as_binary(arr)
     n = len(arr)
     offsets, data = byte_buffers(arr)
     if data is None or len(data) == 0:

@@ -70,6 +70,8 @@ def as_binary(texts: Sequence[str | None] | pa.Array | pa.ChunkedArray) -> pa.Ar
         arr = pa.array(texts, pa.string())
     if pa.types.is_large_string(arr.type) or pa.types.is_string_view(arr.type):
         arr = arr.cast(pa.string())
+    if pa.types.is_string(arr.type) and not arr.null_count:
+        return arr.view(pa.binary())  # the same bytes where they lie: no copy
     return pc.fill_null(arr, "").cast(pa.binary())
 
 
