@@ -48,20 +48,30 @@ def table_seconds(ctx: ScanContext) -> dict[str, float]:
 
 def sample_table(ctx: ScanContext, per_account: int) -> str:
     """Temp table ``account_id``, ``event_id``, ``prompt``, ``rid``: up to ``per_account``
-    prompts (not NULL) per account, the first by event id. Made once per scan."""
+    prompts (not NULL) per account, the first by event id. ``rid`` numbers the rows by account
+    and event id, and the table is stored in that order (its readers take ranges of ``rid``).
+    Made once per scan.
+
+    Most accounts send fewer prompts than ``per_account`` and keep them all: only the rest are
+    ranked (a window over a few accounts' ids, not over every exchange), and the ids are
+    numbered before the text is fetched, so only the kept prompts are sorted with their text."""
     key = ("sample_table", per_account)
     if key not in ctx.shared:
         start = time.perf_counter()
         ex = ctx.sources.exchanges
         ex = ex.filter(ex.prompt.notnull())
-        # rank on the ids alone, then fetch the kept prompts: the window never carries text
-        w = ibis.window(group_by=ex.account_id, order_by=ex.event_id)
-        ids = ex.select("account_id", "event_id", rank=ibis.row_number().over(w))
-        kept = ids.filter(ids["rank"] < per_account).select("event_id")
-        sample = ex.semi_join(kept, "event_id").select("account_id", "event_id", "prompt")
-        name = f"_sw_sample_{int(per_account)}"
+        counts = ex.group_by("account_id").aggregate(n=ex.count())
+        crowded = counts.filter(counts.n > per_account).select("account_id")
+        few = ex.anti_join(crowded, "account_id").select("account_id", "event_id")
+        many = ex.semi_join(crowded, "account_id")
+        w = ibis.window(group_by=many.account_id, order_by=many.event_id)
+        ranked = many.select("account_id", "event_id", rank=ibis.row_number().over(w))
+        kept = few.union(ranked.filter(ranked["rank"] < per_account).drop("rank"))
         rid = ibis.row_number().over(order_by=["account_id", "event_id"]) + 1
-        temp_table(ctx, name, sample.mutate(rid=rid))
+        ids = kept.mutate(rid=rid).select("event_id", "rid")
+        sample = ex.join(ids, "event_id").select("account_id", "event_id", "prompt", "rid")
+        name = f"_sw_sample_{int(per_account)}"
+        temp_table(ctx, name, sample.order_by("rid"))
         ctx.shared[key] = name
         _took(ctx, "sample", start)
     table: str = ctx.shared[key]
