@@ -23,8 +23,16 @@ import numpy as np
 import pandas as pd
 from scipy.stats import poisson
 
-from stillwatch.detectors.base import DetectorOutput, ScanContext, check_param, ramp
-from stillwatch.detectors.pairs import group_pairs, top_k_links
+from stillwatch.detectors.base import (
+    DetectorOutput,
+    LinkCandidate,
+    LinkColumns,
+    ScanContext,
+    check_param,
+    ramp,
+    rounded,
+)
+from stillwatch.detectors.pairs import top_k_mask
 from stillwatch.features.registration import registrations
 
 KEYS = ("signup_path", "signup_prefix", "payment_fingerprint", "email_domain")
@@ -91,8 +99,13 @@ class RegistrationBurst:
         df["email_domain"] = df.email_domain.where(df.email_domain_kind == "other")
         df["t"] = (pd.to_datetime(df.created_at) - pd.Timestamp(0)) / pd.Timedelta(hours=1)
         unverified = (df.verified == False).to_numpy()  # noqa: E712 - NULL is not unverified
+        # accounts numbered in id order, for the links
+        df["code"], accounts = pd.factorize(df.account_id.astype(str), sort=True)
         best: dict[str, tuple[float, dict[str, Any]]] = {}
-        candidates: list[tuple[str, str, float, str, dict[str, Any]]] = []
+        # the bursts that link their accounts: each one's account codes, and its score, key,
+        # value and size, in the order found
+        linking: list[np.ndarray] = []
+        facts: list[tuple[float, str, str, int]] = []
         half = self.window_hours / 2
         base_half = self.baseline_days * 12
         for key in KEYS:
@@ -106,6 +119,7 @@ class RegistrationBurst:
             ends = np.r_[starts[1:], len(sub)]
             t_all, idx_all = sub.t.to_numpy(), sub.index.to_numpy()
             ids_all = sub.account_id.astype(str).to_numpy(dtype=object)
+            codes_all = sub.code.to_numpy()
             for start, end in zip(starts, ends, strict=True):
                 if end - start < self.min_burst:
                     continue
@@ -120,7 +134,7 @@ class RegistrationBurst:
                 # Rate of everyone else on this key: the burst itself is not its own baseline.
                 lam = np.maximum(lam - burst * self.window_hours / (2 * base_half), 1e-3)
                 surprising = surprise(burst, lam)
-                idx, ids = idx_all[start:end], ids_all[start:end]
+                idx, ids, codes = idx_all[start:end], ids_all[start:end], codes_all[start:end]
                 for k in np.flatnonzero(burst >= self.min_burst):
                     members = idx[lo[k] : hi[k]]
                     share_unverified = float(unverified[members].mean())
@@ -141,12 +155,46 @@ class RegistrationBurst:
                     if a not in best or (s, key) > (best[a][0], best[a][1]["key"]):
                         best[a] = (s, ev)
                     if burst[k] <= self.max_group and k == lo[k] + (hi[k] - lo[k]) // 2:
-                        link_ev = {"key": key, "value": str(value), "burst": int(burst[k])}
-                        candidates.extend(
-                            (x, y, s, "registration_burst", link_ev)
-                            for x, y in group_pairs([str(v) for v in ids[lo[k] : hi[k]]])
-                        )
+                        linking.append(codes[lo[k] : hi[k]])
+                        facts.append((s, key, str(value), int(burst[k])))
         for a in sorted(best):
             out.add(a, best[a][0], best[a][1])
-        out.links = top_k_links(self.id, candidates, self.top_k)
+        out.links = self.links(np.asarray(accounts, dtype=object), linking, facts)
         return out
+
+    def links(
+        self,
+        accounts: np.ndarray,
+        linking: list[np.ndarray],
+        facts: list[tuple[float, str, str, int]],
+    ) -> list[LinkCandidate] | LinkColumns:
+        """Every pair of accounts in each linking burst, kept once, with its strongest burst
+        (of equally strong ones the first found), then each account's ``top_k`` strongest
+        partners: what ``pairs.top_k_links`` keeps, from arrays. ``accounts``: the ids in
+        order of their codes (id order, so ``top_k_mask`` breaks ties as ``top_k_links``)."""
+        if not linking:
+            return []
+        n = len(accounts)
+        pairs = []
+        for members in linking:
+            members = np.unique(members)  # sorted: each pair (x, y) with x < y
+            i, j = np.triu_indices(len(members), 1)
+            pairs.append(members[i] * n + members[j])
+        which = np.repeat(np.arange(len(pairs)), [len(p) for p in pairs])
+        pair = np.concatenate(pairs)
+        score = np.array([f[0] for f in facts])
+        # by pair, strongest first, then the first burst found (the sort is stable)
+        order = np.lexsort((-score[which], pair))
+        pair, which = pair[order], which[order]
+        first = np.r_[True, pair[1:] != pair[:-1]]
+        pair, which = pair[first], which[first]
+        xs, ys, weight = pair // n, pair % n, score[which]
+        keep = top_k_mask(xs, ys, weight, self.top_k)
+        xs, ys, which = xs[keep], ys[keep], which[keep]
+        key, value, size = zip(*(f[1:] for f in facts), strict=True)
+        return LinkColumns(
+            self.id, "registration_burst", accounts[xs], accounts[ys], rounded(weight[keep], 4),
+            {"key": np.asarray(key, dtype=object)[which],
+             "value": np.asarray(value, dtype=object)[which],
+             "burst": np.asarray(size, dtype=np.int64)[which]},
+        )  # fmt: skip
