@@ -104,17 +104,20 @@ def test_a_frame_shorter_than_the_key_is_found_and_each_end_holds_its_longest() 
 
 def _random_prompts(seed: int, n: int) -> list[str]:
     """Prompts of short words, blanks and newlines whose 240th character falls on every kind
-    of character (a word, a space, a newline), some with slot content, accents or CJK."""
+    of character (a word, a space, a newline), some with slot content, accents, no-break
+    spaces or CJK, some mostly CJK (a word per character)."""
     import random
 
     rng = random.Random(seed)
-    extras = ["42", "x_1", "Alice", "café", "你好", "naïve", "“quoted”", "<b>", "a\tb"]
+    extras = ["42", "x_1", "Alice", "café", "你好", "naïve", "“quoted”", "<b>", "a\tb", "\xa0",
+              "x\xa0y", "中\xa0", "<num>中"]  # fmt: skip
     prompts = []
     for _ in range(n):
         parts = []
         longest = rng.choice([6, 6, 30, 60, 250])
+        letters = rng.choice(["abcdefgh", "abcdefgh", "中文字词句あア한"])
         for _ in range(rng.randint(1, 90)):
-            word = "".join(rng.choice("abcdefgh") for _ in range(rng.randint(1, longest)))
+            word = "".join(rng.choice(letters) for _ in range(rng.randint(1, longest)))
             parts.append(rng.choice(extras) if rng.random() < 0.04 else word)
             parts.append(rng.choice([" ", " ", " ", "\n", "  ", " \n"]))
         prompts.append("".join(parts))
@@ -170,7 +173,7 @@ def test_keys_from_regular_expressions_equal_keys_from_word_lists() -> None:
         non_ascii = con.sql(
             f"SELECT count(*) FROM {table} WHERE strlen(skeleton) <> length(skeleton)"
         ).fetchall()[0][0]
-        assert 0 < non_ascii < len(prompts) / 2
+        assert 0 < non_ascii < len(prompts)  # both paths are taken
     finally:
         con.close()
 

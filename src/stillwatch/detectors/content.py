@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from scipy import sparse
 
 from stillwatch.detectors.base import (
@@ -95,12 +96,16 @@ class SharedFrames(_ContentDetector):
             skeleton_table(ctx, self.per_account),
             texts=sample_table(ctx, self.per_account),
         )
-        rows = sorted(stats.accounts.to_pylist(), key=lambda r: r["account_id"])
-        scores = ramp(np.array([r["frame_share"] or 0.0 for r in rows], float), 0.2, 0.7).tolist()
+        # only the accounts with a frame share come to Python (a large store has a million)
+        accounts = stats.accounts
+        share = accounts.column("frame_share").to_numpy(zero_copy_only=False)
+        held = accounts.filter(pa.array(np.nan_to_num(share.astype(float)) > 0))
+        rows = sorted(held.to_pylist(), key=lambda r: r["account_id"])
+        scores = ramp(np.array([r["frame_share"] for r in rows], float), 0.2, 0.7).tolist()
         for row, score in zip(rows, scores, strict=True):
             a = row["account_id"]
             n = int(counts.get(a, 0))
-            if n < self.min_prompts or not row["frame_share"]:
+            if n < self.min_prompts:
                 continue
             share = float(row["frame_share"])
             frames = list(row["top_frames"] or [])[:3]
@@ -141,12 +146,11 @@ class FrameHoldings:
     ``weight``), by integer code: accounts numbered in id order."""
 
     def __init__(self, incidence: pd.DataFrame) -> None:
-        accounts = pd.Index(sorted(set(incidence.account_id)))
-        frames = pd.Index(sorted(set(incidence.frame_id)))
+        rows, accounts = pd.factorize(incidence.account_id.astype(object), sort=True)
+        cols, frames = pd.factorize(incidence.frame_id.astype(object), sort=True)
         names = np.asarray([str(f) for f in frames], dtype=object)
-        self._hold(accounts.get_indexer(incidence.account_id),
-                   frames.get_indexer(incidence.frame_id), incidence.weight.to_numpy(float),
-                   accounts, len(frames), names.__getitem__)  # fmt: skip
+        self._hold(rows, cols, incidence.weight.to_numpy(float), pd.Index(accounts),
+                   len(frames), names.__getitem__)  # fmt: skip
 
     @classmethod
     def from_codes(

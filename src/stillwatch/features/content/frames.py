@@ -71,7 +71,10 @@ EDGE_CHARS = 240
 # each is a few hundred MB at 50,000).
 SKELETON_BATCH_ROWS = 50_000
 # CJK ideographs, kana, hangul and full-width forms are tokenised one character each.
-_CJK = r"([\x{3000}-\x{30ff}\x{3400}-\x{4dbf}\x{4e00}-\x{9fff}\x{ac00}-\x{d7af}\x{f900}-\x{faff}\x{ff00}-\x{ffef}])"
+_CJK_CLASS = r"\x{3000}-\x{30ff}\x{3400}-\x{4dbf}\x{4e00}-\x{9fff}\x{ac00}-\x{d7af}\x{f900}-\x{faff}\x{ff00}-\x{ffef}"
+_CJK = f"([{_CJK_CLASS}])"
+# A word of :func:`words_of`: one CJK character, or a run of other characters up to a blank.
+_WORD = f"[{_CJK_CLASS}]|[^ \\n{_CJK_CLASS}]+"
 
 
 @dataclass(frozen=True)
@@ -173,6 +176,20 @@ def skeleton_words(expr: str) -> str:
     return f"(CASE WHEN strlen({expr}) = length({expr}) THEN {plain} ELSE {_cjk_words(expr)} END)"
 
 
+def edge_words(expr: str) -> str:
+    """As :func:`words_of` for ``expr``, an edge cut from a skeleton, in one pass of a regular
+    expression without a capture group (some three times faster than replacing each CJK
+    character and splitting): the words of the trimmed edge, with an empty word before a
+    newline that begins it and after one that ends it, as splitting at blanks gives. (An edge
+    of spaces alone has no word here, one empty word there: it holds no key either way.)"""
+    t = f"trim({expr})"
+    return (
+        f"(CASE WHEN starts_with({t}, chr(10)) THEN [''] ELSE [] END "
+        f"|| regexp_extract_all({t}, '{_WORD}') "
+        f"|| CASE WHEN ends_with({t}, chr(10)) THEN [''] ELSE [] END)"
+    )
+
+
 # A separator of skeleton words as the plain path of :func:`words_of` splits them (a newline
 # is a blank there too), and a word followed (prefix) or preceded (suffix) by one.
 _SEP = "[ \\n]"
@@ -202,8 +219,10 @@ def _keys_select(source: str, lengths: Sequence[int]) -> str:
     An ASCII skeleton (nearly all) gets its keys from regular expressions over the skeleton
     itself (:func:`prefix_pattern`; the last ``k`` words with the separator before each),
     without cutting its edges nor splitting them into lists of words; the rest (CJK characters
-    are words of their own) are split by :func:`words_of`. Both give the same keys because a
-    skeleton never starts or ends with a blank nor holds two in a row (see
+    are words of their own, and ``trim`` drops Unicode spaces at an edge's ends) have their
+    edges split by :func:`edge_words`. Both give the same keys as splitting the edges by
+    :func:`words_of`
+    because a skeleton never starts or ends with a blank nor holds two in a row (see
     :func:`.skeleton.skeleton_select`): the key of ``k`` words exists when the edge of
     ``EDGE_CHARS`` characters holds more than ``k`` words, that is its ``k``-th separator
     lies inside the edge, and not as a space at the edge's cut, which the edge's ``trim``
@@ -251,8 +270,8 @@ def _keys_select(source: str, lengths: Sequence[int]) -> str:
         split AS (
             SELECT account_id, rid, ph, unnest([{", ".join(split)}]) AS c
             FROM (
-                SELECT account_id, rid, ph, {words_of(f"left(skeleton, {e})")} AS head,
-                       {words_of(f"right(skeleton, {e})")} AS tail
+                SELECT account_id, rid, ph, {edge_words(f"left(skeleton, {e})")} AS head,
+                       {edge_words(f"right(skeleton, {e})")} AS tail
                 FROM {source} WHERE strlen(skeleton) <> length(skeleton)
             )
         )
@@ -294,17 +313,24 @@ def _frame_texts(con: Any, source: str, lengths: Sequence[int]) -> None:
         SELECT fh, min(rid) AS rid FROM _sw_keys SEMI JOIN _sw_frames USING (fh) GROUP BY ALL
         """
     )
-    one = f"(SELECT * FROM {source} SEMI JOIN _sw_frame_at USING (rid))"
+    # the few prompts fetched once, by a table of their rids (read twice below, a subquery
+    # would join every skeleton twice)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _sw_frame_rows AS "
+        f"SELECT * FROM {source} WHERE rid IN (SELECT rid FROM _sw_frame_at)"
+    )
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _sw_frames AS
         SELECT f.*, t.kind, t.frame, substr(md5(t.kind || ':' || t.frame), 1, 16) AS frame_id
         FROM _sw_frames f JOIN (
-            SELECT DISTINCT hash(kind, frame) AS fh, kind, frame FROM ({_keys_select(one, lengths)})
+            SELECT DISTINCT hash(kind, frame) AS fh, kind, frame
+            FROM ({_keys_select("_sw_frame_rows", lengths)})
         ) t USING (fh)
         """
     )
     con.execute("DROP TABLE IF EXISTS _sw_frame_at")
+    con.execute("DROP TABLE IF EXISTS _sw_frame_rows")
 
 
 def skeleton_table(
@@ -471,13 +497,17 @@ def _mine(
         "DELETE FROM _sw_frames f WHERE NOT EXISTS (SELECT 1 FROM _sw_hits h WHERE h.fh = f.fh)"
     )
     _template_sets(con, source)
+    # each frame's example, its first prompt: the few prompts' text is fetched by rid from a
+    # table of them (a join on a subquery would read every prompt's text)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _sw_examples AS "
+        "SELECT fh, count(DISTINCT ph) AS distinct_prompts, min(rid) AS rid FROM _sw_hits GROUP BY ALL"
+    )
     frames = con.sql(
         f"""
         WITH ex AS (
-            SELECT h.fh, h.distinct_prompts, p.prompt AS example FROM (
-                SELECT fh, count(DISTINCT ph) AS distinct_prompts, min(rid) AS rid
-                FROM _sw_hits GROUP BY ALL
-            ) h JOIN {texts or source} p USING (rid)
+            SELECT h.fh, h.distinct_prompts, p.prompt AS example
+            FROM _sw_examples h JOIN {texts or source} p USING (rid)
         )
         SELECT f.frame_id, f.kind, f.frame, ex.example, f.accounts, f.prompts,
                ex.distinct_prompts, f.median_fills, f.common,
@@ -525,6 +555,6 @@ def _mine(
         ORDER BY b.account_id
         """
     ).to_arrow_table()
-    for table in ("_sw_keys", "_sw_hits", "_sw_frames"):
+    for table in ("_sw_keys", "_sw_hits", "_sw_frames", "_sw_examples"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
     return FrameStats(frames=frames, accounts=accounts, incidence=incidence)
