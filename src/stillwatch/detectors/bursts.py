@@ -17,8 +17,6 @@ spikes on the self-serve path (the path's own rate absorbs them).
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
 from scipy.stats import poisson
@@ -100,8 +98,10 @@ class RegistrationBurst:
         df["t"] = (pd.to_datetime(df.created_at) - pd.Timestamp(0)) / pd.Timedelta(hours=1)
         unverified = (df.verified == False).to_numpy()  # noqa: E712 - NULL is not unverified
         # accounts numbered in id order, for the links
-        df["code"], accounts = pd.factorize(df.account_id.astype(str), sort=True)
-        best: dict[str, tuple[float, dict[str, Any]]] = {}
+        df["code"], ids = pd.factorize(df.account_id.astype(str), sort=True)
+        accounts = np.asarray(ids, dtype=object)
+        # the scored accounts' bursts, a frame per key, in the order found
+        found: list[pd.DataFrame] = []
         # the bursts that link their accounts: each one's account codes, and its score, key,
         # value and size, in the order found
         linking: list[np.ndarray] = []
@@ -117,49 +117,54 @@ class RegistrationBurst:
             values = sub[key].astype(str).to_numpy(dtype=object)
             starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
             ends = np.r_[starts[1:], len(sub)]
-            t_all, idx_all = sub.t.to_numpy(), sub.index.to_numpy()
-            ids_all = sub.account_id.astype(str).to_numpy(dtype=object)
-            codes_all = sub.code.to_numpy()
+            t_all, codes_all = sub.t.to_numpy(), sub.code.to_numpy()
+            # each row's burst [lo, hi) and baseline [blo, bhi): the rows of its value's run
+            # within half a window (a baseline) of it; none in runs too short for a burst
+            lo, hi, blo, bhi = (np.arange(len(sub)) for _ in range(4))
             for start, end in zip(starts, ends, strict=True):
                 if end - start < self.min_burst:
                     continue
-                value = values[start]
                 t = t_all[start:end]
-                lo = np.searchsorted(t, t - half, "left")
-                hi = np.searchsorted(t, t + half, "right")
-                burst = hi - lo
-                blo = np.searchsorted(t, t - base_half, "left")
-                bhi = np.searchsorted(t, t + base_half, "right")
-                lam = np.maximum((bhi - blo) * self.window_hours / (2 * base_half), 1e-3)
-                # Rate of everyone else on this key: the burst itself is not its own baseline.
-                lam = np.maximum(lam - burst * self.window_hours / (2 * base_half), 1e-3)
-                surprising = surprise(burst, lam)
-                idx, ids, codes = idx_all[start:end], ids_all[start:end], codes_all[start:end]
-                for k in np.flatnonzero(burst >= self.min_burst):
-                    members = idx[lo[k] : hi[k]]
-                    share_unverified = float(unverified[members].mean())
-                    s = float(ramp(surprising[k], self.surprise_from, self.surprise_to)) * (
-                        share_unverified
-                    )
-                    if s <= 0:
-                        continue
-                    ev = {
-                        "key": key,
-                        "value": str(value),
-                        "burst": int(burst[k]),
-                        "expected": round(float(lam[k]), 3),
-                        "window_hours": self.window_hours,
-                        "unverified_share": round(share_unverified, 3),
-                    }
-                    a = str(ids[k])
-                    if a not in best or (s, key) > (best[a][0], best[a][1]["key"]):
-                        best[a] = (s, ev)
-                    if burst[k] <= self.max_group and k == lo[k] + (hi[k] - lo[k]) // 2:
-                        linking.append(codes[lo[k] : hi[k]])
-                        facts.append((s, key, str(value), int(burst[k])))
-        for a in sorted(best):
-            out.add(a, best[a][0], best[a][1])
-        out.links = self.links(np.asarray(accounts, dtype=object), linking, facts)
+                lo[start:end] = start + np.searchsorted(t, t - half, "left")
+                hi[start:end] = start + np.searchsorted(t, t + half, "right")
+                blo[start:end] = start + np.searchsorted(t, t - base_half, "left")
+                bhi[start:end] = start + np.searchsorted(t, t + base_half, "right")
+            k = np.flatnonzero(hi - lo >= self.min_burst)
+            lo, hi, burst = lo[k], hi[k], hi[k] - lo[k]
+            lam = np.maximum((bhi[k] - blo[k]) * self.window_hours / (2 * base_half), 1e-3)
+            # Rate of everyone else on this key: the burst itself is not its own baseline.
+            lam = np.maximum(lam - burst * self.window_hours / (2 * base_half), 1e-3)
+            unverified_before = np.r_[0, np.cumsum(unverified[sub.index.to_numpy()])]
+            share = (unverified_before[hi] - unverified_before[lo]) / burst
+            score = ramp(surprise(burst, lam), self.surprise_from, self.surprise_to) * share
+            found.append(
+                pd.DataFrame(
+                    {"code": codes_all[k], "score": score, "key": key, "value": values[k],
+                     "burst": burst, "expected": lam, "unverified_share": share}
+                )[score > 0]
+            )  # fmt: skip
+            # a burst links its accounts once, from its middle account
+            link = (score > 0) & (burst <= self.max_group) & (k == lo + burst // 2)
+            for first, stop, s in zip(lo[link], hi[link], score[link].tolist(), strict=True):
+                linking.append(codes_all[first:stop])
+                facts.append((s, key, str(values[first]), int(stop - first)))
+        if found:
+            bursts = pd.concat(found, ignore_index=True)
+            # each account's strongest burst: the highest score, then the greatest key, then
+            # the first found (lexsort is stable)
+            key_rank = bursts.key.map(sorted(KEYS).index).to_numpy()
+            order = np.lexsort((-key_rank, -bursts.score.to_numpy(), bursts.code.to_numpy()))
+            for row in bursts.iloc[order].drop_duplicates("code").itertuples(index=False):
+                ev = {
+                    "key": row.key,
+                    "value": str(row.value),
+                    "burst": int(row.burst),
+                    "expected": round(float(row.expected), 3),
+                    "window_hours": self.window_hours,
+                    "unverified_share": round(float(row.unverified_share), 3),
+                }
+                out.add(accounts[row.code], float(row.score), ev)
+        out.links = self.links(accounts, linking, facts)
         return out
 
     def links(
