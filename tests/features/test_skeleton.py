@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stillwatch.features.content.skeleton import skeleton, skeletons
+from stillwatch.features.content.skeleton import CUT_CHARS, CUT_MARK, skeleton, skeletons
 
 SPECIAL = ["```", "http://", "www.", "“", "”", "「", "」", "的", "是", "题"]
 ALPHABET = st.sampled_from([*"abcXYZ019 _-./\\:@'\"`\n\t,;()<>", *SPECIAL])
@@ -31,6 +31,21 @@ def test_long_prompts_are_cut_the_same_way_in_both() -> None:
     assert len(skeleton(long)) < len(long) / 4
     assert skeletons([long]) == [skeleton(long)]
     assert skeleton(skeleton(long)) == skeleton(long)
+
+
+def test_prompts_cut_only_after_masking_are_the_same_in_both() -> None:
+    """Masks lengthen a prompt just under the cut past it: the second cut, and the blanks it
+    leaves at every kind of character (space, newline, word), agree in both."""
+    prompts = []
+    for shift in range(8):
+        for sep in ("\n", " \n", " 7\n", "  \n "):
+            text = "q" * shift + "".join(f"w{i % 10} 7{sep}" for i in range(2950 // 6))
+            prompts.append(text[:2990])
+    assert all(len(p) < CUT_CHARS for p in prompts)
+    cut = [skeleton(p) for p in prompts]
+    assert all(CUT_MARK in c for c in cut)  # each was cut, by the second cut alone
+    assert skeletons(prompts) == cut
+    assert [skeleton(c) for c in cut] == cut
 
 
 GRADER = (

@@ -112,13 +112,15 @@ def _guard_sql(guard: Guard) -> str:
     return " OR ".join(f"contains(s, {sql_literal(g)})" for g in guard)
 
 
-def _rule_steps(rules: Sequence[tuple[str, str, Guard]]) -> list[str]:
+def _rule_steps(rules: Sequence[tuple[str, str, Guard]], only: str | None = None) -> list[str]:
+    """One projection per rule; ``only``, a further necessary condition (SQL) for every rule."""
     steps = []
     for pattern, replacement, guard in rules:
         step = f"regexp_replace(s, {sql_literal(pattern)}, {sql_literal(replacement)}, 'g')"
-        steps.append(
-            step if guard is None else f"CASE WHEN {_guard_sql(guard)} THEN {step} ELSE s END"
+        when = " AND ".join(
+            f"({c})" for c in (only, None if guard is None else _guard_sql(guard)) if c
         )
+        steps.append(f"CASE WHEN {when} THEN {step} ELSE s END" if when else step)
     return steps
 
 
@@ -143,12 +145,18 @@ def skeleton_select(source: str, text_column: str, carry: Sequence[str] = ()) ->
         f"string_split(s, chr(10)), lambda x: CASE WHEN length(x) >= {LONG_LINE_CHARS} "
         "THEN '<long>' ELSE x END), chr(10)) ELSE s END"
     )
-    strip = (
-        "CASE WHEN starts_with(s, ' ') OR starts_with(s, chr(10)) OR ends_with(s, ' ') "
-        "OR ends_with(s, chr(10)) THEN trim(s, ' ' || chr(10)) ELSE s END"
+    ends = (
+        "(starts_with(s, ' ') OR starts_with(s, chr(10)) OR ends_with(s, ' ') "
+        "OR ends_with(s, chr(10)))"
     )
+    strip = f"CASE WHEN {ends} THEN trim(s, ' ' || chr(10)) ELSE s END"
     blanks = _rule_steps(BLANK_RULES)
-    steps = [cut, *_rule_steps(RULES), long_lines, *blanks, strip, "lower(s)", cut, *blanks, strip]
+    # after the second cut, blanks and ends change only where it cut (the text was clean);
+    # only a cut text holds the mark, so a text never cut skips the passes' guards
+    cut_only = f"contains(s, '{CUT_MARK}')"
+    recut = [*_rule_steps(BLANK_RULES, cut_only),
+             f"CASE WHEN {cut_only} AND {ends} THEN trim(s, ' ' || chr(10)) ELSE s END"]  # fmt: skip
+    steps = [cut, *_rule_steps(RULES), long_lines, *blanks, strip, "lower(s)", cut, *recut]
     query = f'SELECT {keep}"{text_column}" AS s FROM {source}'
     for step in steps:
         query = f"SELECT {keep}{step} AS s FROM ({query})"
