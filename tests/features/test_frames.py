@@ -4,6 +4,7 @@ common system prompt are not counted as campaign frames."""
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import pytest
 
@@ -302,3 +303,30 @@ def test_frames_counted_by_hash_equal_counts_of_their_text() -> None:
         assert f["prompts"] == sum(len(p) for p in users.values())
         assert f["median_fills"] == statistics.median(len(set(p)) for p in users.values())
         assert f["distinct_prompts"] <= len({ph for p in users.values() for ph in p})
+
+
+def test_skeleton_table_in_one_statement_equals_batches(monkeypatch: Any) -> None:
+    """A large table is masked in one statement, a small one through Arrow batches: the same
+    rows, in the same order."""
+    import pyarrow as pa
+
+    from stillwatch.engine.store import scratch_connection
+    from stillwatch.features.content import frames
+
+    prompts = _random_prompts(7, 3000)
+    con = scratch_connection()
+    try:
+        con.register(
+            "_t_prompts",
+            pa.table(
+                {"account_id": [f"a{i % 40}" for i in range(len(prompts))], "prompt": prompts}
+            ),
+        )
+        monkeypatch.setattr(frames, "SKELETON_BATCH_ROWS", 700)  # several batches
+        batched = frames.skeleton_table(con, "_t_prompts", "_t_batched")
+        monkeypatch.setattr(frames, "ONE_STATEMENT_ROWS", 1)
+        whole = frames.skeleton_table(con, "_t_prompts", "_t_whole")
+        rows = [con.sql(f"SELECT * FROM {t}").fetchall() for t in (batched, whole)]
+        assert len(rows[0]) > 2900 and rows[0] == rows[1]
+    finally:
+        con.close()
