@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import stillwatch.detectors.content as content
 from stillwatch.detectors.content import FrameHoldings
 
 
@@ -127,3 +128,62 @@ def test_array_pairs_and_top_k_are_what_the_pair_by_pair_forms_give() -> None:
             (c.a, c.b, c.weight, dict(c.evidence)) for c in expected
         ]
         assert len(asked) == len(got)  # only the frames the links cite are named
+
+
+def test_pair_weights_are_the_three_products_bit_for_bit() -> None:
+    """One product per chunk (``x``'s logs where ``y`` holds) gives, bit for bit, the weights,
+    counts and rarest frames of the products of ``held`` rows, then of the logs and weights
+    with those: also with weights of 0 (stored in ``held`` only) and a holding given twice."""
+    rng = np.random.default_rng(3)
+    for zeros in (False, True):
+        rows = [(f"a{rng.integers(20)}", f"f{rng.integers(25)}") for _ in range(300)]
+        inc = pd.DataFrame(rows, columns=["account_id", "frame_id"])
+        inc["weight"] = rng.choice([0.0, 0.2, 0.7] if zeros else [0.05, 0.2, 0.7], size=len(inc))
+        inc["weight"] += rng.random(len(inc)) * 0.01 * (inc.weight > 0)
+        h = FrameHoldings(inc)
+        assert (h.log_miss.data == 0).any() == zeros
+        n = len(h.accounts)
+        xs, ys = (c.ravel() for c in np.triu_indices(n, 1))
+        weight, shared = h.weights(xs, ys)
+        both = h.held[xs].multiply(h.held[ys]).tocsr()
+        expected = 1.0 - np.exp(np.asarray(h.log_miss[xs].multiply(both).sum(axis=1)).ravel())
+        assert weight.tobytes() == expected.tobytes()
+        assert (shared == np.asarray(both.sum(axis=1)).ravel()).all()
+        top = content._rarest(h.weighted[xs].multiply(both).tocsr())
+        named = h.rarest(xs, ys)
+        assert (named[top < 0] == "").all()
+        assert named[top >= 0].tolist() == [h.name_of(np.array([c]))[0] for c in top[top >= 0]]
+
+
+def test_top_k_by_packed_keys_is_the_lexsort_order() -> None:
+    """``top_k_mask`` orders both ends by one sort of packed keys (the weight's rank between
+    the two codes) where they fit: the pairs a lexsort by end, weight (descending) and the
+    other end keeps, with ties of weight, and NaN or codes too wide left to the lexsort."""
+    from stillwatch.detectors import pairs as pairs_module
+
+    def by_lexsort(xs: np.ndarray, ys: np.ndarray, weight: np.ndarray, top_k: int) -> np.ndarray:
+        n = len(xs)
+        end = np.concatenate([xs, ys])
+        order = np.lexsort((np.concatenate([ys, xs]), -np.concatenate([weight, weight]), end))
+        end = end[order]
+        starts = np.flatnonzero(np.r_[True, end[1:] != end[:-1]])
+        rank = np.arange(2 * n) - np.repeat(starts, np.diff(np.r_[starts, 2 * n]))
+        keep = np.zeros(n, dtype=bool)
+        keep[order[rank < top_k] % n] = True
+        return keep
+
+    rng = np.random.default_rng(5)
+    for trial in range(12):
+        n_accounts = [30, 300, 2**40][trial % 3]
+        codes = rng.integers(0, n_accounts, size=(900, 2))
+        codes = np.unique(np.sort(codes[codes[:, 0] != codes[:, 1]], axis=1), axis=0)
+        xs, ys = codes[:, 0], codes[:, 1]
+        weight = np.round(rng.random(len(xs)), 1 + trial % 3)
+        if trial % 4 == 3:
+            weight[::9] = np.nan
+        packed = pairs_module._by_end_weight_other(xs, ys, weight, int(codes.max()))
+        assert (packed is None) == (n_accounts == 2**40 or trial % 4 == 3)
+        for top_k in (1, 3, 10):
+            got = pairs_module.top_k_mask(xs, ys, weight, top_k)
+            assert (got == by_lexsort(xs, ys, weight, top_k)).all()
+            assert 0 < got.sum() < len(xs) or top_k == 10 or n_accounts == 2**40

@@ -185,15 +185,19 @@ class FrameHoldings:
 
     def weights(self, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per pair of account codes: ``1 − Π(1 − w)`` over the frames both hold, and how many
-        they share; ``PAIR_CHUNK`` pairs at a time."""
+        they share; ``PAIR_CHUNK`` pairs at a time. The terms of the product are ``x``'s logs
+        where ``y`` holds, in column order (a product drops zeros, and ``log_miss`` holds
+        nothing ``held`` does not): one row product per chunk, which also counts the frames
+        shared where no log is 0 (else ``held``'s rows do)."""
         weight, shared = np.zeros(len(xs)), np.zeros(len(xs))
+        same = self.log_miss.nnz == self.held.nnz and bool(np.all(self.log_miss.data != 0))
         for lo in range(0, len(xs), PAIR_CHUNK):
             x, y = xs[lo : lo + PAIR_CHUNK], ys[lo : lo + PAIR_CHUNK]
-            both = self.held[x].multiply(self.held[y]).tocsr()
-            weight[lo : lo + len(x)] = 1.0 - np.exp(
-                np.asarray(self.log_miss[x].multiply(both).sum(axis=1)).ravel()
-            )
-            shared[lo : lo + len(x)] = np.asarray(both.sum(axis=1)).ravel()
+            held_y = self.held[y]
+            terms = self.log_miss[x].multiply(held_y).tocsr()
+            weight[lo : lo + len(x)] = 1.0 - np.exp(np.asarray(terms.sum(axis=1)).ravel())
+            both = terms if same else self.held[x].multiply(held_y).tocsr()
+            shared[lo : lo + len(x)] = np.diff(both.indptr)
         return weight, shared
 
     def rarest(self, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
@@ -201,8 +205,7 @@ class FrameHoldings:
         code = np.full(len(xs), -1, dtype=np.int64)
         for lo in range(0, len(xs), PAIR_CHUNK):
             x, y = xs[lo : lo + PAIR_CHUNK], ys[lo : lo + PAIR_CHUNK]
-            both = self.held[x].multiply(self.held[y])
-            code[lo : lo + len(x)] = _rarest(self.weighted[x].multiply(both).tocsr())
+            code[lo : lo + len(x)] = _rarest(self.weighted[x].multiply(self.held[y]).tocsr())
         top = np.full(len(xs), "", dtype=object)
         named = code >= 0
         if named.any():

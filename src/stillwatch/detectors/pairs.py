@@ -155,11 +155,18 @@ def top_k_mask(xs: np.ndarray, ys: np.ndarray, weight: np.ndarray, top_k: int) -
         return keep
     # four-byte codes where they fit, and no more arrays of 2n alive at once than needed:
     # the large scale ranks tens of millions of pairs
-    code = np.int32 if max(int(xs.max()), int(ys.max())) < 2**31 else np.int64
+    top = max(int(xs.max()), int(ys.max()))
+    code = np.int32 if top < 2**31 else np.int64
     end = np.concatenate([xs, ys]).astype(code, copy=False)
-    order = np.lexsort(
-        (np.concatenate([ys, xs]).astype(code, copy=False), -np.concatenate([weight, weight]), end)
-    )
+    order = _by_end_weight_other(xs, ys, weight, top)
+    if order is None:
+        order = np.lexsort(
+            (
+                np.concatenate([ys, xs]).astype(code, copy=False),
+                -np.concatenate([weight, weight]),
+                end,
+            )
+        )
     end = end[order]
     rank = np.arange(2 * n)
     starts = np.flatnonzero(np.r_[True, end[1:] != end[:-1]])
@@ -169,3 +176,28 @@ def top_k_mask(xs: np.ndarray, ys: np.ndarray, weight: np.ndarray, top_k: int) -
     del rank
     keep[order % n] = True
     return keep
+
+
+def _by_end_weight_other(
+    xs: np.ndarray, ys: np.ndarray, weight: np.ndarray, top: int
+) -> np.ndarray | None:
+    """``top_k_mask``'s order of both ends (by end, then weight descending, then the other
+    end, then position) by one stable sort of 64-bit keys: each weight's rank among the
+    distinct weights packed between the two codes, where they fit (else None: lexsort)."""
+    if min(int(xs.min()), int(ys.min())) < 0 or not np.isfinite(weight).all():
+        return None
+    by_weight = np.argsort(weight, kind="stable")
+    ordered = weight[by_weight]
+    rank = np.empty(len(weight), dtype=np.int64)
+    rank[by_weight] = np.cumsum(np.r_[False, ordered[1:] != ordered[:-1]])
+    del by_weight, ordered
+    rank = rank.max() - rank  # the heaviest first
+    code_bits = max(1, top.bit_length())
+    rank_bits = max(1, int(rank.max()).bit_length())
+    if 2 * code_bits + rank_bits > 63:
+        return None
+    key = np.concatenate([xs, ys]).astype(np.int64) << (code_bits + rank_bits)
+    key |= np.concatenate([rank, rank]) << code_bits
+    del rank
+    key |= np.concatenate([ys, xs]).astype(np.int64)
+    return np.argsort(key, kind="stable")
