@@ -43,7 +43,7 @@ lab's templates that ask for step-by-step reasoning fills all three.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -426,28 +426,42 @@ def _attach_once(
         off_kind = np.zeros(len(a), dtype=bool)
     owned_anywhere = np.bincount(np.r_[a, b], np.r_[owned_weight, owned_weight], len(labels))
     owned_weight = np.where(off_kind, 0.0, owned_weight)
-    into: dict[tuple[int, int], float] = {}
-    values: dict[tuple[int, int], dict[str, float]] = {}
+    # every edge from an account outside to a target cluster: its a sides, then its b sides
+    edges, outer, into_cluster = [], [], []
     for node_side, other in ((a, lb), (b, la)):
         own_label = labels[node_side]
         edge = np.flatnonzero(
             (own_label < 0) & (other >= 0) & target[np.maximum(other, 0)] & (owned_weight > 0)
         )
-        for i in edge.tolist():
-            key = (int(node_side[i]), int(other[i]))
-            into[key] = into.get(key, 0.0) + float(owned_weight[i])
-            note_values(values.setdefault(key, {}), owned_values.on_edge(i))
-    best: dict[int, tuple[float, int]] = {}
-    for (node, cluster), weight in sorted(into.items()):
-        if weight > best.get(node, (0.0, -1))[0]:
-            best[node] = (weight, cluster)
+        edges.append(edge)
+        outer.append(node_side[edge].astype(np.int64))
+        into_cluster.append(other[edge].astype(np.int64))
+    edge, node_of, cluster_of = np.concatenate(edges), np.concatenate(outer), np.concatenate(
+        into_cluster)  # fmt: skip
+    # each (account, cluster)'s owned weight, summed in the order of its edges above (bincount
+    # adds in order, as a running sum would)
+    pair, at = np.unique(node_of * len(target) + cluster_of, return_inverse=True)
+    into = np.bincount(at, owned_weight[edge], len(pair))
+    pair_node, pair_cluster = pair // len(target), pair % len(target)
+    # each account's heaviest tie (equal ones: the lower cluster), when it weighs anything
+    order = np.lexsort((pair_cluster, -into, pair_node))
+    _, first = np.unique(pair_node[order], return_index=True)
+    chosen = order[first]
+    chosen = chosen[into[chosen] > 0.0]
+    # each pair's edges in their order above
+    by_pair = np.argsort(at, kind="stable")
+    pair_start = np.searchsorted(at[by_pair], np.arange(len(pair) + 1))
     before = labels.copy()  # the clusters as they stood, for their members' sign-up times
     memo: dict[tuple[int, int], tuple[int, int]] = {}  # and who holds their frames
     sizes = np.bincount(before[before >= 0], minlength=len(target))
-    for node, (weight, cluster) in best.items():
+    for p in chosen.tolist():
+        node, cluster, weight = int(pair_node[p]), int(pair_cluster[p]), float(into[p])
         if weight < min_share * owned_anywhere[node]:
             continue
-        seen = without_stray_near(values[(node, cluster)], int(sizes[cluster]))
+        named: dict[str, float] = {}
+        for j in by_pair[pair_start[p] : pair_start[p + 1]].tolist():
+            note_values(named, owned_values.on_edge(int(edge[j])))
+        seen = without_stray_near(named, int(sizes[cluster]))
         if (profile is not None and profile[node] >= min_profile and weight >= ACCOUNT_TIE
                 and separate_values(seen) >= MIN_VALUES):  # fmt: skip
             labels[node] = cluster
@@ -766,27 +780,36 @@ ACCOUNT_BITS = sum(bit for t, bit in _KIND_BIT.items() if TIE_KINDS[t] == "accou
 
 
 def tie_kinds(
-    labels: np.ndarray, a: np.ndarray, b: np.ndarray, link_types: list[list[str]], k: int
-) -> np.ndarray:
+    labels: np.ndarray, a: np.ndarray, b: np.ndarray, link_types: Sequence[Iterable[str]], k: int,
+    codes: np.ndarray | None = None,
+) -> np.ndarray:  # fmt: skip
     """Per cluster, how many kinds of tie (``TIE_KINDS``) its internal edges carry to at least
-    ``KIND_REACH`` of its members."""
+    ``KIND_REACH`` of its members. ``link_types``: each edge's link types, or with ``codes``
+    (each edge's index into it) each distinct set of them once."""
     out = np.zeros(k, dtype=np.int64)
     if k == 0:
         return out
+    if codes is None:
+        codes = np.arange(len(link_types))
+    # each set of link types as bits of the kinds of tie it carries
+    bit = {kind: 1 << i for i, kind in enumerate(sorted(set(TIE_KINDS.values()) | {"pool"}))}
+    carried = np.array(
+        [sum({bit[TIE_KINDS.get(t, "pool")] for t in ts}) for ts in link_types], dtype=np.int64
+    )
     same = (labels[a] == labels[b]) & (labels[a] >= 0)
-    rows = []
-    for i in np.flatnonzero(same):
-        for kind in {TIE_KINDS.get(t, "pool") for t in link_types[i]}:
-            rows.append((labels[a[i]], kind, a[i]))
-            rows.append((labels[a[i]], kind, b[i]))
-    if not rows:
-        return out
-    df = pd.DataFrame(rows, columns=["c", "kind", "node"]).drop_duplicates()
-    reach = df.groupby(["c", "kind"]).size().reset_index(name="n")
+    ea, eb = a[same].astype(np.int64), b[same].astype(np.int64)
+    edge_bits = carried[codes[same]] if len(carried) else np.zeros(len(ea), dtype=np.int64)
+    c = labels[ea].astype(np.int64)
     size = np.bincount(labels[labels >= 0], minlength=k)
-    reach = reach[reach.n >= KIND_REACH * size[reach.c.to_numpy()]]
-    counts = reach.groupby("c").size()
-    out[counts.index.to_numpy()] = counts.to_numpy()
+    n = max(len(labels), 1)
+    counted = np.zeros(k, dtype=np.int64)
+    for b_ in bit.values():
+        has = (edge_bits & b_) != 0
+        # each (cluster, member) once: the members its edges of this kind reach
+        held = np.unique(np.r_[c[has] * n + ea[has], c[has] * n + eb[has]]) // n
+        reach = np.bincount(held, minlength=k)
+        counted += (reach > 0) & (reach >= KIND_REACH * size)
+    out[:] = counted
     return out
 
 
