@@ -125,12 +125,24 @@ def _random_prompts(seed: int, n: int) -> list[str]:
     return prompts
 
 
-def test_keys_from_regular_expressions_equal_keys_from_word_lists() -> None:
-    """An ASCII skeleton's keys come from regular expressions, not lists of words: the same
-    keys, whatever the key lengths and wherever the edges cut."""
+def _prompts_table(seed: int, n: int, accounts: int) -> tuple[Any, list[str]]:
+    """A scratch connection holding table ``_t_prompts`` of :func:`_random_prompts` spread
+    over ``accounts`` accounts, and the prompts."""
     import pyarrow as pa
 
     from stillwatch.engine.store import scratch_connection
+
+    prompts = _random_prompts(seed, n)
+    con = scratch_connection()
+    ids = [f"a{i % accounts}" for i in range(len(prompts))]
+    con.register("_t_prompts", pa.table({"account_id": ids, "prompt": prompts}))
+    return con, prompts
+
+
+def test_keys_from_regular_expressions_equal_keys_from_word_lists() -> None:
+    """An ASCII skeleton's keys come from regular expressions, not lists of words: the same
+    keys, whatever the key lengths and wherever the edges cut."""
+
     from stillwatch.features.content.frames import (
         EDGE_CHARS,
         _keys_select,
@@ -138,15 +150,8 @@ def test_keys_from_regular_expressions_equal_keys_from_word_lists() -> None:
         words_of,
     )
 
-    prompts = _random_prompts(5, 4000)
-    con = scratch_connection()
+    con, prompts = _prompts_table(5, 4000, 50)
     try:
-        con.register(
-            "_t_prompts",
-            pa.table(
-                {"account_id": [f"a{i % 50}" for i in range(len(prompts))], "prompt": prompts}
-            ),
-        )
         table = skeleton_table(con, "_t_prompts", "_t_skeletons")
         for lengths in ([10, 6], [6], [1], [12, 7, 3]):
             reference = f"""
@@ -180,17 +185,10 @@ def test_keys_from_regular_expressions_equal_keys_from_word_lists() -> None:
 
 
 def test_whole_skeleton_words_equal_words_of() -> None:
-    import pyarrow as pa
-
-    from stillwatch.engine.store import scratch_connection
     from stillwatch.features.content.frames import skeleton_table, skeleton_words, words_of
 
-    prompts = _random_prompts(6, 2000)
-    con = scratch_connection()
+    con, _ = _prompts_table(6, 2000, 1)
     try:
-        con.register(
-            "_t_prompts", pa.table({"account_id": ["a"] * len(prompts), "prompt": prompts})
-        )
         table = skeleton_table(con, "_t_prompts", "_t_skeletons")
         differ = con.sql(
             f"SELECT count(*) FROM {table} "
@@ -308,20 +306,11 @@ def test_frames_counted_by_hash_equal_counts_of_their_text() -> None:
 def test_skeleton_table_in_one_statement_equals_batches(monkeypatch: Any) -> None:
     """A large table is masked in one statement, a small one through Arrow batches: the same
     rows, in the same order."""
-    import pyarrow as pa
 
-    from stillwatch.engine.store import scratch_connection
     from stillwatch.features.content import frames
 
-    prompts = _random_prompts(7, 3000)
-    con = scratch_connection()
+    con, _ = _prompts_table(7, 3000, 40)
     try:
-        con.register(
-            "_t_prompts",
-            pa.table(
-                {"account_id": [f"a{i % 40}" for i in range(len(prompts))], "prompt": prompts}
-            ),
-        )
         monkeypatch.setattr(frames, "SKELETON_BATCH_ROWS", 700)  # several batches
         batched = frames.skeleton_table(con, "_t_prompts", "_t_batched")
         monkeypatch.setattr(frames, "ONE_STATEMENT_ROWS", 1)
