@@ -98,8 +98,8 @@ class SharedFrames(_ContentDetector):
         )
         # only the accounts with a frame share come to Python (a large store has a million)
         accounts = stats.accounts
-        share = accounts.column("frame_share").to_numpy(zero_copy_only=False)
-        held = accounts.filter(pa.array(np.nan_to_num(share.astype(float)) > 0))
+        shares = accounts.column("frame_share").to_numpy(zero_copy_only=False).astype(float)
+        held = accounts.filter(pa.array(np.nan_to_num(shares) > 0))
         rows = sorted(held.to_pylist(), key=lambda r: r["account_id"])
         scores = ramp(np.array([r["frame_share"] for r in rows], float), 0.2, 0.7).tolist()
         for row, score in zip(rows, scores, strict=True):

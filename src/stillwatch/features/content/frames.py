@@ -223,8 +223,7 @@ def _keys_select(source: str, lengths: Sequence[int]) -> str:
     without cutting its edges nor splitting them into lists of words; the rest (CJK characters
     are words of their own, and ``trim`` drops Unicode spaces at an edge's ends) have their
     edges split by :func:`edge_words`. Both give the same keys as splitting the edges by
-    :func:`words_of`
-    because a skeleton never starts or ends with a blank nor holds two in a row (see
+    :func:`words_of` because a skeleton never starts or ends with a blank nor holds two in a row (see
     :func:`.skeleton.skeleton_select`): the key of ``k`` words exists when the edge of
     ``EDGE_CHARS`` characters holds more than ``k`` words, that is its ``k``-th separator
     lies inside the edge, and not as a space at the edge's cut, which the edge's ``trim``
