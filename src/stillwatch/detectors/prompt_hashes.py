@@ -123,39 +123,59 @@ class SharedPrompts:
             con.execute(f"DROP TABLE IF EXISTS {name}")
 
     def _from_table(self, con: Any, name: str, out: DetectorOutput) -> DetectorOutput:
+        tables = {part: f"{name}_{part}" for part in ("prompts", "shared", "counts", "codes")}
+        try:
+            self._shared(con, name, tables)
+            self._scores(con, tables, out)
+            self._codes(con, name, tables)
+            out.links = self._links(con, tables["codes"])
+        finally:
+            for table in tables.values():
+                con.execute(f"DROP TABLE IF EXISTS {table}")
+        return out
+
+    def _shared(self, con: Any, name: str, tables: dict[str, str]) -> None:
+        """The shared prompts (held by 2 to ``max_holders`` accounts, of some length) with
+        their holders and length, their holdings, and each account's count of distinct
+        opening prompts: every holding read once for the holders, once for the counts, and
+        probed once against the shared prompts (a few percent of all)."""
         # where token counts are not logged, length says nothing: full weight
         length = (
             f"least(1.0, greatest(0.0, (coalesce(min(tokens), {self.full_tokens}) - "
             f"{self.min_tokens}) / {self.full_tokens - self.min_tokens}))"
         )
-        # each prompt's holders and length, once for the scores and the links
-        prompts = f"{name}_prompts"
-        codes = f"{name}_codes"
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {prompts} AS SELECT prompt_sha256, count(*) AS "
-            f"holders, {length} AS length FROM {name} GROUP BY prompt_sha256"
+            f"""
+            CREATE OR REPLACE TEMP TABLE {tables["prompts"]} AS
+            SELECT prompt_sha256, count(*) AS holders, {length} AS length FROM {name}
+            GROUP BY prompt_sha256 HAVING count(*) BETWEEN 2 AND {self.max_holders} AND {length} > 0
+            """
         )
-        try:
-            self._scores(con, name, prompts, out)
-            self._codes(con, name, prompts, codes)
-            out.links = self._links(con, codes)
-        finally:
-            for table in (prompts, codes):
-                con.execute(f"DROP TABLE IF EXISTS {table}")
-        return out
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE {tables["shared"]} AS
+            SELECT h.account_id, h.prompt_sha256, k.holders, k.length
+            FROM {name} h JOIN {tables["prompts"]} k USING (prompt_sha256)
+            """
+        )
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {tables['counts']} AS "
+            f"SELECT account_id, count(*) AS prompts FROM {name} GROUP BY account_id"
+        )
 
-    def _scores(self, con: Any, name: str, prompts: str, out: DetectorOutput) -> None:
-        shared = f"k.holders BETWEEN 2 AND {self.max_holders} AND k.length > 0"
+    def _scores(self, con: Any, tables: dict[str, str], out: DetectorOutput) -> None:
+        """Each account that shares a prompt and sent ``min_prompts``: the share of its
+        prompts shared, ramped."""
         rows = con.execute(
             f"""
-            SELECT h.account_id, count(*) AS prompts,
-                   count(*) FILTER (WHERE {shared}) AS shared,
-                   max(k.holders) FILTER (WHERE {shared}) AS widest
-            FROM {name} h JOIN {prompts} k USING (prompt_sha256) GROUP BY h.account_id
-            ORDER BY h.account_id
+            SELECT account_id, c.prompts, s.shared, s.widest
+            FROM (
+                SELECT account_id, count(*) AS shared, max(holders) AS widest
+                FROM {tables["shared"]} GROUP BY account_id
+            ) s JOIN {tables["counts"]} c USING (account_id)
+            WHERE c.prompts >= {int(self.min_prompts)} ORDER BY account_id
             """
         ).fetchall()
-        rows = [r for r in rows if r[1] >= self.min_prompts and r[2]]
         shares = [shared_n / n for _, n, shared_n, _ in rows]
         for (account, n, _, widest), share, score in zip(
             rows, shares, ramp(np.array(shares, float), 0.2, 0.7).tolist(), strict=True
@@ -164,22 +184,32 @@ class SharedPrompts:
                 "share": round(share, 3), "prompts": int(n),
                 "max_sharing_accounts": int(widest or 0)})  # fmt: skip
 
-    def _codes(self, con: Any, name: str, prompts: str, codes: str) -> None:
-        """The holdings coded by the store (accounts and prompts numbered in id order, each
-        distinct value once: no Python string per holding, tens of millions of them at the
-        large scale, and no rank over every holding)."""
+    def _codes(self, con: Any, name: str, tables: dict[str, str]) -> None:
+        """The shared holdings paired, coded by the store (accounts and prompts numbered in id
+        order, each distinct value once: no Python string per holding, millions of them at
+        the large scale). An account keeps its ``per_account`` prompts first by a hash of the
+        prompt hash, counted over all its prompts, shared or not; only the accounts holding
+        more are ranked, to find the last they keep (most hold fewer and keep all)."""
+        per_account = int(self.per_account)
+        # cut: the last prompt kept (h, s) by an account holding more than per_account (an
+        # account holds a prompt once, so the order is strict: it keeps those up to the cut)
         con.execute(
             f"""
-            CREATE OR REPLACE TEMP TABLE {codes} AS
-            WITH held AS MATERIALIZED (
-                SELECT h.account_id, h.prompt_sha256, k.length / log2(1 + k.holders) AS weight
-                FROM (
-                    SELECT account_id, prompt_sha256 FROM {name}
-                    QUALIFY row_number() OVER (
-                        PARTITION BY account_id ORDER BY hash(prompt_sha256), prompt_sha256
-                    ) <= {int(self.per_account)}
-                ) h JOIN {prompts} k USING (prompt_sha256)
-                WHERE k.holders BETWEEN 2 AND {self.max_holders} AND k.length > 0
+            CREATE OR REPLACE TEMP TABLE {tables["codes"]} AS
+            WITH cut AS (
+                SELECT account_id, hash(prompt_sha256) AS h, prompt_sha256 AS s FROM {name}
+                WHERE account_id IN (
+                    SELECT account_id FROM {tables["counts"]} WHERE prompts > {per_account}
+                )
+                QUALIFY row_number() OVER (
+                    PARTITION BY account_id ORDER BY hash(prompt_sha256), prompt_sha256
+                ) = {per_account}
+            ),
+            held AS MATERIALIZED (
+                SELECT k.account_id, k.prompt_sha256, k.length / log2(1 + k.holders) AS weight
+                FROM {tables["shared"]} k LEFT JOIN cut c USING (account_id)
+                WHERE c.h IS NULL OR hash(k.prompt_sha256) < c.h
+                    OR (hash(k.prompt_sha256) = c.h AND k.prompt_sha256 <= c.s)
             ),
             accounts AS (
                 SELECT account_id, row_number() OVER (ORDER BY account_id) - 1 AS row
