@@ -207,15 +207,20 @@ def _pair_of_edge(
 ) -> np.ndarray:
     """Per edge, the index ``i`` of the pair of clusters (``me[i]``, ``other[i]``) it runs
     between from its ``x`` side (each edge's cluster on one side: ``la`` or ``lb``) to its
-    ``y`` side, among the edges ``cross``; -1 for none."""
+    ``y`` side, among the edges ``cross``; -1 for none. Only the ``cross`` edges are looked
+    up, not every edge of the graph."""
+    out = np.full(len(x), -1, dtype=np.int64)
     pair = me.astype(np.int64) * k + other
     if not len(pair):
-        return np.full(len(x), -1, dtype=np.int64)
+        return out
     order = np.argsort(pair)
     sorted_pair = pair[order]
-    code = x.astype(np.int64) * k + y
+    edges = np.flatnonzero(cross)
+    code = x[edges].astype(np.int64) * k + y[edges]
     at = np.minimum(np.searchsorted(sorted_pair, code), len(pair) - 1)
-    return np.where(cross & (sorted_pair[at] == code), order[at], -1)
+    found = sorted_pair[at] == code
+    out[edges[found]] = order[at[found]]
+    return out
 
 
 def _carriers(
