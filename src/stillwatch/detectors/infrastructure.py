@@ -49,7 +49,7 @@ from stillwatch.detectors.base import (
     temp_table,
 )
 from stillwatch.detectors.pairs import top_k_mask
-from stillwatch.features.infrastructure import with_prefix_and_kind
+from stillwatch.features.infrastructure import network_days
 from stillwatch.features.registration import registrations
 
 NON_ISP_KINDS = ("cloud", "hosting", "unknown")
@@ -90,7 +90,7 @@ class SharedInfrastructure:
 
     def membership_parts(self, ctx: ScanContext) -> list[tuple[str, Any]]:
         """(type, Ibis table of account_id, value) for each attribute type."""
-        x = with_prefix_and_kind(ctx.sources)
+        x = network_days(ctx.sources)
         parts = []
         prefix = x.filter(x.prefix.notnull()).select("account_id", value=x.prefix)
         parts.append(("ip_prefix", prefix))

@@ -8,7 +8,7 @@ import ibis.expr.types as ir
 
 from stillwatch.features.conversation import conversation_features
 from stillwatch.features.enforcement import enforcement_features
-from stillwatch.features.infrastructure import infrastructure_features, with_prefix_and_kind
+from stillwatch.features.infrastructure import infrastructure_features, network_days
 from stillwatch.features.models import model_features, releases
 from stillwatch.features.registration import registration_features
 from stillwatch.features.rhythm import rhythm_features
@@ -67,7 +67,6 @@ def account_features(src: Sources) -> ir.Table:
 
 def account_days(src: Sources) -> ir.Table:
     """The daily window: one row per account per active UTC day."""
-    x = with_prefix_and_kind(src)
     ex = src.exchanges
     rel = releases(src)
     tagged = ex.left_join(rel, "model").select(
@@ -89,7 +88,7 @@ def account_days(src: Sources) -> ir.Table:
         distinct_models=t.model.nunique(),
         release_exchanges=t.is_release.cast("int64").sum(),
     )
-    x = x.mutate(day=x.ts.date())
+    x = network_days(src)
     prefixes = x.group_by("account_id", "day").aggregate(distinct_prefixes=x.prefix.nunique())
     j = per.left_join(prefixes, ["account_id", "day"])
     return j.select(
