@@ -37,7 +37,7 @@ from stillwatch.detectors.prompts import drop_verdicts, table_seconds
 from stillwatch.detectors.prompts import release as release_prompt_tables
 from stillwatch.detectors.registry import detectors as registered
 from stillwatch.detectors.rules import load_rules
-from stillwatch.detectors.score import account_scores
+from stillwatch.detectors.score import ScoredAccounts
 from stillwatch.detectors.words import sentence
 from stillwatch.engine.memory import stage_peak_mb
 from stillwatch.engine.store import Store, query_arrow, sql_literal
@@ -312,24 +312,8 @@ def scan(
             progress("account scores")
             accounts = features.account_id.tolist()
             ran = [report[d.id]["family"] for d in dets if report[d.id]["ran"]]
-            scored = account_scores(collected, accounts, ran)
-            _insert(
-                store,
-                "account_scores",
-                pa.table(
-                    {
-                        "scan_id": [scan_id] * len(accounts),
-                        "account_id": accounts,
-                        "score": [scored[a].score for a in accounts],
-                        "flagged": [False] * len(accounts),
-                        "families": [scored[a].families for a in accounts],
-                        "family_scores": [json.dumps(scored[a].family_scores) for a in accounts],
-                        "group_scores": [json.dumps(scored[a].group_scores) for a in accounts],
-                        "top_reasons": [json.dumps(scored[a].top_reasons) for a in accounts],
-                        "group_id": [None] * len(accounts),
-                    }
-                ),
-            )
+            scored = ScoredAccounts.of(collected, accounts, ran)
+            _insert(store, "account_scores", _score_rows(scan_id, scored))
             seconds["scores"] = time.perf_counter() - t2
             # What the signals stage held in Python (every signal with its sentence, the linked
             # pairs, the features frame) is in the store now; the campaign stage reads it
@@ -385,6 +369,27 @@ def scan(
         edges=n_edges,
         notes=list(found.notes),
         peak_mb=peak_mb,
+    )
+
+
+def _score_rows(scan_id: str, scored: ScoredAccounts) -> pa.Table:
+    """The ``account_scores`` rows; an account without a signal has the same empty facts as
+    every other such account, written from one string."""
+    none_groups = json.dumps({g: 0.0 for g in scored.measured})
+    groups = [json.dumps(g) if g else none_groups for g in scored.groups]
+    n = len(scored.accounts)
+    return pa.table(
+        {
+            "scan_id": [scan_id] * n,
+            "account_id": scored.accounts,
+            "score": scored.score,
+            "flagged": [False] * n,
+            "families": scored.families,
+            "family_scores": [json.dumps(f) if f else "{}" for f in scored.family_scores],
+            "group_scores": groups,
+            "top_reasons": [json.dumps(r) if r else "[]" for r in scored.top_reasons],
+            "group_id": [None] * n,
+        }
     )
 
 
