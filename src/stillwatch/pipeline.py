@@ -11,6 +11,7 @@ member's score see its campaign. Same input and settings give the same rows.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import time
@@ -44,9 +45,13 @@ from stillwatch.engine.store import Store, query_arrow, sql_literal
 from stillwatch.errors import StillwatchError
 from stillwatch.features import reference
 from stillwatch.features.account import FEATURE_COLUMNS, account_days, account_features
+from stillwatch.features.infrastructure import network_days
 from stillwatch.features.sources import Sources
 from stillwatch.link.graph import build_links
 from stillwatch.schema import CANONICAL
+
+# the scan's network facts per account and day (``with_network_days``)
+NETWORK_DAYS = "_sw_network_days"
 
 Progress = Callable[[str], None]
 
@@ -245,7 +250,7 @@ def scan(
             progress("features: account_features, account_days")
             store.con.execute("SET enable_progress_bar = false")
             con = store.ibis()
-            src = Sources.from_backend(con)
+            src = with_network_days(Sources.from_backend(con))
             tag = ibis.literal(scan_id, "string")
             con.insert("account_features", account_features(src).mutate(scan_id=tag))
             con.insert("account_days", account_days(src).mutate(scan_id=tag))
@@ -304,6 +309,7 @@ def scan(
                 )  # fmt: skip
                 del out, frame, facts, rows  # in the store now; not held through the next one
             release_prompt_tables(ctx)
+            store.con.execute(f"DROP TABLE IF EXISTS {NETWORK_DAYS}")
             seconds["signals"] = time.perf_counter() - t1
             peak_mb["signals"] = _highest(
                 [stage_peak_mb(), *(v.get("peak_mb") for v in report.values())]
@@ -391,6 +397,16 @@ def _score_rows(scan_id: str, scored: ScoredAccounts) -> pa.Table:
             "group_id": [None] * n,
         }
     )
+
+
+def with_network_days(src: Sources) -> Sources:
+    """``src`` with its network facts per account and day worked out once, as a temp table
+    the features, the daily window and the shared-infrastructure detector read (each would
+    otherwise group the whole traffic again)."""
+    backend = src.exchanges._find_backend()
+    backend.raw_sql(f"DROP TABLE IF EXISTS {NETWORK_DAYS}")
+    backend.create_table(NETWORK_DAYS, network_days(src), temp=True)
+    return dataclasses.replace(src, network_days=backend.table(NETWORK_DAYS))
 
 
 def _highest(marks: Sequence[float | None]) -> float | None:

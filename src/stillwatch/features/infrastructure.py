@@ -24,6 +24,8 @@ def network_days(src: Sources) -> ir.Table:
     count of distinct values per account, or per account and day, reads the same from it;
     a prefix is worked out once per distinct address an account used that day, not per
     request."""
+    if src.network_days is not None:
+        return src.network_days
     ex = src.exchanges
     days = ex.group_by(
         "account_id", "ip", "ip_hash", "asn", "user_agent", "tls_fingerprint", "ip_country",

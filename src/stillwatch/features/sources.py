@@ -18,14 +18,17 @@ from stillwatch.features import reference
 
 @dataclass(frozen=True)
 class Sources:
-    """The three canonical tables of one store (or any backend holding them), and the
+    """The three canonical tables of one store (or any backend holding them), the
     partners' indicators matched to our accounts (``intel_matches``) where the backend holds
-    them."""
+    them, and the network facts per account and day where the scan has kept them."""
 
     exchanges: ir.Table
     accounts: ir.Table
     enforcements: ir.Table
     intel_matches: ir.Table | None = None
+    # ``features.infrastructure.network_days`` where the scan has worked it out once (the
+    # features, the daily window and the shared-infrastructure detector all read it)
+    network_days: ir.Table | None = None
 
     @classmethod
     def from_backend(cls, con: Any) -> Sources:
