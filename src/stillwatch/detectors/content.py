@@ -43,6 +43,7 @@ from stillwatch.detectors.prompts import (
     sample_table,
     skeleton_table,
 )
+from stillwatch.features.threads import chunk_bounds, each_chunk
 
 # The capabilities distillation campaigns harvest (THREATS.md); labels of
 # ``stillwatch.features.content.capability.LABELS``.
@@ -191,21 +192,27 @@ class FrameHoldings:
         shared where no log is 0 (else ``held``'s rows do)."""
         weight, shared = np.zeros(len(xs)), np.zeros(len(xs))
         same = self.log_miss.nnz == self.held.nnz and bool(np.all(self.log_miss.data != 0))
-        for lo in range(0, len(xs), PAIR_CHUNK):
-            x, y = xs[lo : lo + PAIR_CHUNK], ys[lo : lo + PAIR_CHUNK]
+
+        def chunk(lo: int, hi: int) -> None:
+            x, y = xs[lo:hi], ys[lo:hi]
             held_y = self.held[y]
             terms = self.log_miss[x].multiply(held_y).tocsr()
-            weight[lo : lo + len(x)] = 1.0 - np.exp(np.asarray(terms.sum(axis=1)).ravel())
+            weight[lo:hi] = 1.0 - np.exp(np.asarray(terms.sum(axis=1)).ravel())
             both = terms if same else self.held[x].multiply(held_y).tocsr()
-            shared[lo : lo + len(x)] = np.diff(both.indptr)
+            shared[lo:hi] = np.diff(both.indptr)
+
+        each_chunk(chunk_bounds(len(xs), PAIR_CHUNK), chunk)
         return weight, shared
 
     def rarest(self, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
         """Per pair, the rarest frame both hold ("" for none)."""
         code = np.full(len(xs), -1, dtype=np.int64)
-        for lo in range(0, len(xs), PAIR_CHUNK):
-            x, y = xs[lo : lo + PAIR_CHUNK], ys[lo : lo + PAIR_CHUNK]
-            code[lo : lo + len(x)] = _rarest(self.weighted[x].multiply(self.held[y]).tocsr())
+
+        def chunk(lo: int, hi: int) -> None:
+            x, y = xs[lo:hi], ys[lo:hi]
+            code[lo:hi] = _rarest(self.weighted[x].multiply(self.held[y]).tocsr())
+
+        each_chunk(chunk_bounds(len(xs), PAIR_CHUNK), chunk)
         top = np.full(len(xs), "", dtype=object)
         named = code >= 0
         if named.any():

@@ -30,6 +30,7 @@ from stillwatch.detectors.base import (
 from stillwatch.detectors.pairs import top_k_mask
 from stillwatch.features.codes import bucket_pairs, distinct
 from stillwatch.features.sources import epoch_s
+from stillwatch.features.threads import each_chunk
 
 _PRIME = (1 << 61) - 1
 # Minutes hashed at once when signing (a row of ``hashes`` uint64 each: 256 kB at 64 hashes).
@@ -173,14 +174,19 @@ class SynchronizedTiming:
         # chunks of at most PAIR_CHUNK pairs whose rows hold at most PAIR_MINUTES minutes
         # together (a pair over that alone is a chunk of its own)
         held_minutes = np.cumsum(counts[xs] + counts[ys])
-        lo = 0
+        bounds, lo = [], 0
         while lo < len(xs):
             before = int(held_minutes[lo - 1]) if lo else 0
             hi = int(np.searchsorted(held_minutes, before + PAIR_MINUTES, side="right"))
             hi = min(max(hi, lo + 1), lo + PAIR_CHUNK)
+            bounds.append((lo, hi))
+            lo = hi
+
+        def chunk(lo: int, hi: int) -> None:
             x, y = xs[lo:hi], ys[lo:hi]
             shared[lo:hi] = np.asarray(held[x].multiply(held[y]).sum(axis=1)).ravel()
-            lo = hi
+
+        each_chunk(bounds, chunk)  # on every core: the sparse products release the GIL
         return shared
 
     def run(self, ctx: ScanContext) -> DetectorOutput:
