@@ -43,7 +43,7 @@ from stillwatch.detectors.words import sentence
 from stillwatch.engine.memory import stage_peak_mb
 from stillwatch.engine.store import Store, query_arrow, sql_literal
 from stillwatch.errors import StillwatchError
-from stillwatch.features import reference
+from stillwatch.features import reference, threads
 from stillwatch.features.account import FEATURE_COLUMNS, account_days, account_features
 from stillwatch.features.infrastructure import network_days
 from stillwatch.features.sources import Sources
@@ -243,8 +243,10 @@ def scan(
     )
     present = frozenset(inputs["present"])
     report: dict[str, dict[str, Any]] = {}
+    # the array work on threads (features.threads) keeps to the store's ``threads`` as DuckDB does
+    duckdb_threads = int(store.scalar("SELECT current_setting('threads')"))
     try:
-        with store.transaction():
+        with store.transaction(), threads.at_most(duckdb_threads):
             stage_peak_mb()  # each stage's mark starts with it
             t0 = time.perf_counter()
             progress("features: account_features, account_days")

@@ -120,7 +120,12 @@ SETTINGS: tuple[Setting, ...] = (
         minimum=128 * 2**20,
         size=True,
     ),
-    Setting("threads", 0, "DuckDB worker threads; 0 means one per core", minimum=0),
+    Setting(
+        "threads",
+        0,
+        "threads for DuckDB and the scan's array work; 0 means one per core",
+        minimum=0,
+    ),
     Setting(
         "max_record_bytes",
         64 * 1024 * 1024,

@@ -3,12 +3,17 @@ and a failure in any chunk raised to the caller."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy import sparse
 
+from stillwatch.engine.store import open_store
 from stillwatch.features import threads
 from stillwatch.features.threads import chunk_bounds, each_chunk
+from stillwatch.pipeline import scan
 
 
 @pytest.mark.parametrize("n_workers", [1, 3])
@@ -46,3 +51,40 @@ def test_a_failing_chunk_raises_to_the_caller(monkeypatch: pytest.MonkeyPatch) -
 
 def test_workers_are_the_cores_at_most_the_cap() -> None:
     assert 1 <= threads.workers() <= threads.MAX_WORKERS
+
+
+def test_at_most_holds_the_threads_within_its_block() -> None:
+    free = threads.workers()
+    with threads.at_most(1):
+        assert threads.workers() == 1
+        with threads.at_most(0):  # no limit but the cores
+            assert threads.workers() == free
+        assert threads.workers() == 1
+    assert threads.workers() == free
+
+
+@pytest.mark.parametrize("setting", [1, 0])
+def test_a_scan_keeps_the_array_work_to_its_threads_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, setting: int
+) -> None:
+    """A user who sets ``threads`` to 1 holds the pair detectors' row products to one thread
+    too, not only DuckDB; left at 0, they use the cores (at most ``MAX_WORKERS``)."""
+    seen: list[int] = []
+    counted = threads.workers
+
+    def workers() -> int:
+        seen.append(counted())
+        return seen[-1]
+
+    monkeypatch.setattr(threads, "workers", workers)
+    t0 = datetime(2026, 5, 1)
+    rows = [(f"op{i}", f"task{j}") for i in range(4) for j in range(12)]
+    with open_store(tmp_path / "s.duckdb", threads=setting) as store:
+        store.con.executemany(
+            "INSERT INTO exchanges (event_id, ts, account_id, prompt_sha256, input_tokens, "
+            "turn_index) VALUES (?, ?, ?, ?, 200, 0)",
+            [(f"e{k}", t0 + timedelta(minutes=k), a, h) for k, (a, h) in enumerate(rows)],
+        )
+        result = scan(store, {"flag_threshold": 0.5, "rules": ""}, only=["prompts.shared-hashes"])
+    assert result.detectors["prompts.shared-hashes"]["links"] > 0  # its pair weights ran
+    assert seen and set(seen) == ({1} if setting == 1 else {counted()})
