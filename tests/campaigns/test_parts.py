@@ -260,6 +260,38 @@ def test_phrasing_like_a_few_of_a_large_campaigns_accounts_does_not_attach_on_it
     assert without_stray_near({**near, "frame:f": 0.1}, 200) == {**near, "frame:f": 0.1}
 
 
+def test_an_account_tied_only_by_phrases_few_of_a_large_campaign_hold_is_not_attached() -> None:
+    # Cluster 0: 200 members on a ring, every tie naming its template T. Node 200 fills two
+    # frames (two values: enough for the weight bar's two distinct frames), each held by two
+    # members only: 3 of 201 with it, under 2% (the stray rule of the trim), and nothing else
+    # ties it: it stays out. Node 201 fills two frames that five members each hold among
+    # themselves (6 of 201): it joins. Node 202 fills a frame as few hold and shares a card
+    # with a member: another owned kind, it joins. In a cluster of 30 (any shared phrase
+    # held by more than 2%) the first account joins too.
+    def case(n: int) -> tuple[np.ndarray, list[OuterTie]]:
+        rows: list[OuterTie] = [(m, (m + 1) % n, 0.6, [{"key": "frame:T", "weight": 0.05}])
+                                for m in range(n)]  # fmt: skip
+        for first, frame in ((10, "resold1"), (20, "resold2")):
+            rows += [(m, m + 1, 0.3, [{"key": f"frame:{frame}", "weight": 0.3}])
+                     for m in range(first, first + 4)]  # fmt: skip
+        for node, frames in ((n, ("agency", "salon")), (n + 1, ("resold1", "resold2"))):
+            for first, frame in zip((10, 20), frames, strict=True):
+                rows += [(node, m, 0.3, [{"key": f"frame:{frame}", "weight": 0.3}])
+                         for m in (first, first + 1)]  # fmt: skip
+        rows += [(n + 2, m, 0.3, [{"key": "frame:baker", "weight": 0.3}]) for m in (2, 3)]
+        rows.append((n + 2, 4, 0.5, [{"key": "payment:c1", "weight": 0.5}]))
+        return np.array([0] * n + [-1, -1, -1]), rows
+
+    labels, rows = case(200)
+    a, b, ow, values = _outer_ties(rows)
+    out = attach_outer(labels, a, b, ow, values, [0], 1.0, 0.6, 0.25)
+    assert out[200] == -1
+    assert out[201] == 0 and out[202] == 0
+    labels, rows = case(30)
+    a, b, ow, values = _outer_ties(rows)
+    assert (attach_outer(labels, a, b, ow, values, [0], 1.0, 0.6, 0.25)[30:] == 0).all()
+
+
 def test_two_of_a_large_campaigns_frames_attach_an_account_one_does_not() -> None:
     # A large campaign's frames are held by thousands of its accounts: each weighs 0.08, two
     # together 0.15, under the 0.25 of evidence. Node 12 fills two of them (f1, f2), node 13

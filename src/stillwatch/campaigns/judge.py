@@ -147,6 +147,25 @@ PHRASE_KINDS = ("frame", "prompt")
 CONTENT_KINDS = (*PHRASE_KINDS, "minhash")
 
 
+def firm_or_stray(
+    kind: np.ndarray, share: np.ndarray, near: np.ndarray, size: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per owned value tying an account to a cluster of ``size`` members — its link type
+    ``kind``; for a phrase, the ``share`` of the members holding it; ``near``, how many members
+    the account's near-duplicate prompts tie it to — whether it is firm (a tie of another owned
+    kind: a card, a sign-up batch, timing; or a phrase held by ``STRAY_SHARE`` of the members
+    or more) and whether it is stray (a phrase held by fewer; near-duplicate prompts to fewer
+    than ``STRAY_SHARE`` of the members: they name the pair, not a phrase, and a customer's
+    prompts resemble a few accounts'). An account with a stray value and no firm one is tied
+    only by what a few of the cluster's accounts send: :func:`stray_phrases` reads a member
+    so, :func:`_attach_once` an account outside."""
+    phrase = np.isin(kind, PHRASE_KINDS)
+    firm = ~np.isin(kind, CONTENT_KINDS) | (phrase & (share >= STRAY_SHARE))
+    stray = phrase & (share < STRAY_SHARE)
+    stray |= (kind == "minhash") & (near < STRAY_SHARE * size)
+    return firm, stray
+
+
 def stray_phrases(
     labels: np.ndarray, a: np.ndarray, b: np.ndarray, named: NamedValues
 ) -> np.ndarray:
@@ -177,17 +196,60 @@ def stray_phrases(
     held = holders.groupby(["c", "key"]).size()
     share = held.reindex(pd.MultiIndex.from_arrays([c2, key2])).to_numpy() / size[c2]
     kind2 = np.tile(kind, 2)
-    phrase = np.isin(kind2, PHRASE_KINDS)
-    firm = ~np.isin(kind2, CONTENT_KINDS) | (phrase & (share >= STRAY_SHARE))
-    stray = phrase & (share < STRAY_SHARE)
-    # near-duplicate prompts name the pair, not a phrase: stray when they tie the member to
-    # under STRAY_SHARE of the cluster (a customer whose prompts resemble a few accounts')
-    near = kind2 == "minhash"
-    partners = np.bincount(node, near, len(labels))
-    stray |= near & (partners[node] < STRAY_SHARE * size[c2])
+    partners = np.bincount(node, kind2 == "minhash", len(labels))
+    firm, stray = firm_or_stray(kind2, share, partners[node], size[c2])
     has_firm = np.bincount(node, firm, len(labels)) > 0
     has_stray = np.bincount(node, stray, len(labels)) > 0
     return has_stray & ~has_firm & (labels >= 0)
+
+
+class PhraseHolders:
+    """The members of each target cluster that hold each phrase (``PHRASE_KINDS``) inside it,
+    as :func:`stray_phrases` counts them (a member holds a phrase when one of its edges to
+    another member names it), for the clusters as ``labels`` stand: the campaigns as judged,
+    before anyone is attached."""
+
+    def __init__(
+        self, labels: np.ndarray, a: np.ndarray, b: np.ndarray, named: NamedValues,
+        targets: Sequence[int],
+    ) -> None:  # fmt: skip
+        self.size = np.bincount(labels[labels >= 0], minlength=int(labels.max()) + 2)
+        target = np.zeros(len(self.size), dtype=bool)
+        target[np.asarray(targets, dtype=np.int64)] = True
+        rows = np.isin(named.kind, PHRASE_KINDS)
+        ea, eb = a[named.edge[rows]], b[named.edge[rows]]
+        c = labels[ea]
+        inner = (c == labels[eb]) & (c >= 0) & target[np.maximum(c, 0)]
+        key = np.tile(named.key[rows][inner], 2).astype(np.int64)
+        node = np.concatenate([ea[inner], eb[inner]]).astype(np.int64)
+        self.span = max(len(labels), 1)
+        self.pairs = np.unique(key * self.span + node)  # sorted; a node is in one cluster
+        cluster = labels[self.pairs % self.span]
+        held = pd.Series(1, index=pd.MultiIndex.from_arrays([cluster, self.pairs // self.span]))
+        self.held: dict[tuple[int, int], int] = held.groupby(level=[0, 1]).size().to_dict()
+
+    def stray(self, cluster: int, seen: Mapping[str, float], tied: Mapping[int, set[int]]) -> bool:
+        """Whether an account outside every cluster, whose owned values shared with
+        ``cluster`` are ``seen`` and whose edges naming each phrase (a key code) reach the
+        members ``tied[key]``, would be a stray member of it (:func:`firm_or_stray`): each
+        phrase held, counting the account and the members it reaches by it, by fewer than
+        ``STRAY_SHARE`` of the members and the account, near-duplicate prompts to fewer than
+        ``STRAY_SHARE`` of them, and no owned value of another kind."""
+        kinds = [k.partition(":")[0] for k in seen]
+        if not tied or not set(kinds) <= set(CONTENT_KINDS):
+            return False
+        size = int(self.size[cluster]) + 1
+        share = []
+        for key, members in tied.items():
+            reach = np.fromiter(members, np.int64, len(members)) + key * self.span
+            at = np.minimum(np.searchsorted(self.pairs, reach), max(len(self.pairs) - 1, 0))
+            inside = int((self.pairs[at] == reach).sum()) if len(self.pairs) else 0
+            share.append((self.held.get((cluster, key), 0) + len(members) - inside + 1) / size)
+        near = sum(k == "minhash" for k in kinds)
+        kind = np.array(["frame"] * len(share) + ["minhash"] * min(near, 1), dtype=object)
+        firm, stray = firm_or_stray(kind, np.r_[share, np.zeros(min(near, 1))],
+                                    np.full(len(kind), near), np.full(len(kind), size))  # fmt: skip
+        return bool(stray.any() and not firm.any())
 
 
 # An established customer's account facts: an account-profile (and ban-tie) score under this,
@@ -357,10 +419,11 @@ def attach_outer(
     times: dict[int, np.ndarray] = {}
     holders = FrameHolders(a, b, owned_values) if registered is not None else None
     light = None if exchanges is None else exchange_counts(exchanges) < PROFILE_EXCHANGES
+    phrases = PhraseHolders(labels, a, b, owned_values, targets) if len(targets) else None
     for _ in range(rounds):
         grown = _attach_once(labels, a, b, owned_weight, owned_values, targets, min_weight,
                             min_share, min_evidence, kinds, registered, times,
-                            profile, min_profile, holders, light)  # fmt: skip
+                            profile, min_profile, holders, light, phrases)  # fmt: skip
         if (grown == labels).all():
             break
         labels = grown
@@ -374,6 +437,7 @@ def _attach_once(
     kinds: np.ndarray | None, registered: np.ndarray | None, times: dict[int, np.ndarray],
     profile: np.ndarray | None = None, min_profile: float = np.inf,
     holders: FrameHolders | None = None, light: np.ndarray | None = None,
+    phrases: PhraseHolders | None = None,
 ) -> np.ndarray:  # fmt: skip
     """Attach accounts left outside every cluster to the target cluster their owned ties
     point to: those ties weigh at least ``min_weight`` (one shared sign-up network is not
@@ -407,7 +471,10 @@ def _attach_once(
     (:mod:`signature`) that shares one of the cluster's
     signature frames (held almost only by its members) and was registered in one of its
     sign-up bursts joins whatever its weight: an operator's account used once shows what it
-    sent and when it was made, nothing more.
+    sent and when it was made, nothing more. With ``phrases`` (:class:`PhraseHolders`), an
+    account the trim would take out as a stray member (:func:`stray_phrases`: tied only by
+    phrases fewer than ``STRAY_SHARE`` of the campaign hold, and by near-duplicate prompts)
+    joins by no route unless it was registered in one of the campaign's own sign-up bursts.
     Returns new labels."""
     labels = labels.copy()
     if not len(targets) or not len(a):
@@ -459,9 +526,25 @@ def _attach_once(
         if weight < min_share * owned_anywhere[node]:
             continue
         named: dict[str, float] = {}
+        tied: dict[int, set[int]] = {}  # per phrase (a key code), the members it reaches
         for j in by_pair[pair_start[p] : pair_start[p + 1]].tolist():
-            note_values(named, owned_values.on_edge(int(edge[j])))
+            e = int(edge[j])
+            note_values(named, owned_values.on_edge(e))
+            member = int(b[e]) if int(a[e]) == node else int(a[e])
+            for r in range(int(owned_values.starts[e]), int(owned_values.starts[e + 1])):
+                if owned_values.kind[r] in PHRASE_KINDS:
+                    tied.setdefault(int(owned_values.key[r]), set()).add(member)
         seen = without_stray_near(named, int(sizes[cluster]))
+        if phrases is not None and phrases.stray(cluster, seen, tied):
+            # what it sends is held by few of the campaign's members: a stray member, unless
+            # it was registered in one of the campaign's own sign-up bursts (a tie of another
+            # kind, as a registration-burst edge is to the trim)
+            if registered is None:
+                continue
+            if cluster not in times:
+                times[cluster] = member_times(before, registered, cluster)
+            if burst_weight(float(registered[node]), times[cluster]) <= 0:
+                continue
         if (profile is not None and profile[node] >= min_profile and weight >= ACCOUNT_TIE
                 and separate_values(seen) >= MIN_VALUES):  # fmt: skip
             labels[node] = cluster
