@@ -224,9 +224,26 @@ class PhraseHolders:
         node = np.concatenate([ea[inner], eb[inner]]).astype(np.int64)
         self.span = max(len(labels), 1)
         self.pairs = np.unique(key * self.span + node)  # sorted; a node is in one cluster
-        cluster = labels[self.pairs % self.span]
-        held = pd.Series(1, index=pd.MultiIndex.from_arrays([cluster, self.pairs // self.span]))
-        self.held: dict[tuple[int, int], int] = held.groupby(level=[0, 1]).size().to_dict()
+        # how many members of each cluster hold each key: sorted codes cluster * n_keys + key
+        held_key = self.pairs // self.span
+        self.n_keys = int(held_key.max()) + 1 if len(held_key) else 1
+        codes = labels[self.pairs % self.span].astype(np.int64) * self.n_keys + held_key
+        self.held_codes, self.held_counts = np.unique(codes, return_counts=True)
+
+    def held(self, cluster: int, key: int) -> int:
+        """How many of ``cluster``'s members hold phrase ``key`` inside it."""
+        if key >= self.n_keys:
+            return 0
+        code = cluster * self.n_keys + key
+        at = int(np.searchsorted(self.held_codes, code))
+        found = at < len(self.held_codes) and self.held_codes[at] == code
+        return int(self.held_counts[at]) if found else 0
+
+    @staticmethod
+    def only_phrases(seen: Mapping[str, float]) -> bool:
+        """Whether every owned value in ``seen`` is of a content kind (the only accounts
+        :meth:`stray` may find stray)."""
+        return bool(seen) and {k.partition(":")[0] for k in seen} <= set(CONTENT_KINDS)
 
     def stray(self, cluster: int, seen: Mapping[str, float], tied: Mapping[int, set[int]]) -> bool:
         """Whether an account outside every cluster, whose owned values shared with
@@ -238,18 +255,31 @@ class PhraseHolders:
         kinds = [k.partition(":")[0] for k in seen]
         if not tied or not set(kinds) <= set(CONTENT_KINDS):
             return False
+        # firm_or_stray on these values, worked out: with a phrase among them, the account is
+        # stray exactly when every phrase is held by under STRAY_SHARE (none is firm);
+        # near-duplicate prompts are never firm and cannot change that
         size = int(self.size[cluster]) + 1
-        share = []
         for key, members in tied.items():
             reach = np.fromiter(members, np.int64, len(members)) + key * self.span
             at = np.minimum(np.searchsorted(self.pairs, reach), max(len(self.pairs) - 1, 0))
             inside = int((self.pairs[at] == reach).sum()) if len(self.pairs) else 0
-            share.append((self.held.get((cluster, key), 0) + len(members) - inside + 1) / size)
-        near = sum(k == "minhash" for k in kinds)
-        kind = np.array(["frame"] * len(share) + ["minhash"] * min(near, 1), dtype=object)
-        firm, stray = firm_or_stray(kind, np.r_[share, np.zeros(min(near, 1))],
-                                    np.full(len(kind), near), np.full(len(kind), size))  # fmt: skip
-        return bool(stray.any() and not firm.any())
+            if (self.held(cluster, key) + len(members) - inside + 1) / size >= STRAY_SHARE:
+                return False
+        return True
+
+
+def phrase_ties(
+    values: NamedValues, a: np.ndarray, b: np.ndarray, node: int, edges: Sequence[int]
+) -> dict[int, set[int]]:
+    """Per phrase (a key code) that ``node``'s ``edges`` name, the accounts at their other
+    ends."""
+    tied: dict[int, set[int]] = {}
+    for e in edges:
+        member = int(b[e]) if int(a[e]) == node else int(a[e])
+        for r in range(int(values.starts[e]), int(values.starts[e + 1])):
+            if values.kind[r] in PHRASE_KINDS:
+                tied.setdefault(int(values.key[r]), set()).add(member)
+    return tied
 
 
 # An established customer's account facts: an account-profile (and ban-tie) score under this,
@@ -526,16 +556,12 @@ def _attach_once(
         if weight < min_share * owned_anywhere[node]:
             continue
         named: dict[str, float] = {}
-        tied: dict[int, set[int]] = {}  # per phrase (a key code), the members it reaches
-        for j in by_pair[pair_start[p] : pair_start[p + 1]].tolist():
-            e = int(edge[j])
-            note_values(named, owned_values.on_edge(e))
-            member = int(b[e]) if int(a[e]) == node else int(a[e])
-            for r in range(int(owned_values.starts[e]), int(owned_values.starts[e + 1])):
-                if owned_values.kind[r] in PHRASE_KINDS:
-                    tied.setdefault(int(owned_values.key[r]), set()).add(member)
+        pair_edges = edge[by_pair[pair_start[p] : pair_start[p + 1]]].tolist()
+        for e in pair_edges:
+            note_values(named, owned_values.on_edge(int(e)))
         seen = without_stray_near(named, int(sizes[cluster]))
-        if phrases is not None and phrases.stray(cluster, seen, tied):
+        if (phrases is not None and phrases.only_phrases(seen)
+                and phrases.stray(cluster, seen, phrase_ties(owned_values, a, b, node, pair_edges))):  # fmt: skip
             # what it sends is held by few of the campaign's members: a stray member, unless
             # it was registered in one of the campaign's own sign-up bursts (a tie of another
             # kind, as a registration-burst edge is to the trim)
