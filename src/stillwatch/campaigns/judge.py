@@ -158,7 +158,7 @@ def firm_or_stray(
     than ``STRAY_SHARE`` of the members: they name the pair, not a phrase, and a customer's
     prompts resemble a few accounts'). An account with a stray value and no firm one is tied
     only by what a few of the cluster's accounts send: :func:`stray_phrases` reads a member
-    so, :func:`_attach_once` an account outside."""
+    so, :meth:`PhraseHolders.stray` an account outside."""
     phrase = np.isin(kind, PHRASE_KINDS)
     firm = ~np.isin(kind, CONTENT_KINDS) | (phrase & (share >= STRAY_SHARE))
     stray = phrase & (share < STRAY_SHARE)
