@@ -252,8 +252,7 @@ class PhraseHolders:
         phrase held, counting the account and the members it reaches by it, by fewer than
         ``STRAY_SHARE`` of the members and the account, near-duplicate prompts to fewer than
         ``STRAY_SHARE`` of them, and no owned value of another kind."""
-        kinds = [k.partition(":")[0] for k in seen]
-        if not tied or not set(kinds) <= set(CONTENT_KINDS):
+        if not tied or not self.only_phrases(seen):
             return False
         # firm_or_stray on these values, worked out: with a phrase among them, the account is
         # stray exactly when every phrase is held by under STRAY_SHARE (none is firm);
