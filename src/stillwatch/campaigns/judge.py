@@ -550,6 +550,15 @@ def _attach_once(
     before = labels.copy()  # the clusters as they stood, for their members' sign-up times
     memo: dict[tuple[int, int], tuple[int, int]] = {}  # and who holds their frames
     sizes = np.bincount(before[before >= 0], minlength=len(target))
+
+    def burst(node: int, cluster: int) -> float:
+        """How firmly ``node``'s sign-up falls in one of ``cluster``'s sign-up bursts (its
+        members' sign-up times read once per cluster)."""
+        assert registered is not None
+        if cluster not in times:
+            times[cluster] = member_times(before, registered, cluster)
+        return burst_weight(float(registered[node]), times[cluster])
+
     for p in chosen.tolist():
         node, cluster, weight = int(pair_node[p]), int(pair_cluster[p]), float(into[p])
         if weight < min_share * owned_anywhere[node]:
@@ -559,17 +568,13 @@ def _attach_once(
         for e in pair_edges:
             note_values(named, owned_values.on_edge(int(e)))
         seen = without_stray_near(named, int(sizes[cluster]))
+        # what it sends is held by few of the campaign's members: a stray member, unless it
+        # was registered in one of the campaign's own sign-up bursts (a tie of another kind,
+        # as a registration-burst edge is to the trim)
         if (phrases is not None and phrases.only_phrases(seen)
-                and phrases.stray(cluster, seen, phrase_ties(owned_values, a, b, node, pair_edges))):  # fmt: skip
-            # what it sends is held by few of the campaign's members: a stray member, unless
-            # it was registered in one of the campaign's own sign-up bursts (a tie of another
-            # kind, as a registration-burst edge is to the trim)
-            if registered is None:
-                continue
-            if cluster not in times:
-                times[cluster] = member_times(before, registered, cluster)
-            if burst_weight(float(registered[node]), times[cluster]) <= 0:
-                continue
+                and phrases.stray(cluster, seen, phrase_ties(owned_values, a, b, node, pair_edges))
+                and (registered is None or burst(node, cluster) <= 0)):  # fmt: skip
+            continue
         if (profile is not None and profile[node] >= min_profile and weight >= ACCOUNT_TIE
                 and separate_values(seen) >= MIN_VALUES):  # fmt: skip
             labels[node] = cluster
@@ -580,21 +585,17 @@ def _attach_once(
             and registered is not None
             and light[node]
             and (holders.purest(seen, cluster, before, memo) >= SIGNATURE_PURITY)
+            and burst(node, cluster) > 0
         ):
-            if cluster not in times:
-                times[cluster] = member_times(before, registered, cluster)
-            if burst_weight(float(registered[node]), times[cluster]) > 0:
-                labels[node] = cluster
-                continue
+            labels[node] = cluster
+            continue
         if weight < min_weight:
             continue
         if independent_frames(seen):
             labels[node] = cluster
             continue
         if value_evidence(seen) < min_evidence and registered is not None:
-            if cluster not in times:
-                times[cluster] = member_times(before, registered, cluster)
-            seen = {**seen, BURST_KEY: burst_weight(float(registered[node]), times[cluster])}
+            seen = {**seen, BURST_KEY: burst(node, cluster)}
         if value_evidence(seen) >= min_evidence:
             labels[node] = cluster
     return labels
