@@ -292,6 +292,30 @@ def test_an_account_tied_only_by_phrases_few_of_a_large_campaign_hold_is_not_att
     assert (attach_outer(labels, a, b, ow, values, [0], 1.0, 0.6, 0.25)[30:] == 0).all()
 
 
+def test_a_phrase_counts_every_member_whose_ties_name_it_not_only_ties_inside() -> None:
+    # The graph keeps each account's strongest ties only: in a large campaign two members
+    # that fill the same frame are often tied by it to the operator's accounts outside, not
+    # to each other. Cluster 0: 200 members on a ring (template T). Frames op1 and op2 are
+    # each filled by six members (3% of 201), every tie naming them going to an account
+    # outside (nodes 201-212, one tie each: too little to join). Node 200 fills both and is
+    # tied by each to two of those members: the operator's frames, held by 7 of 201 with it,
+    # not stray; it joins. Counted by ties inside only, none of the six would hold them.
+    n = 200
+    rows: list[OuterTie] = [(m, (m + 1) % n, 0.6, [{"key": "frame:T", "weight": 0.05}])
+                            for m in range(n)]  # fmt: skip
+    outside = iter(range(n + 1, n + 13))
+    for first, frame in ((10, "op1"), (40, "op2")):
+        rows += [(next(outside), m, 0.3, [{"key": f"frame:{frame}", "weight": 0.3}])
+                 for m in range(first, first + 6)]  # fmt: skip
+        rows += [(n, m, 0.3, [{"key": f"frame:{frame}", "weight": 0.3}])
+                 for m in (first, first + 1)]  # fmt: skip
+    labels = np.array([0] * n + [-1] * 13)
+    a, b, ow, values = _outer_ties(rows)
+    out = attach_outer(labels, a, b, ow, values, [0], 1.0, 0.6, 0.25)
+    assert out[n] == 0
+    assert (out[n + 1 :] == -1).all()
+
+
 def test_two_of_a_large_campaigns_frames_attach_an_account_one_does_not() -> None:
     # A large campaign's frames are held by thousands of its accounts: each weighs 0.08, two
     # together 0.15, under the 0.25 of evidence. Node 12 fills two of them (f1, f2), node 13
@@ -737,6 +761,18 @@ def test_a_member_tied_only_by_phrases_few_of_a_large_campaign_use_is_stray() ->
     # In a cluster of 30 the same phrase is held by a tenth of the members: not stray.
     labels, a, b, named = _stray_case(30)
     assert not stray_phrases(labels, a, b, named).any()
+    # Four more members fill node 200's template, each tied by it to an account outside the
+    # cluster (the graph keeps every account's strongest ties only): held by 7 of 203, it is
+    # no stray phrase.
+    labels, a, b, named = _stray_case(200)
+    outside = np.arange(203, 207)
+    a, b = np.r_[a, outside], np.r_[b, 20, 21, 22, 23]
+    named = NamedValues.of(
+        [[{"key": k, "weight": w} for k, w in named.on_edge(e)] for e in range(len(a) - 4)]
+        + [[{"key": "frame:agency", "weight": 0.4}]] * 4
+    )  # fmt: skip
+    stray = stray_phrases(np.r_[labels, [-1] * 4], a, b, named)
+    assert np.flatnonzero(stray).tolist() == [202]
 
 
 def test_a_ring_joined_through_members_the_trim_removes_is_apart_after_a_second_pass() -> None:

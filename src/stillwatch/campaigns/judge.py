@@ -179,7 +179,9 @@ def stray_phrases(
     then shared by a few of its accounts and by other customers of the same template.
     `proxy-mixed` medium, development seed 1: 73 customers sat inside the 4,305-account
     campaign, each tied to ten or twenty of its accounts by such a phrase; every one's phrases
-    were held by under 1% of the campaign, every campaign account held one held by 12% or more.
+    were held by under 1% of the campaign, every campaign account held one held by 12% or more
+    (holders then counted by ties inside the cluster; counted as :func:`phrase_holders` does,
+    the customers stay out just the same).
     In a cluster of fewer than ``2 / STRAY_SHARE`` members any shared phrase is held by more
     than that share, so small clusters are left as they are."""
     out = np.zeros(len(labels), dtype=bool)
@@ -192,9 +194,11 @@ def stray_phrases(
     node = np.concatenate([ea[inner], eb[inner]])
     c2, key2 = np.tile(c, 2), np.tile(key, 2)
     size = np.bincount(labels[labels >= 0])
-    holders = pd.DataFrame({"c": c2, "key": key2, "node": node}).drop_duplicates()
-    held = holders.groupby(["c", "key"]).size()
-    share = held.reindex(pd.MultiIndex.from_arrays([c2, key2])).to_numpy() / size[c2]
+    holds = held_phrases(labels, a, b, named)
+    share = np.zeros(len(c2))
+    if len(holds):
+        share = holds.reindex(pd.MultiIndex.from_arrays([c2, key2])).fillna(0).to_numpy()
+        share = share / size[c2]
     kind2 = np.tile(kind, 2)
     partners = np.bincount(node, kind2 == "minhash", len(labels))
     firm, stray = firm_or_stray(kind2, share, partners[node], size[c2])
@@ -203,35 +207,52 @@ def stray_phrases(
     return has_stray & ~has_firm & (labels >= 0)
 
 
+def phrase_holders(
+    a: np.ndarray, b: np.ndarray, named: NamedValues
+) -> tuple[np.ndarray, np.ndarray]:
+    """Who holds each phrase (``PHRASE_KINDS``) the graph names: (key code, node) pairs, one
+    per holder, sorted by key then node. An account holds a phrase when one of its edges names
+    it, whoever is at the other end: the graph keeps each account's strongest ties only, so
+    two members holding the same phrase are often not tied to each other by it."""
+    rows = np.isin(named.kind, PHRASE_KINDS)
+    key = np.tile(named.key[rows], 2).astype(np.int64)
+    node = np.concatenate([a[named.edge[rows]], b[named.edge[rows]]]).astype(np.int64)
+    span = int(node.max()) + 1 if len(node) else 1
+    pairs = np.unique(key * span + node)
+    return pairs // span, pairs % span
+
+
+def held_phrases(labels: np.ndarray, a: np.ndarray, b: np.ndarray, named: NamedValues) -> pd.Series:
+    """How many members of each cluster hold each phrase (:func:`phrase_holders`), indexed by
+    (cluster, key code)."""
+    key, node = phrase_holders(a, b, named)
+    c = labels[node]
+    return pd.Series(c[c >= 0]).groupby([c[c >= 0], key[c >= 0]]).size()
+
+
 class PhraseHolders:
-    """The members of each target cluster that hold each phrase (``PHRASE_KINDS``) inside it,
-    as :func:`stray_phrases` counts them (a member holds a phrase when one of its edges to
-    another member names it), for the clusters as ``labels`` stand: the campaigns as judged,
-    before anyone is attached."""
+    """How many members of each target cluster hold each phrase (:func:`phrase_holders`: an
+    account holds a phrase when one of its edges names it), for the clusters as ``labels``
+    stand: the campaigns as judged, before anyone is attached."""
 
     def __init__(
         self, labels: np.ndarray, a: np.ndarray, b: np.ndarray, named: NamedValues,
         targets: Sequence[int],
     ) -> None:  # fmt: skip
+        self.labels = labels.copy()
         self.size = np.bincount(labels[labels >= 0], minlength=int(labels.max()) + 2)
         target = np.zeros(len(self.size), dtype=bool)
         target[np.asarray(targets, dtype=np.int64)] = True
-        rows = np.isin(named.kind, PHRASE_KINDS)
-        ea, eb = a[named.edge[rows]], b[named.edge[rows]]
-        c = labels[ea]
-        inner = (c == labels[eb]) & (c >= 0) & target[np.maximum(c, 0)]
-        key = np.tile(named.key[rows][inner], 2).astype(np.int64)
-        node = np.concatenate([ea[inner], eb[inner]]).astype(np.int64)
-        self.span = max(len(labels), 1)
-        self.pairs = np.unique(key * self.span + node)  # sorted; a node is in one cluster
+        key, node = phrase_holders(a, b, named)
+        c = labels[node]
+        mine = (c >= 0) & target[np.maximum(c, 0)]
         # how many members of each cluster hold each key: sorted codes cluster * n_keys + key
-        held_key = self.pairs // self.span
-        self.n_keys = int(held_key.max()) + 1 if len(held_key) else 1
-        codes = labels[self.pairs % self.span].astype(np.int64) * self.n_keys + held_key
+        self.n_keys = int(key.max()) + 1 if len(key) else 1
+        codes = c[mine].astype(np.int64) * self.n_keys + key[mine]
         self.held_codes, self.held_counts = np.unique(codes, return_counts=True)
 
     def held(self, cluster: int, key: int) -> int:
-        """How many of ``cluster``'s members hold phrase ``key`` inside it."""
+        """How many of ``cluster``'s members hold phrase ``key``."""
         if key >= self.n_keys:
             return 0
         code = cluster * self.n_keys + key
@@ -249,9 +270,9 @@ class PhraseHolders:
         """Whether an account outside every cluster, whose owned values shared with
         ``cluster`` are ``seen`` and whose edges naming each phrase (a key code) reach the
         members ``tied[key]``, would be a stray member of it (:func:`firm_or_stray`): each
-        phrase held, counting the account and the members it reaches by it, by fewer than
-        ``STRAY_SHARE`` of the members and the account, near-duplicate prompts to fewer than
-        ``STRAY_SHARE`` of them, and no owned value of another kind."""
+        phrase held, counting the account and the members attached since (those it reaches
+        by it), by fewer than ``STRAY_SHARE`` of the members and the account, near-duplicate
+        prompts to fewer than ``STRAY_SHARE`` of them, and no owned value of another kind."""
         if not tied or not self.only_phrases(seen):
             return False
         # firm_or_stray on these values, worked out: with a phrase among them, the account is
@@ -259,10 +280,9 @@ class PhraseHolders:
         # near-duplicate prompts are never firm and cannot change that
         size = int(self.size[cluster]) + 1
         for key, members in tied.items():
-            reach = np.fromiter(members, np.int64, len(members)) + key * self.span
-            at = np.minimum(np.searchsorted(self.pairs, reach), max(len(self.pairs) - 1, 0))
-            inside = int((self.pairs[at] == reach).sum()) if len(self.pairs) else 0
-            if (self.held(cluster, key) + len(members) - inside + 1) / size >= STRAY_SHARE:
+            reach = np.fromiter(members, np.int64, len(members))
+            attached = int((self.labels[reach] != cluster).sum())
+            if (self.held(cluster, key) + attached + 1) / size >= STRAY_SHARE:
                 return False
         return True
 
