@@ -161,18 +161,19 @@ def _compact(labels: np.ndarray) -> tuple[np.ndarray, int]:
 
 def account_table(store: Store, scan_id: str) -> pd.DataFrame:
     """Every scored account with its own score and family scores."""
+    # the families ``member_facts`` reads, each a column where any account has it, read from
+    # the JSON by the store (1.16 million accounts at the large scale: no Python dict each)
+    read = list(dict.fromkeys((*ACCOUNT_FAMILIES, "account-profile")))
+    picks = ", ".join(
+        f'CAST(json_extract(family_scores, \'$."{f}"\') AS DOUBLE) AS "{f}"' for f in read
+    )
     df = store.con.execute(
-        "SELECT account_id, score, family_scores FROM account_scores WHERE scan_id = ? "
+        f"SELECT account_id, score, {picks} FROM account_scores WHERE scan_id = ? "
         "ORDER BY account_id",
         [scan_id],
     ).df()
-    # the families ``member_facts`` reads, each a column where any account has it (a frame of
-    # every family of 1.16 million accounts took 5 s to build at the large scale)
-    parsed = [json.loads(x) if x else {} for x in df.family_scores]
-    read = [f for f in (*ACCOUNT_FAMILIES, "account-profile") if any(f in d for d in parsed)]
-    fam = pd.DataFrame({f: [d.get(f) for d in parsed] for f in dict.fromkeys(read)},
-                       index=df.account_id)  # fmt: skip
-    del parsed
+    present = [f for f in read if df[f].notna().any()]
+    fam = df[present].set_index(df.account_id)
     signals = store.con.execute(
         "SELECT account_id, detector, score FROM signals WHERE scan_id = ?", [scan_id]
     ).df()
