@@ -111,6 +111,19 @@ class NamedValues:
         rows = range(int(self.starts[i]), int(self.starts[i + 1]))
         return [(str(self.names[self.key[r]]), float(self.weight[r])) for r in rows]
 
+    def holders(
+        self, a: np.ndarray, b: np.ndarray, kinds: Sequence[str]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Who holds each value of ``kinds`` the edges (``a``, ``b``) name: (key code, node)
+        pairs, one per holder, sorted by key then node. An account holds a value when one of
+        its edges names it, whoever is at the other end."""
+        rows = np.isin(self.kind, kinds)
+        key = np.tile(self.key[rows], 2).astype(np.int64)
+        node = np.concatenate([a[self.edge[rows]], b[self.edge[rows]]]).astype(np.int64)
+        span = int(node.max()) + 1 if len(node) else 1
+        pairs = np.unique(key * span + node)
+        return pairs // span, pairs % span
+
     def subset(self, keep: np.ndarray) -> NamedValues:
         """The values of the edges ``keep`` (a mask over edges) holds, edges renumbered."""
         renumber = np.cumsum(keep) - 1

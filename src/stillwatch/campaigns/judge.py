@@ -180,7 +180,7 @@ def stray_phrases(
     `proxy-mixed` medium, development seed 1: 73 customers sat inside the 4,305-account
     campaign, each tied to ten or twenty of its accounts by such a phrase; every one's phrases
     were held by under 1% of the campaign, every campaign account held one held by 12% or more
-    (holders then counted by ties inside the cluster; counted as :func:`phrase_holders` does,
+    (holders then counted by ties inside the cluster; counted as :class:`PhraseHolders` does,
     the customers stay out just the same).
     In a cluster of fewer than ``2 / STRAY_SHARE`` members any shared phrase is held by more
     than that share, so small clusters are left as they are."""
@@ -194,11 +194,8 @@ def stray_phrases(
     node = np.concatenate([ea[inner], eb[inner]])
     c2, key2 = np.tile(c, 2), np.tile(key, 2)
     size = np.bincount(labels[labels >= 0])
-    holds = held_phrases(labels, a, b, named)
-    share = np.zeros(len(c2))
-    if len(holds):
-        share = holds.reindex(pd.MultiIndex.from_arrays([c2, key2])).fillna(0).to_numpy()
-        share = share / size[c2]
+    held = PhraseHolders(labels, a, b, named, np.unique(c)).count(c2, key2)
+    share = held / size[c2]
     kind2 = np.tile(kind, 2)
     partners = np.bincount(node, kind2 == "minhash", len(labels))
     firm, stray = firm_or_stray(kind2, share, partners[node], size[c2])
@@ -207,43 +204,22 @@ def stray_phrases(
     return has_stray & ~has_firm & (labels >= 0)
 
 
-def phrase_holders(
-    a: np.ndarray, b: np.ndarray, named: NamedValues
-) -> tuple[np.ndarray, np.ndarray]:
-    """Who holds each phrase (``PHRASE_KINDS``) the graph names: (key code, node) pairs, one
-    per holder, sorted by key then node. An account holds a phrase when one of its edges names
-    it, whoever is at the other end: the graph keeps each account's strongest ties only, so
-    two members holding the same phrase are often not tied to each other by it."""
-    rows = np.isin(named.kind, PHRASE_KINDS)
-    key = np.tile(named.key[rows], 2).astype(np.int64)
-    node = np.concatenate([a[named.edge[rows]], b[named.edge[rows]]]).astype(np.int64)
-    span = int(node.max()) + 1 if len(node) else 1
-    pairs = np.unique(key * span + node)
-    return pairs // span, pairs % span
-
-
-def held_phrases(labels: np.ndarray, a: np.ndarray, b: np.ndarray, named: NamedValues) -> pd.Series:
-    """How many members of each cluster hold each phrase (:func:`phrase_holders`), indexed by
-    (cluster, key code)."""
-    key, node = phrase_holders(a, b, named)
-    c = labels[node]
-    return pd.Series(c[c >= 0]).groupby([c[c >= 0], key[c >= 0]]).size()
-
-
 class PhraseHolders:
-    """How many members of each target cluster hold each phrase (:func:`phrase_holders`: an
-    account holds a phrase when one of its edges names it), for the clusters as ``labels``
-    stand: the campaigns as judged, before anyone is attached."""
+    """How many members of each target cluster hold each phrase (``PHRASE_KINDS``), for the
+    clusters as ``labels`` stand (for attachment, the campaigns as judged, before anyone is
+    attached). A member holds a phrase when one of its edges names it, whoever is at the other
+    end (:meth:`NamedValues.holders`): the graph keeps each account's strongest ties only, so
+    two members holding the same phrase are often not tied to each other by it."""
 
     def __init__(
         self, labels: np.ndarray, a: np.ndarray, b: np.ndarray, named: NamedValues,
-        targets: Sequence[int],
+        targets: Sequence[int] | np.ndarray,
     ) -> None:  # fmt: skip
         self.labels = labels.copy()
         self.size = np.bincount(labels[labels >= 0], minlength=int(labels.max()) + 2)
         target = np.zeros(len(self.size), dtype=bool)
         target[np.asarray(targets, dtype=np.int64)] = True
-        key, node = phrase_holders(a, b, named)
+        key, node = named.holders(a, b, PHRASE_KINDS)
         c = labels[node]
         mine = (c >= 0) & target[np.maximum(c, 0)]
         # how many members of each cluster hold each key: sorted codes cluster * n_keys + key
@@ -251,14 +227,20 @@ class PhraseHolders:
         codes = c[mine].astype(np.int64) * self.n_keys + key[mine]
         self.held_codes, self.held_counts = np.unique(codes, return_counts=True)
 
+    def count(self, clusters: np.ndarray, keys: np.ndarray) -> np.ndarray:
+        """How many of each ``clusters[i]``'s members hold phrase ``keys[i]`` (0 for a key
+        of another kind)."""
+        keys = np.asarray(keys, dtype=np.int64)
+        codes = np.asarray(clusters, dtype=np.int64) * self.n_keys + keys
+        if not len(self.held_codes):
+            return np.zeros(len(codes), dtype=np.int64)
+        at = np.minimum(np.searchsorted(self.held_codes, codes), len(self.held_codes) - 1)
+        found = (self.held_codes[at] == codes) & (keys < self.n_keys)
+        return np.where(found, self.held_counts[at], 0)
+
     def held(self, cluster: int, key: int) -> int:
         """How many of ``cluster``'s members hold phrase ``key``."""
-        if key >= self.n_keys:
-            return 0
-        code = cluster * self.n_keys + key
-        at = int(np.searchsorted(self.held_codes, code))
-        found = at < len(self.held_codes) and self.held_codes[at] == code
-        return int(self.held_counts[at]) if found else 0
+        return int(self.count(np.array([cluster]), np.array([key]))[0])
 
     @staticmethod
     def only_phrases(seen: Mapping[str, float]) -> bool:

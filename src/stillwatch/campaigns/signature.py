@@ -41,13 +41,7 @@ class FrameHolders:
     one of its edges names it), as (key, node) pairs sorted by key."""
 
     def __init__(self, a: np.ndarray, b: np.ndarray, named: NamedValues) -> None:
-        frame = named.kind == "frame"
-        key = np.tile(named.key[frame], 2).astype(np.int64)
-        node = np.concatenate([a[named.edge[frame]], b[named.edge[frame]]]).astype(np.int64)
-        span = int(node.max()) + 1 if len(node) else 1
-        pairs = np.unique(key * span + node)  # sorted by key, then node
-        self.key = pairs // span
-        self.node = pairs % span
+        self.key, self.node = named.holders(a, b, ("frame",))
         self.code = pd.Index(named.names)
 
     def purest(
