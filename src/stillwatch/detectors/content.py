@@ -289,7 +289,7 @@ class Elicitation(_ContentDetector):
 
 class CapabilityFocus(_ContentDetector):
     id = "content.capability-focus"
-    version = "2"
+    version = "3"
     family = "content-capability"
     module = "capability"
     evidence_keys = ("capability", "share", "prompts")

@@ -4,7 +4,10 @@ Features of a prompt's ends (:mod:`.tokens`): hashed (``2**BITS`` buckets) token
 bigrams and stems (the first five letters of longer words), counted and scaled by one over the
 square root of the prompt's count; beside them, unscaled, the hand-made patterns of
 :mod:`.patterns` (keyword groups, their conjunctions, shape bins). Each classifier is a
-multinomial logistic regression over these features. :func:`features` runs once on a whole
+multinomial logistic regression over these features; the capability classifier also weighs
+the mean static vector of the prompt's words (:mod:`.wordvectors`), folded at training time
+into one weight per word and class (``word_weights``), averaged over the prompt's words that
+have a vector. :func:`features` runs once on a whole
 column; any number of classifiers' :meth:`LinearClassifier.scores` then read the same
 :class:`Features`.
 
@@ -48,12 +51,20 @@ Texts: TypeAlias = Sequence[str | None] | pa.Array | pa.ChunkedArray
 class Features:
     """Hashed features of ``n`` prompts: sparse count matrices whose sum is the n-gram feature
     matrix, each prompt's scale (1/sqrt of its n-gram count), and unscaled pattern and shape
-    features (``flags``)."""
+    features (``flags``). ``unigrams`` are the word counts among ``parts`` (head and tail)."""
 
     n: int
     parts: tuple[sp.csr_matrix, ...]
     scale: np.ndarray
     flags: sp.csr_matrix
+    unigrams: tuple[sp.csr_matrix, ...]
+
+    def words(self) -> sp.csr_matrix:
+        """Word counts of head and tail together."""
+        total = self.unigrams[0].copy()
+        for u in self.unigrams[1:]:
+            total = total + u
+        return sp.csr_matrix(total)
 
     def matrix(self) -> sp.csr_matrix:
         """The whole feature matrix (for training; prediction multiplies part by part)."""
@@ -78,12 +89,14 @@ def features(texts: Texts) -> Features:
     arr = as_binary(texts)
     n = len(arr)
     parts: list[sp.csr_matrix] = []
+    unigrams: list[sp.csr_matrix] = []
     total = np.zeros(n, np.float64)
     groups = np.zeros(n, np.uint16)
     counts, punct, digit = np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(n, np.int64)
     for part in ends(arr):
         t = tokenize(part)
-        parts.append(_csr(n, t.counts, bucket(t.hashes, UNI_SALT)))
+        unigrams.append(_csr(n, t.counts, bucket(t.hashes, UNI_SALT)))
+        parts.append(unigrams[-1])
         parts.append(_csr(n, t.pair_counts, bucket(t.pair_hashes, BI_SALT)))
         parts.append(_csr(n, t.stem_counts, bucket(t.stems, STEM_SALT)))
         total += t.counts + t.pair_counts + t.stem_counts
@@ -92,16 +105,21 @@ def features(texts: Texts) -> Features:
         punct += t.punct
         digit += t.digit
     scale = np.where(total > 0, 1.0 / np.sqrt(np.maximum(total, 1)), 0).astype(np.float32)
-    return Features(n, tuple(parts), scale, patterns.flags(groups, counts, punct, digit))
+    flags = patterns.flags(groups, counts, punct, digit)
+    return Features(n, tuple(parts), scale, flags, tuple(unigrams))
 
 
 @dataclass(frozen=True)
 class LinearClassifier:
-    """Weights ``(2**BITS, classes)`` and intercepts of one fitted classifier."""
+    """Weights ``(2**BITS, classes)`` and intercepts of one fitted classifier; optionally
+    ``word_weights`` of the same shape, read from word counts and averaged over the prompt's
+    words in ``vocabulary`` (a boolean per bucket: the words that have a vector)."""
 
     classes: tuple[str, ...]
     weights: np.ndarray
     intercept: np.ndarray
+    word_weights: np.ndarray | None = None
+    vocabulary: np.ndarray | None = None
 
     def scores(self, f: Features) -> np.ndarray:
         """Class probabilities, one row per prompt."""
@@ -112,11 +130,24 @@ class LinearClassifier:
             z += p @ self.weights
         z *= f.scale[:, None]
         z += f.flags @ self.weights
+        if self.word_weights is not None:
+            z += self.word_term(f)
         z += self.intercept
         z -= z.max(axis=1, keepdims=True)
         np.exp(z, out=z)
         z /= z.sum(axis=1, keepdims=True)
         return z
+
+    def word_term(self, f: Features) -> np.ndarray:
+        """Each prompt's mean word weight over its words that have a vector (0 for none)."""
+        assert self.word_weights is not None and self.vocabulary is not None
+        z = np.zeros((f.n, len(self.classes)))
+        known = np.zeros(f.n)
+        vocabulary = self.vocabulary.astype(np.float32)
+        for u in f.unigrams:
+            z += u @ self.word_weights
+            known += u @ vocabulary
+        return z / np.maximum(known, 1)[:, None]
 
     def labels(self, proba: np.ndarray) -> list[str]:
         names = np.asarray(self.classes, dtype=object)
@@ -132,6 +163,10 @@ def pack(classifiers: dict[str, LinearClassifier]) -> dict[str, Any]:
         out[f"{task}.rows"] = rows
         out[f"{task}.weights"] = c.weights[rows].astype(np.float16)
         out[f"{task}.intercept"] = c.intercept.astype(np.float32)
+        if c.word_weights is not None and c.vocabulary is not None:
+            known = np.flatnonzero(c.vocabulary).astype(np.int32)
+            out[f"{task}.vocabulary"] = known
+            out[f"{task}.word_weights"] = c.word_weights[known].astype(np.float16)
     return out
 
 
@@ -141,7 +176,15 @@ def unpack(arrays: Any, task: str) -> LinearClassifier:
     classes = tuple(str(c) for c in arrays[f"{task}.classes"])
     weights = np.zeros((1 << BITS, len(classes)), np.float32)
     weights[arrays[f"{task}.rows"]] = arrays[f"{task}.weights"].astype(np.float32)
-    return LinearClassifier(classes, weights, arrays[f"{task}.intercept"].astype(np.float64))
+    intercept = arrays[f"{task}.intercept"].astype(np.float64)
+    if f"{task}.vocabulary" not in arrays:
+        return LinearClassifier(classes, weights, intercept)
+    known = arrays[f"{task}.vocabulary"]
+    vocabulary = np.zeros(1 << BITS, bool)
+    vocabulary[known] = True
+    word_weights = np.zeros_like(weights)
+    word_weights[known] = arrays[f"{task}.word_weights"].astype(np.float32)
+    return LinearClassifier(classes, weights, intercept, word_weights, vocabulary)
 
 
 @lru_cache(maxsize=4)
