@@ -97,3 +97,31 @@ def test_the_distilled_vectors_place_related_words_near() -> None:
     sim = v @ v.T
     for near, far in (((0, 1), (0, 2)), ((2, 3), (2, 4)), ((4, 5), (4, 3))):
         assert sim[near] > sim[far] + 0.1, (words[near[0]], sim[near], sim[far])
+
+
+def test_folded_word_weights_score_as_the_model_fitted_on_mean_vectors(monkeypatch) -> None:
+    """Training fits on [n-grams, weight x mean vector] and ships one weight per word: the
+    shipped classifier must give the fitted model's probabilities."""
+    from sklearn.linear_model import LogisticRegression
+
+    from stillwatch.features.content import training
+
+    rng = np.random.default_rng(7)
+    words = ["python", "poem", "budget", "schedule", "matrix", "essay"]
+    t = tokenize(as_binary(words))
+    wv = wordvectors.WordVectors(words, rng.normal(size=(6, 5)), bucket(t.hashes, UNI_SALT))
+    monkeypatch.setattr(training, "word_vectors", lambda: wv)
+    texts = [
+        f"{a} {b} qq{i} please" for i, (a, b) in enumerate(rng.choice(words, size=(30, 2)))
+    ] + ["nothing known here"] * 3
+    labels = [("x", "y", "z")[i % 3] for i in range(len(texts))]
+    shipped = training.fit(zip(texts, labels, strict=True), 4.0, vectors=3.0)
+    f = textmodel.features(texts)
+    x = f.matrix()
+    used = np.unique(x.indices)
+    design = np.hstack([x[:, used].toarray(), 3.0 * wv.mean(f.words())])
+    fitted = LogisticRegression(C=4.0, max_iter=3000, class_weight="balanced", tol=1e-5)
+    fitted.fit(design, labels)
+    np.testing.assert_allclose(shipped.scores(f), fitted.predict_proba(design), atol=1e-4)
+    assert shipped.word_weights is not None
+    assert np.abs(shipped.word_term(f)).max() > 0.01  # the vectors weigh something

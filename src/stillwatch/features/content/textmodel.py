@@ -141,13 +141,12 @@ class LinearClassifier:
     def word_term(self, f: Features) -> np.ndarray:
         """Each prompt's mean word weight over its words that have a vector (0 for none)."""
         assert self.word_weights is not None and self.vocabulary is not None
-        z = np.zeros((f.n, len(self.classes)))
-        known = np.zeros(f.n)
-        vocabulary = self.vocabulary.astype(np.float32)
-        for u in f.unigrams:
-            z += u @ self.word_weights
-            known += u @ vocabulary
-        return z / np.maximum(known, 1)[:, None]
+        # one product gives the weights' sums and, in the last column, the words counted
+        table = np.column_stack([self.word_weights, self.vocabulary.astype(np.float32)])
+        sums = f.unigrams[0] @ table
+        for u in f.unigrams[1:]:
+            sums += u @ table
+        return sums[:, :-1] / np.maximum(sums[:, -1:], 1)
 
     def labels(self, proba: np.ndarray) -> list[str]:
         names = np.asarray(self.classes, dtype=object)

@@ -218,12 +218,7 @@ def fit(examples: Iterable[Example], c: float, vectors: float = 0.0) -> textmode
     x = x[:, used]
     if vectors:
         wv = word_vectors()
-        by_bucket = wv.by_bucket()
-        vocabulary = np.asarray(by_bucket.sum(axis=1)).ravel() > 0
-        words = f.words().astype(np.float64)
-        known = words @ vocabulary.astype(np.float64)
-        mean = (words @ (by_bucket @ wv.vectors)) / np.maximum(known, 1)[:, None]
-        x = sp.hstack([x, sp.csr_matrix(vectors * mean)]).tocsr()
+        x = sp.hstack([x, sp.csr_matrix(vectors * wv.mean(f.words()))]).tocsr()
     model = LogisticRegression(C=c, max_iter=3000, class_weight="balanced", tol=1e-5)
     model.fit(x, list(labels))
     weights = np.zeros((f.parts[0].shape[1], len(model.classes_)), np.float32)
@@ -234,9 +229,9 @@ def fit(examples: Iterable[Example], c: float, vectors: float = 0.0) -> textmode
         return textmodel.LinearClassifier(classes, weights, intercept)
     # the mean vector's weights folded into each word: sum over words of (count x vector x
     # weight), over the count of words with a vector, is the same term
-    folded = by_bucket @ (vectors * wv.vectors @ model.coef_[:, len(used) :].T)
+    folded = wv.by_bucket() @ (vectors * wv.vectors @ model.coef_[:, len(used) :].T)
     return textmodel.LinearClassifier(
-        classes, weights, intercept, folded.astype(np.float32), vocabulary
+        classes, weights, intercept, folded.astype(np.float32), wv.vocabulary()
     )
 
 

@@ -132,6 +132,20 @@ class WordVectors:
             (np.ones(n, np.float32), (self.buckets, np.arange(n))), shape=(1 << BITS, n)
         )
 
+    def vocabulary(self) -> np.ndarray:
+        """A boolean per bucket: does some word with a vector fall in it."""
+        known = np.zeros(1 << BITS, bool)
+        known[self.buckets] = True
+        return known
+
+    def mean(self, words: sp.csr_matrix) -> np.ndarray:
+        """Each row's mean vector over its words that have one (word counts by bucket, as
+        :meth:`.textmodel.Features.words`); 0 for a row with none. Words sharing a bucket add
+        their vectors."""
+        counts = words.astype(np.float64)
+        known = counts @ self.vocabulary().astype(np.float64)
+        return (counts @ (self.by_bucket() @ self.vectors)) / np.maximum(known, 1)[:, None]
+
 
 def distil(batch: int = 1024) -> WordVectors:
     """The vector of every vocabulary word (a few minutes on two cores)."""
