@@ -248,9 +248,9 @@ def per_class(model: textmodel.LinearClassifier, examples: list[Example]) -> dic
     return {c: round(float(v), 3) for c, v in zip(model.classes, f, strict=True)}
 
 
-def sweep() -> None:
+def sweep(tasks: tuple[str, ...] = TASKS) -> None:
     train, dev = training_set(), dev_set()
-    for task in TASKS:
+    for task in tasks:
         print(f"{task}: {len(train[task])} training examples, {len(dev[task])} development")
         for vectors in SWEEP_VECTORS:
             for c in SWEEP:
@@ -264,11 +264,16 @@ def sweep() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sweep", action="store_true", help="print development scores per C")
+    parser.add_argument(
+        "--sweep", action="store_true", help="print development scores per C and vector weight"
+    )
+    parser.add_argument(
+        "--task", choices=TASKS, action="append", help="sweep only this task (repeatable)"
+    )
     parser.add_argument("--out", type=Path, default=None, help="where to write the model")
     args = parser.parse_args(argv)
     if args.sweep:
-        sweep()
+        sweep(tuple(args.task or TASKS))
         return
     train, dev = training_set(), dev_set()
     models = {task: fit(train[task], C[task], VECTORS[task]) for task in TASKS}
