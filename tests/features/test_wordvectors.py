@@ -59,7 +59,7 @@ def test_word_weights_survive_packing() -> None:
 
 def test_the_vocabulary_holds_only_single_tokens_of_the_featuriser() -> None:
     entries = ["[CLS]", "the", "##ing", "dataframe", "123", "don't", "!", "写", "é", " ", "a1"]
-    kept = wordvectors.vocabulary(entries)
+    kept = wordvectors.single_tokens(entries)
     assert [w for _, w in kept] == ["the", "dataframe", "!", "写", "é"]
     assert [i for i, _ in kept] == [1, 3, 6, 7, 8]
     assert (tokenize(as_binary([w for _, w in kept])).counts == 1).all()

@@ -106,7 +106,7 @@ def encode(w: dict[str, np.ndarray], ids: np.ndarray) -> np.ndarray:
     return pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
 
 
-def vocabulary(entries: list[str]) -> list[tuple[int, str]]:
+def single_tokens(entries: list[str]) -> list[tuple[int, str]]:
     """(model id, word) of the entries :mod:`.tokens` reads as one token of its own."""
     out = []
     for i, e in enumerate(entries):
@@ -152,7 +152,7 @@ def distil(batch: int = 1024) -> WordVectors:
     root = model_dir()
     weights = read_safetensors(root / "model.safetensors")
     entries = (root / "vocab.txt").read_text("utf-8").splitlines()
-    vocab = vocabulary(entries)
+    vocab = single_tokens(entries)
     ids = np.array([[CLS, i, SEP] for i, _ in vocab], np.int64)
     vectors = np.vstack([encode(weights, ids[s : s + batch]) for s in range(0, len(ids), batch)])
     words = [word for _, word in vocab]
