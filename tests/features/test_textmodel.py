@@ -109,6 +109,32 @@ def test_training_never_uses_a_frozen_record_and_dev_is_apart() -> None:
         assert not {t for t, _ in train[task]} & {t for t, _ in dev[task]}
 
 
+def test_a_refit_of_one_task_keeps_the_other_classifier_as_shipped(tmp_path, monkeypatch) -> None:
+    # `training --task capability` refits capability alone; elicitation must score exactly as
+    # the shipped file's, packed again beside the new capability weights.
+    refits = []
+
+    def fake_fit(examples, c, vectors=0.0):
+        refits.append(c)
+        return textmodel.load("capability")
+
+    monkeypatch.setattr(training, "fit", fake_fit)
+    monkeypatch.setattr(training, "training_set", lambda: {t: [] for t in training.TASKS})
+    monkeypatch.setattr(training, "dev_set", lambda: {t: [("x", "none")] for t in training.TASKS})
+    monkeypatch.setattr(training, "macro_f1", lambda m, ex: 0.0)
+    monkeypatch.setattr(training, "per_class", lambda m, ex: {})
+    out = tmp_path / "model.npz"
+    training.main(["--task", "capability", "--out", str(out)])
+    assert refits == [training.C["capability"]]
+    prompts = ["Grade each answer from 1 to 10 against the rubric.", "Show every step.", "hi"]
+    f = textmodel.features(prompts)
+    with np.load(out) as arrays:
+        for task in training.TASKS:
+            np.testing.assert_array_equal(
+                textmodel.unpack(arrays, task).scores(f), textmodel.load(task).scores(f)
+            )
+
+
 def test_a_prompt_too_short_to_hold_a_task_has_no_capability() -> None:
     # A card-testing ring's pings must not read as a coding harvest; a short real task still
     # gets its class.

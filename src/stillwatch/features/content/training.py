@@ -268,23 +268,42 @@ def main(argv: list[str] | None = None) -> None:
         "--sweep", action="store_true", help="print development scores per C and vector weight"
     )
     parser.add_argument(
-        "--task", choices=TASKS, action="append", help="sweep only this task (repeatable)"
+        "--task",
+        choices=TASKS,
+        action="append",
+        help="sweep or refit only this task (repeatable); a refit keeps the other tasks' "
+        "weights as the model file has them",
     )
     parser.add_argument("--out", type=Path, default=None, help="where to write the model")
     args = parser.parse_args(argv)
+    tasks = tuple(args.task or TASKS)
     if args.sweep:
-        sweep(tuple(args.task or TASKS))
+        sweep(tasks)
         return
+    shipped = Path(str(resources.files("stillwatch.features.content"))) / "data"
+    out = args.out or shipped / textmodel.MODEL_FILE
+    models = kept(shipped / textmodel.MODEL_FILE, tasks)
     train, dev = training_set(), dev_set()
-    models = {task: fit(train[task], C[task], VECTORS[task]) for task in TASKS}
-    for task, m in models.items():
-        print(f"{task}: dev macro F1 {macro_f1(m, dev[task]):.3f} {per_class(m, dev[task])}")
-    out = (
-        args.out
-        or Path(str(resources.files("stillwatch.features.content"))) / "data" / textmodel.MODEL_FILE
-    )
-    np.savez_compressed(out, **textmodel.pack(models))
+    for task in tasks:
+        models[task] = fit(train[task], C[task], VECTORS[task])
+    for task in TASKS:
+        m = models[task]
+        refit = "refit" if task in tasks else "kept"
+        print(
+            f"{task} ({refit}): dev macro F1 {macro_f1(m, dev[task]):.3f} {per_class(m, dev[task])}"
+        )
+    np.savez_compressed(out, **textmodel.pack({t: models[t] for t in TASKS}))
     print(f"wrote {out}")
+
+
+def kept(path: Path, refit: tuple[str, ...]) -> dict[str, textmodel.LinearClassifier]:
+    """The classifiers of the model file at ``path`` that are not refit, as it holds them
+    (packed again, they score as before)."""
+    others = [t for t in TASKS if t not in refit]
+    if not others:
+        return {}
+    with np.load(path) as arrays:
+        return {t: textmodel.unpack(arrays, t) for t in others}
 
 
 if __name__ == "__main__":
