@@ -56,3 +56,33 @@ def test_an_owned_hub_ties_its_holders_sparsely_a_carrier_hub_nobody(tmp_path: P
     partners = {a for p in pool_pairs for a in p}
     assert partners == set(POOL)
     assert not any(a in CGNAT and b in CGNAT for a, b in hub)
+
+
+def test_a_pool_so_large_each_pair_weighs_little_still_ties_every_holder(tmp_path: Path) -> None:
+    # 400 of 1,000 accounts pay with one card: the card weighs (1 - ln 400 / ln 1000) x (1 - 0.4)
+    # = 0.08, each pair on its circle 0.077, far under the 0.3 floor other pairs must reach.
+    # Under that floor the circle tied nobody, and the larger an operator's pool the surer.
+    t0 = datetime(2026, 5, 1)
+    pool = [f"pool{i:03d}" for i in range(400)]
+    others = [f"other{i:03d}" for i in range(600)]
+    with open_store(tmp_path / "s.duckdb") as store:
+        store.con.executemany(
+            "INSERT INTO accounts (account_id, created_at, payment_fingerprint) VALUES (?, ?, ?)",
+            [(a, t0, "pm_pool") for a in pool] + [(a, t0, f"pm_{a}") for a in others],
+        )
+        store.con.executemany(
+            "INSERT INTO exchanges (event_id, ts, account_id, ip) VALUES (?, ?, ?, ?)",
+            [(f"e{i}", t0 + timedelta(minutes=i), a, f"81.{i % 200}.{i // 200}.9")
+             for i, a in enumerate(pool + others)],
+        )  # fmt: skip
+        ctx = ScanContext(
+            Sources.from_backend(store.ibis()),
+            pd.DataFrame({"account_id": pool + others}),
+            frozenset(store_inputs(store)["present"]),
+        )
+        out = SharedInfrastructure(max_group=200).run(ctx)
+    links = [lk for lk in out.links if lk.a in pool and lk.b in pool]
+    assert links and all(lk.link_type == "payment" and lk.weight < 0.3 for lk in links)
+    assert {a for lk in links for a in (lk.a, lk.b)} == set(pool)
+    assert len(links) <= 5 * len(pool)
+    assert not any(lk.a in others or lk.b in others for lk in out.links)

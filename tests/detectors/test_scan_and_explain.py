@@ -56,7 +56,7 @@ def test_scan_is_recorded_and_repeatable(scanned: tuple[Store, ScanResult]) -> N
     assert json.loads(inputs)["rows"]["exchanges"] > 0
     assert json.loads(settings)["flag_threshold"] == 0.5
     ran = json.loads(detectors)
-    assert ran["infrastructure.shared-rare"]["version"] == "2"
+    assert ran["infrastructure.shared-rare"]["version"] == "3"
     assert json.loads(summary)["flagged"] == first.flagged > 0
     # each stage's resident high-water mark, recorded beside its time (Linux keeps the marks)
     marks = json.loads(summary)["peak_mb"]
