@@ -239,13 +239,13 @@ class SharedInfrastructure:
                     "usual_tie_strength": round(usual_strength, 3),
                 },
             )
-        # the links from arrays: the pairs are distinct and accounts are numbered in id order,
-        # so ``top_k_mask`` keeps what ``top_k_links`` would
         # An owned hub's circle pairs are links whatever their weight: the larger the pool,
         # the less each of its values weighs, and under the floor of 0.3 the cards of a large
         # enough pool tied none of their holders (`proxy-mixed` medium development seed 3:
         # the operator's 8 cards, 807-898 accounts each, no legitimate account among them,
         # pair weights 0.290-0.296, no link; 299 of the 339 accounts the campaign missed).
+        # The links from arrays: the pairs are distinct and accounts are numbered in id order,
+        # so ``top_k_mask`` keeps what ``top_k_links`` would.
         pairs = con.execute(
             """
             WITH strong AS (SELECT * FROM _sw_infra_pairs WHERE w >= 0.3 OR hub),

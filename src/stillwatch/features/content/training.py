@@ -283,9 +283,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.sweep:
         sweep(tasks)
         return
-    shipped = Path(str(resources.files("stillwatch.features.content"))) / "data"
-    out = args.out or shipped / textmodel.MODEL_FILE
-    models = kept(shipped / textmodel.MODEL_FILE, tasks)
+    out = args.out or (
+        Path(str(resources.files("stillwatch.features.content"))) / "data" / textmodel.MODEL_FILE
+    )
+    # the tasks not refit keep the shipped classifiers (packed again, they score as before)
+    models = {t: textmodel.load(t) for t in TASKS if t not in tasks}
     train, dev = training_set(), dev_set()
     for task in tasks:
         models[task] = fit(train[task], C[task], VECTORS[task])
@@ -297,16 +299,6 @@ def main(argv: list[str] | None = None) -> None:
         )
     np.savez_compressed(out, **textmodel.pack({t: models[t] for t in TASKS}))
     print(f"wrote {out}")
-
-
-def kept(path: Path, refit: tuple[str, ...]) -> dict[str, textmodel.LinearClassifier]:
-    """The classifiers of the model file at ``path`` that are not refit, as it holds them
-    (packed again, they score as before)."""
-    others = [t for t in TASKS if t not in refit]
-    if not others:
-        return {}
-    with np.load(path) as arrays:
-        return {t: textmodel.unpack(arrays, t) for t in others}
 
 
 if __name__ == "__main__":
