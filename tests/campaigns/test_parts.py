@@ -883,8 +883,8 @@ def test_an_organization_joined_to_a_campaign_by_phrases_is_judged_on_its_own() 
     # Cluster 0: an operator's accounts 0-9 (card groups 0-4 and 5-9, tied to each other by
     # frames) and an organization's accounts 10-13, held together by their own card and tied
     # to the operator's by frames alone; the organization's accounts are established
-    # customers, the operator's are not. Cluster 1 (14-23): the same, but one of the
-    # organization's accounts (node 17) is not established. Cluster 2 (24-33): the
+    # customers, the operator's are not. Cluster 1 (14-23): the same, but two of the
+    # organization's four accounts (nodes 16, 17) are not established. Cluster 2 (24-33): the
     # organization (24-27) shares a sign-up network with the operator's accounts besides the
     # frames.
     labels = np.array([0] * 14 + [1] * 10 + [2] * 10)
@@ -898,7 +898,7 @@ def test_an_organization_joined_to_a_campaign_by_phrases_is_judged_on_its_own() 
     edges += [(24, 28, frame | _kind("signup_prefix")), (25, 29, frame)]
     a, b, kinds = (np.array(x) for x in zip(*edges, strict=True))
     customer = np.zeros(34, dtype=bool)
-    customer[[10, 11, 12, 13, 14, 15, 16, 24, 25, 26, 27]] = True  # node 17 is not
+    customer[[10, 11, 12, 13, 14, 15, 24, 25, 26, 27]] = True  # nodes 16 and 17 are not
     out = own_customers(labels, a, b, kinds, customer)
     assert len(set(out[10:14])) == 1 and out[10] > 2  # a cluster of its own
     assert (out[:10] == 0).all()  # the operator's card groups stay one campaign
@@ -907,6 +907,25 @@ def test_an_organization_joined_to_a_campaign_by_phrases_is_judged_on_its_own() 
     most = np.full(34, -1)
     most[[0, 3, 10, 11, 12, 13]] = 0
     assert (own_customers(most, a, b, kinds, customer) == most).all()
+
+
+def test_an_organization_with_a_new_account_is_still_an_organization() -> None:
+    # One cluster: an operator's accounts 0-9 (two card groups tied by frames, none
+    # established, or one) and a vendor's five accounts 10-14 on its own card, tied to the
+    # operator's by frames alone. Three of the vendor's are established; one is unverified and
+    # one was made the day it first sent. With two established of five it stays.
+    labels = np.zeros(15, dtype=np.int64)
+    card, frame = _kind("payment"), _kind("frame")
+    edges = [(x, x + 1, card) for lo, hi in ((0, 5), (5, 10), (10, 15)) for x in range(lo, hi - 1)]
+    edges += [(0, 5, frame), (4, 9, frame), (10, 0, frame), (12, 6, frame), (14, 3, frame)]
+    a, b, kinds = (np.array(x) for x in zip(*edges, strict=True))
+    customer = np.zeros(15, dtype=bool)
+    customer[[2, 10, 11, 12]] = True  # one of the operator's accounts is established too
+    out = own_customers(labels, a, b, kinds, customer)
+    assert len(set(out[10:])) == 1 and out[10] > 0  # the vendor's: a cluster of its own
+    assert (out[:10] == 0).all()
+    customer[12] = False  # two established of five: not the vendor's group for sure
+    assert (own_customers(labels, a, b, kinds, customer) == 0).all()
 
 
 @pytest.mark.parametrize(
