@@ -775,6 +775,28 @@ def test_a_member_tied_only_by_phrases_few_of_a_large_campaign_use_is_stray() ->
     assert np.flatnonzero(stray).tolist() == [202]
 
 
+def test_customers_of_one_popular_template_do_not_vouch_for_it_themselves() -> None:
+    """A campaign of 200 accounts on a ring, each tie naming its template and a card; three of
+    them carry resold prompts of a popular template. Twelve customers who all paste that
+    template are tied to each other by it and to those three: counted over the whole cluster
+    they hold it as 15 of 212 (7%), but among the members tied by something other than content
+    (the 200 carded ones) it is held by 3 (1.5%): the customers are stray, the campaign is not.
+    `proxy-mixed` small development seed 13: twelve such customers sat in a campaign."""
+    n, customers = 200, list(range(200, 212))
+    rows = [(i, (i + 1) % n, ["frame:T", f"payment:c{i // 2}"]) for i in range(n)]
+    rows += [(x, y, ["frame:popular"]) for k, x in enumerate(customers) for y in customers[k + 1 :]]
+    rows += [(x, m, ["frame:popular"]) for x in customers for m in range(3)]
+    a = np.array([r[0] for r in rows])
+    b = np.array([r[1] for r in rows])
+    named = NamedValues.of([[{"key": k, "weight": 0.4} for k in r[2]] for r in rows])
+    labels = np.zeros(n + len(customers), dtype=np.int64)
+    assert np.flatnonzero(stray_phrases(labels, a, b, named)).tolist() == customers
+    # without the cards no member is anchored, and the holders are counted over all as before
+    plain = NamedValues.of([[{"key": k, "weight": 0.4} for k in r[2] if not k.startswith("pay")]
+                            for r in rows])  # fmt: skip
+    assert not stray_phrases(labels, a, b, plain).any()
+
+
 def test_a_ring_joined_through_members_the_trim_removes_is_apart_after_a_second_pass() -> None:
     """A campaign (0-59, frames on every pair); twelve customers (60-71) tied to eight of its
     accounts and to five accounts of an abuse ring (72-76) by near-duplicate prompts alone;

@@ -194,8 +194,22 @@ def stray_phrases(
     node = np.concatenate([ea[inner], eb[inner]])
     c2, key2 = np.tile(c, 2), np.tile(key, 2)
     size = np.bincount(labels[labels >= 0])
-    held = PhraseHolders(labels, a, b, named, np.unique(c)).count(c2, key2)
-    share = held / size[c2]
+    targets = np.unique(c)
+    share = PhraseHolders(labels, a, b, named, targets).count(c2, key2) / size[c2]
+    # ... and among the members tied inside by an owned value other than content (a card, a
+    # sign-up batch, timing, a network): customers who all paste one popular template are tied
+    # to each other by it, and hold it as many as they are; counted among the anchored members
+    # (where there are 2 / STRAY_SHARE of them or more) they do not vouch for it themselves
+    anchored = np.zeros(len(labels), dtype=bool)
+    other_kind = ~np.isin(kind, CONTENT_KINDS)
+    anchored[ea[inner][other_kind]] = True
+    anchored[eb[inner][other_kind]] = True
+    among = np.where(anchored, labels, -1)
+    if (among >= 0).any():
+        base = np.bincount(among[among >= 0], minlength=len(size))
+        counted = base[c2] >= 2 / STRAY_SHARE
+        held = PhraseHolders(among, a, b, named, targets[targets <= among.max()]).count(c2, key2)
+        share = np.where(counted, np.minimum(share, held / np.maximum(base[c2], 1)), share)
     kind2 = np.tile(kind, 2)
     partners = np.bincount(node, kind2 == "minhash", len(labels))
     firm, stray = firm_or_stray(kind2, share, partners[node], size[c2])
