@@ -172,7 +172,9 @@ def stray_phrases(
     """Members (a mask) tied inside their cluster only by phrases few of its members use and
     by near-duplicate prompts — or by near-duplicate prompts alone, to fewer than
     ``STRAY_SHARE`` of its members: no tie of another owned kind (a card, a sign-up batch,
-    timing) and no phrase held by ``STRAY_SHARE`` of the cluster or more.
+    timing) and no phrase held by ``STRAY_SHARE`` of the cluster or more — of its members,
+    and of those tied inside by another owned kind where they are ``2 / STRAY_SHARE`` or more
+    (the smaller share: customers of one popular template do not vouch for it themselves).
 
     Why: a campaign that resells customers' traffic carries their prompts, and the templates
     people reuse (a marketing agency's "write a 150-word post for us, our keyword is …") are
