@@ -195,24 +195,24 @@ def stray_phrases(
     c, key, kind = c[inner], named.key[inner], named.kind[inner]
     node = np.concatenate([ea[inner], eb[inner]])
     c2, key2 = np.tile(c, 2), np.tile(key, 2)
+    kind2 = np.tile(kind, 2)
     size = np.bincount(labels[labels >= 0])
     targets = np.unique(c)
-    share = PhraseHolders(labels, a, b, named, targets).count(c2, key2) / size[c2]
+    held_by = named.holders(a, b, PHRASE_KINDS)  # read once, counted twice
+    share = PhraseHolders(labels, a, b, named, targets, held_by).count(c2, key2) / size[c2]
     # ... and among the members tied inside by an owned value other than content (a card, a
     # sign-up batch, timing, a network): customers who all paste one popular template are tied
     # to each other by it, and hold it as many as they are; counted among the anchored members
     # (where there are 2 / STRAY_SHARE of them or more) they do not vouch for it themselves
     anchored = np.zeros(len(labels), dtype=bool)
-    other_kind = ~np.isin(kind, CONTENT_KINDS)
-    anchored[ea[inner][other_kind]] = True
-    anchored[eb[inner][other_kind]] = True
+    anchored[node[~np.isin(kind2, CONTENT_KINDS)]] = True
     among = np.where(anchored, labels, -1)
-    if (among >= 0).any():
+    if anchored.any():
         base = np.bincount(among[among >= 0], minlength=len(size))
         counted = base[c2] >= 2 / STRAY_SHARE
-        held = PhraseHolders(among, a, b, named, targets[targets <= among.max()]).count(c2, key2)
+        some = targets[base[targets] > 0]
+        held = PhraseHolders(among, a, b, named, some, held_by).count(c2, key2)
         share = np.where(counted, np.minimum(share, held / np.maximum(base[c2], 1)), share)
-    kind2 = np.tile(kind, 2)
     partners = np.bincount(node, kind2 == "minhash", len(labels))
     firm, stray = firm_or_stray(kind2, share, partners[node], size[c2])
     has_firm = np.bincount(node, firm, len(labels)) > 0
@@ -230,12 +230,15 @@ class PhraseHolders:
     def __init__(
         self, labels: np.ndarray, a: np.ndarray, b: np.ndarray, named: NamedValues,
         targets: Sequence[int] | np.ndarray,
+        holders: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:  # fmt: skip
+        """``holders``: ``named.holders(a, b, PHRASE_KINDS)`` when the caller has it already
+        (one sort of every phrase holder in the graph, the same for any ``labels``)."""
         self.labels = labels.copy()
         self.size = np.bincount(labels[labels >= 0], minlength=int(labels.max()) + 2)
         target = np.zeros(len(self.size), dtype=bool)
         target[np.asarray(targets, dtype=np.int64)] = True
-        key, node = named.holders(a, b, PHRASE_KINDS)
+        key, node = holders if holders is not None else named.holders(a, b, PHRASE_KINDS)
         c = labels[node]
         mine = (c >= 0) & target[np.maximum(c, 0)]
         # how many members of each cluster hold each key: sorted codes cluster * n_keys + key
