@@ -269,7 +269,7 @@ def scan(
             collected: list[tuple[str, str, str, float, str]] = []
             n_signals = n_candidates = 0
             for i, d in enumerate(dets, 1):
-                reason = _skip_reason(d, present)
+                reason = skip_reason(d, present)
                 if reason:
                     report[d.id] = _entry(d, ran=False, reason=reason)
                     progress(f"signals {i}/{len(dets)}: {d.id} skipped ({reason})")
@@ -420,7 +420,7 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _skip_reason(d: Detector, present: frozenset[str]) -> str | None:
+def skip_reason(d: Detector, present: frozenset[str]) -> str | None:
     missing = missing_requirements(d.requires, present)
     if missing:
         return "no data in " + ", ".join(m.replace("|", " or ") for m in missing)

@@ -78,9 +78,31 @@ def campaigns_with(store_path: Path, settings: dict[str, Any]) -> Any:
                 "UPDATE account_scores SET flagged = false, group_id = NULL WHERE scan_id = ?",
                 [scan_id],
             )
+            keep_frame_holders(store, settings)
             campaign_stage(store, scan_id, settings)
             ids = store.sql("SELECT account_id FROM account_scores WHERE scan_id = ?", [scan_id])
             return scan_result(store, scan_id, np.array([r[0] for r in ids], dtype=object))
+
+
+def keep_frame_holders(store: Any, settings: dict[str, Any]) -> None:
+    """What the frames detector keeps for the campaign stage's size (its frame holders, a temp
+    table of the scan's connection), made again on this connection: the campaign stage runs
+    here without the signals stage before it."""
+    import pandas as pd
+
+    from stillwatch.detectors.base import ScanContext
+    from stillwatch.detectors.prompts import release
+    from stillwatch.detectors.registry import detectors
+    from stillwatch.features.sources import Sources
+    from stillwatch.pipeline import skip_reason, store_inputs
+
+    present = frozenset(store_inputs(store)["present"])
+    frames = [d for d in detectors() if d.id == "content.shared-frames"]
+    if not frames or skip_reason(frames[0], present):
+        return
+    ctx = ScanContext(Sources.from_backend(store.ibis()), pd.DataFrame(), present, settings)
+    frames[0].run(ctx)
+    release(ctx)
 
 
 def parse_grid(items: list[str]) -> list[dict[str, Any]]:

@@ -123,8 +123,13 @@ def render_campaign(c: dict[str, Any]) -> list[str]:
             f"accounts {c['accounts']:,} (interval {c['accounts_low']:,}–{c['accounts_high']:,})",
             f"campaign exchanges {c['exchanges']:,} (interval {c['exchanges_low']:,}–"
             f"{c['exchanges_high']:,}) of {c['member_exchanges']:,} sent by its accounts; "
-            f"{_pct(ev.get('legit_share'))} of the members' traffic looks like other "
-            "customers' (resold) and is not counted",
+            f"{_pct(ev.get('legit_share'))} of the members' traffic "
+            + (
+                "is in conversations without any of the campaign's frames (resold)"
+                if ev.get("exchanges_split") == "frames"
+                else "looks like other customers' (resold)"
+            )
+            + " and is not counted",
             f"first seen {c['first_seen']} (between {c['first_seen_low']} and "
             f"{c['first_seen_high']}), last seen {c['last_seen']} (between "
             f"{c['last_seen_low']} and {c['last_seen_high']})",

@@ -56,7 +56,16 @@ from stillwatch.campaigns.judge import (
     trim,
 )
 from stillwatch.campaigns.null import null_threshold
-from stillwatch.campaigns.size import bootstrap_exchanges, exchange_cells, mixture
+from stillwatch.campaigns.size import (
+    MIN_FRAMED_SHARE,
+    MixtureEstimate,
+    bootstrap_exchanges,
+    exchange_cells,
+    framed_exchanges,
+    framed_split,
+    mark_cells,
+    mixture,
+)
 from stillwatch.campaigns.usage import prompt_shares
 from stillwatch.engine.memory import stage_peak_mb
 from stillwatch.engine.store import Store, query_arrow
@@ -479,6 +488,7 @@ class CampaignSize:
     member_exchanges: int
     legit_share: float
     confidence: dict[str, float]
+    split: str = "mixture"  # how the members' exchanges were split: "mixture" or "frames"
 
 
 def _doubt(
@@ -529,17 +539,38 @@ def _sizes(
     query_arrow(store.con, members, "_sw_members_df",
                 "CREATE OR REPLACE TEMP TABLE _sw_members AS SELECT * FROM _sw_members_df")  # fmt: skip
     legit = exchange_cells(store, "_sw_members", DESCRIBED)
-    per = store.con.execute(
+    count_sql = (
         "SELECT m.c, x.account_id, x.cell, count(*) AS n FROM _sw_cells x JOIN _sw_members m "
         "USING (account_id) GROUP BY ALL"
-    ).df()
+    )
+    per = store.con.execute(count_sql).df()
+    matrices = {
+        c: per[per.c == c].pivot_table(index="account_id", columns="cell", values="n",
+                                       aggfunc="sum", fill_value=0)
+        for c in reported
+    }  # fmt: skip
+    mixtures = {c: mixture(matrices[c].sum(axis=0), legit) for c in reported}
+    # where the members carry legitimate traffic, their campaign's frames say which is which
+    resold = [c for c in reported if mixtures[c].legit_share > 0]
+    framed = framed_exchanges(store, resold)
+    by_frames = [
+        c for c in resold
+        if framed.get(c, 0) >= MIN_FRAMED_SHARE * _campaign_share(mixtures[c], matrices[c])
+    ]  # fmt: skip
+    if by_frames:
+        mark_cells(store, by_frames)
+        per = store.con.execute(count_sql).df()
+    store.con.execute("DROP TABLE IF EXISTS _sw_framed")
     out: dict[int, CampaignSize] = {}
     for c in reported:
-        sub = per[per.c == c]
-        matrix = sub.pivot_table(index="account_id", columns="cell", values="n", aggfunc="sum",
-                                 fill_value=0)  # fmt: skip
-        est = mixture(matrix.sum(axis=0), legit)
-        point, lo, hi = bootstrap_exchanges(matrix, legit, cs.bootstrap_rounds, cs.seed + c)
+        if c in by_frames:
+            matrix = per[per.c == c].pivot_table(index="account_id", columns="cell", values="n",
+                                                 aggfunc="sum", fill_value=0)  # fmt: skip
+            est = framed_split(matrix)
+            point = lo = hi = float(framed[c])
+        else:
+            matrix, est = matrices[c], mixtures[c]
+            point, lo, hi = bootstrap_exchanges(matrix, legit, cs.bootstrap_rounds, cs.seed + c)
         n = len(members_of[c])
         loose, near = doubt.get(c, ([], []))
         # accounts the graph cannot see (or wrongly holds) either way: ``unseen_share``
@@ -559,8 +590,16 @@ def _sizes(
             int(matrix.to_numpy().sum()),
             est.legit_share,
             est.confidence,
+            "frames" if c in by_frames else "mixture",
         )
     return out
+
+
+def _campaign_share(est: MixtureEstimate, matrix: pd.DataFrame) -> float:
+    """The exchanges the mixture ``est`` counts as the campaign's among ``matrix``'s."""
+    total = matrix.sum(axis=0)
+    conf = pd.Series(est.confidence).reindex(total.index, fill_value=1.0)
+    return float((total * conf).sum())
 
 
 def _json(x: Any) -> str:
@@ -607,6 +646,7 @@ def _write(
                 for x in ("thinking", "max_cap", "elicitation", "targeted")
             },
             "legit_share": round(size.legit_share, 4) if size else None,
+            "exchanges_split": size.split if size else None,
             **lineage.get(c, {}),
         }
         camp_rows["scan_id"].append(scan_id)

@@ -39,6 +39,7 @@ from stillwatch.detectors.base import (
 from stillwatch.detectors.pairs import holder_pair_codes, ring_positions, top_k_mask
 from stillwatch.detectors.prompts import (
     classified_table,
+    keep_frame_holders,
     sample_counts,
     sample_table,
     skeleton_table,
@@ -113,6 +114,7 @@ class SharedFrames(_ContentDetector):
             out.add(a, score, {"share": round(share, 3), "prompts": n, "frames": frames,
                     "max_sharing_accounts": int(row["max_sharing_accounts"] or 0)})  # fmt: skip
         out.links = self._links(stats)
+        keep_frame_holders(connection(ctx), stats.incidence, stats.frames)
         return out
 
     def _links(self, stats: Any) -> list[LinkCandidate] | LinkColumns:

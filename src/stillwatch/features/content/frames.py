@@ -405,6 +405,20 @@ def skeleton_table(
     return name
 
 
+def keys_table(con: Any, skeletons: str, name: str, key_tokens: int = KEY_TOKENS) -> str:
+    """Temp table ``name`` (``rid``, ``kind``, ``frame``): every frame candidate of each
+    prompt of :func:`skeleton_table` ``skeletons`` that frame mining would count (both ends,
+    every key length, at least ``MIN_FRAME_WORDS`` words unmasked), to match prompts against
+    frames mined before. Returns ``name``."""
+    k = int(key_tokens)
+    lengths = sorted({k, *(x for x in SHORT_KEYS if x < k)}, reverse=True)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT rid, kind, frame "
+        f"FROM ({_keys_select(skeletons, lengths)}) WHERE words >= {MIN_FRAME_WORDS}"
+    )
+    return name
+
+
 def mine_frames_skeletons(
     con: Any,
     table: str,
