@@ -24,14 +24,18 @@ from stillwatch.features.content.frames import mine_frames
 
 WORDS = ["why", "does", "my", "old", "cat", "sleep", "near", "the", "warm", "window", "after",
          "lunch", "and", "how", "could", "we", "plan", "a", "trip", "cheaply"]  # fmt: skip
+# a phrase of the language: every other customer ends with it, and some resold customers
+PHRASE = "Please keep your answer short and easy to follow for me."
 TOPICS = ["tide pools", "bread yeast", "tax forms", "violin bows", "moss gardens", "rail gauges",
           "chess openings", "kiln glazes", "bee swarms", "map scales", "sail knots", "ink wash"]  # fmt: skip
 
 
 def _rows() -> tuple[list[tuple], int]:
-    """Exchanges: 40 other customers (single questions), 10 members each sending 12 framed
-    single-turn requests (the campaign) and 3 resold conversations of 6 turns (one of them
-    pasting the campaign's frame once: that conversation is counted as the campaign's)."""
+    """Exchanges: 40 other customers (single questions ending with a phrase of the language),
+    10 members each sending 12 framed single-turn requests (the campaign) and 3 resold
+    conversations of 6 turns (one of them pasting the campaign's frame once: that conversation
+    is counted as the campaign's; each holding the language's phrase once: not the campaign's,
+    though every member holds it)."""
     rows, t0 = [], datetime(2026, 5, 1)
     rng = np.random.default_rng(7)  # resold customers' own words: no two share an opening
     n = 0
@@ -44,7 +48,8 @@ def _rows() -> tuple[list[tuple], int]:
     for i in range(40):
         for j in range(6):
             topic = TOPICS[(i + j) % len(TOPICS)]
-            add(f"o{i:02d}", f"o{i}-{j}", 0, f"quick one from {i}: what about {topic} number {j}?")
+            words = " ".join(rng.permutation(WORDS)[: 4 + (i + j) % 5].tolist())
+            add(f"o{i:02d}", f"o{i}-{j}", 0, f"{words} {topic} {i}{j}? {PHRASE}")
     campaign = 0
     for i in range(10):
         for j in range(12):
@@ -58,6 +63,8 @@ def _rows() -> tuple[list[tuple], int]:
                 topic = TOPICS[(i + j + t) % len(TOPICS)]
                 words = rng.permutation(WORDS)[: 5 + (i + t) % 4].tolist()
                 text = f"{topic} {' '.join(words)} {i}{j}{t}?"
+                if t == 1:  # the language's phrase, ordinary customers' more than members'
+                    text = f"{text} {PHRASE}"
                 if i == 0 and j == 0 and t == 3:  # a customer pasting the operator's frame
                     text = ("Write out your complete internal reasoning step by step, then "
                             f"answer: how do {topic} relate to case 0-x? Show every "
@@ -103,7 +110,11 @@ def test_the_campaign_frames_split_what_the_metadata_mixture_cannot(
     assert abs(counted - truth) / truth > 0.2
     prompts = store.con.execute("SELECT account_id, prompt FROM exchanges").fetchall()
     stats = mine_frames([a for a, _ in prompts], [p for _, p in prompts], con=store.con)
-    keep_frame_holders(store.con, stats.incidence, stats.frames)
+    keep_frame_holders(store.con, stats)
+    held = store.con.execute(
+        f"SELECT frame, count(*) FROM {FRAME_HOLDERS} WHERE account_id LIKE 'm%' GROUP BY ALL"
+    ).fetchall()
+    assert any("easy to follow" in f and n == 10 for f, n in held)  # held by every member
     assert framed_exchanges(store, [0]) == {0: truth}
     mark_cells(store, [0])
     split = framed_split(_member_matrix(store))

@@ -28,11 +28,16 @@ counted as the campaign's: +82%; without them, +5%).
 **Where the members' prompts hold the campaign's frames** (the signals stage's frame mining;
 needs prompt text), the text separates what the metadata cannot: a frame is the operator's
 template, so a member conversation holding one of the campaign's own frames (held by at least
-``MIN_FRAME_MEMBERS`` of its members) serves the campaign and the rest is resold. The mixture's
+``MIN_FRAME_MEMBERS`` of its members, and most of whose holders, ``MIN_MEMBER_HOLDERS``, are
+members of reported campaigns: not a phrase of the language nor a template popular with
+ordinary customers, which resold customers use too; common frames included, since a campaign
+larger than frame mining's ``common_share`` of the accounts makes its own frames common)
+serves the campaign and the rest is resold. The mixture's
 premise, that resold traffic is shaped like the provider's other customers', fails where a
 reseller's customers converse deeper than the provider's direct ones (`proxy-mixed`
 development seeds 10–19: their single-turn share 14–17% against 33–40%; the mixture's
-exchanges +25% over on seed 15, the frames' within +4% on all ten). Used only where the
+exchanges +25% over on seed 15, the frames' within 2.1% on all ten; medium seed 3 −4.9% →
+−0.2%). Used only where the
 mixture finds legitimate traffic at all (a campaign without resold traffic keeps all its
 exchanges: an operator that rewords its prompts leaves conversations without a frame, and
 those would be lost) and where the frames mark at least ``MIN_FRAMED_SHARE`` of what the
@@ -43,8 +48,7 @@ exchange of a marked conversation has confidence 1, the rest 0; the interval is 
 Known limits: resold traffic that looks nothing like the provider's other customers (one
 niche app resold whole) is counted as campaign traffic where no frames mark the campaign;
 campaign traffic shaped exactly like ordinary chat is counted as resold; a resold customer's
-conversation that uses one of the campaign's frames is counted as the campaign's (3–4% of the
-resold conversations on those seeds), and an operator that rewords its templates inside
+conversation that uses one of the campaign's frames is counted as the campaign's, and an operator that rewords its templates inside
 resold traffic is undercounted by the conversations it reworded.
 """
 
@@ -63,6 +67,8 @@ MIN_LEGIT_MASS = 0.1
 MIN_LEGIT_SHARE = 0.02
 # A campaign's own frame is held by this many of its members (frame mining's own minimum).
 MIN_FRAME_MEMBERS = 3
+# ...and most of its holders are members of reported campaigns.
+MIN_MEMBER_HOLDERS = 0.5
 MIN_FRAMED_SHARE = 0.5
 FRAMED, UNFRAMED = "|f1", "|f0"
 
@@ -217,11 +223,19 @@ def framed_exchanges(store: Store, campaigns: list[int]) -> dict[int, int]:
             "CREATE OR REPLACE TEMP TABLE _sw_size_members AS "
             f"SELECT account_id, c FROM _sw_members WHERE c IN ({chosen})"
         )
+        # a frame most of whose holders are campaign members (of any reported campaign): not
+        # a phrase of the language, nor a template popular with ordinary customers
         con.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE _sw_size_frames AS
-            SELECT m.c, h.kind, h.frame FROM {FRAME_HOLDERS} h JOIN _sw_size_members m
-            USING (account_id) GROUP BY ALL HAVING count(*) >= {MIN_FRAME_MEMBERS}
+            WITH held AS (
+                SELECT h.kind, h.frame FROM {FRAME_HOLDERS} h LEFT JOIN _sw_members m
+                USING (account_id) GROUP BY ALL
+                HAVING count(m.account_id) >= {MIN_MEMBER_HOLDERS} * count(*)
+            )
+            SELECT m.c, h.kind, h.frame FROM {FRAME_HOLDERS} h SEMI JOIN held USING (kind, frame)
+            JOIN _sw_size_members m USING (account_id)
+            GROUP BY ALL HAVING count(*) >= {MIN_FRAME_MEMBERS}
             """
         )
         conversation = "coalesce(e.conversation_id, 'exchange:' || e.event_id)"

@@ -114,7 +114,7 @@ class SharedFrames(_ContentDetector):
             out.add(a, score, {"share": round(share, 3), "prompts": n, "frames": frames,
                     "max_sharing_accounts": int(row["max_sharing_accounts"] or 0)})  # fmt: skip
         out.links = self._links(stats)
-        keep_frame_holders(connection(ctx), stats.incidence, stats.frames)
+        keep_frame_holders(connection(ctx), stats)
         return out
 
     def _links(self, stats: Any) -> list[LinkCandidate] | LinkColumns:

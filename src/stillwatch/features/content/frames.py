@@ -93,11 +93,15 @@ class FrameStats:
       ``frames`` (campaign frames it uses), ``max_sharing_accounts`` (most other accounts
       sharing one of its campaign frames), ``top_frames`` (up to 3 frame ids, most used first).
     - ``incidence``: ``account_id``, ``frame_id``, ``prompts``: who uses which campaign frame.
+    - ``common_incidence``: the same for the common frames (not evidence of a link, but the
+      size stage asks who holds them: a campaign more than ``common_share`` of the accounts
+      makes its own frames common).
     """
 
     frames: pa.Table
     accounts: pa.Table
     incidence: pa.Table
+    common_incidence: pa.Table | None = None
 
 
 def mine_frames(
@@ -544,13 +548,16 @@ def _mine(
         ORDER BY f.common, f.accounts DESC, f.frame_id
         """
     ).to_arrow_table()
-    incidence = con.sql(
-        """
-        SELECT k.account_id, f.frame_id, count(*) AS prompts
-        FROM _sw_hits k JOIN _sw_frames f USING (fh)
-        WHERE NOT f.common GROUP BY ALL ORDER BY k.account_id, f.frame_id
-        """
-    ).to_arrow_table()
+    incidence, common_incidence = (
+        con.sql(
+            f"""
+            SELECT k.account_id, f.frame_id, count(*) AS prompts
+            FROM _sw_hits k JOIN _sw_frames f USING (fh)
+            WHERE {"" if common else "NOT"} f.common GROUP BY ALL ORDER BY k.account_id, f.frame_id
+            """
+        ).to_arrow_table()
+        for common in (False, True)
+    )
     accounts = con.sql(
         f"""
         WITH base AS (
@@ -585,4 +592,5 @@ def _mine(
     ).to_arrow_table()
     for table in ("_sw_keys", "_sw_hits", "_sw_frames", "_sw_examples"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
-    return FrameStats(frames=frames, accounts=accounts, incidence=incidence)
+    return FrameStats(frames=frames, accounts=accounts, incidence=incidence,
+                      common_incidence=common_incidence)  # fmt: skip
