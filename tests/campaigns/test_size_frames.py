@@ -19,7 +19,7 @@ from stillwatch.campaigns.size import (
     mark_cells,
     mixture,
 )
-from stillwatch.detectors.prompts import FRAME_HOLDERS, keep_frame_holders
+from stillwatch.detectors.prompts import FRAME_HOLDERS
 from stillwatch.features.content.frames import mine_frames
 
 WORDS = ["why", "does", "my", "old", "cat", "sleep", "near", "the", "warm", "window", "after",
@@ -109,8 +109,8 @@ def test_the_campaign_frames_split_what_the_metadata_mixture_cannot(
     # fails and it counts the resold traffic as the campaign's
     assert abs(counted - truth) / truth > 0.2
     prompts = store.con.execute("SELECT account_id, prompt FROM exchanges").fetchall()
-    stats = mine_frames([a for a, _ in prompts], [p for _, p in prompts], con=store.con)
-    keep_frame_holders(store.con, stats)
+    mine_frames([a for a, _ in prompts], [p for _, p in prompts], con=store.con,
+                holders=FRAME_HOLDERS)  # fmt: skip
     held = store.con.execute(
         f"SELECT frame, count(*) FROM {FRAME_HOLDERS} WHERE account_id LIKE 'm%' GROUP BY ALL"
     ).fetchall()
@@ -131,3 +131,33 @@ def test_without_kept_frames_nothing_is_split_by_frames(store: types.SimpleNames
     store.con.execute(f"DROP TABLE IF EXISTS {FRAME_HOLDERS}")
     assert framed_exchanges(store, [0]) == {}
     assert framed_exchanges(store, []) == {}
+
+
+def test_members_shaped_like_everyone_else_are_sized_without_frames() -> None:
+    """The mixture reads every member exchange as legitimate (members' cells in the others'
+    proportions) and no frame marks any: the campaign keeps the mixture's count, no error."""
+    from stillwatch.campaigns.find import CampaignSettings, _sizes
+
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE exchanges (event_id VARCHAR, account_id VARCHAR, conversation_id VARCHAR, "
+        "ts TIMESTAMP, input_tokens INTEGER, output_tokens INTEGER, tools_count INTEGER, "
+        "prompt VARCHAR, api_key_id VARCHAR, end_user_id VARCHAR, asn VARCHAR, "
+        "tls_fingerprint VARCHAR)"
+    )
+    rows = [
+        (f"e{a}{j}", a, f"{a}-{j}", datetime(2026, 1, 1), 40, 60, 0, "hi", None, None, None, None)
+        for a in [f"o{i}" for i in range(20)] + [f"m{i}" for i in range(5)]
+        for j in range(4)
+    ]
+    con.executemany("INSERT INTO exchanges VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    for kept in (False, True):
+        if kept:  # frames kept, none of them the campaign's
+            con.execute(
+                f"CREATE TEMP TABLE {FRAME_HOLDERS} AS SELECT 'o1' AS account_id, "
+                "'prefix' AS kind, 'a b c' AS frame, false AS common"
+            )
+        store = types.SimpleNamespace(con=con)
+        size = _sizes(store, "s", [0], [[f"m{i}" for i in range(5)]], CampaignSettings(), {})[0]
+        assert size.split == "mixture"
+        assert size.legit_share == 1.0 and size.exchanges[0] == 0

@@ -555,7 +555,8 @@ def _sizes(
     framed = framed_exchanges(store, resold)
     by_frames = [
         c for c in resold
-        if framed.get(c, 0) >= MIN_FRAMED_SHARE * _campaign_share(mixtures[c], matrices[c])
+        if framed.get(c, 0) > 0
+        and framed[c] >= MIN_FRAMED_SHARE * _campaign_share(mixtures[c], matrices[c])
     ]  # fmt: skip
     if by_frames:
         mark_cells(store, by_frames)

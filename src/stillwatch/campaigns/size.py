@@ -28,7 +28,7 @@ counted as the campaign's: +82%; without them, +5%).
 **Where the members' prompts hold the campaign's frames** (the signals stage's frame mining;
 needs prompt text), the text separates what the metadata cannot: a frame is the operator's
 template, so a member conversation holding one of the campaign's own frames (held by at least
-``MIN_FRAME_MEMBERS`` of its members, and most of whose holders, ``MIN_MEMBER_HOLDERS``, are
+``MIN_FRAME_MEMBERS`` of its members, with at least ``MIN_MEMBER_HOLDERS`` of its holders
 members of reported campaigns: not a phrase of the language nor a template popular with
 ordinary customers, which resold customers use too; common frames included, since a campaign
 larger than frame mining's ``common_share`` of the accounts makes its own frames common)
@@ -67,7 +67,7 @@ MIN_LEGIT_MASS = 0.1
 MIN_LEGIT_SHARE = 0.02
 # A campaign's own frame is held by this many of its members (frame mining's own minimum).
 MIN_FRAME_MEMBERS = 3
-# ...and most of its holders are members of reported campaigns.
+# ...and at least this share of its holders are members of reported campaigns.
 MIN_MEMBER_HOLDERS = 0.5
 MIN_FRAMED_SHARE = 0.5
 FRAMED, UNFRAMED = "|f1", "|f0"
@@ -216,15 +216,16 @@ def framed_exchanges(store: Store, campaigns: list[int]) -> dict[int, int]:
     if not campaigns or frames is None or not kept:
         return {}
     chosen = ", ".join(str(int(c)) for c in campaigns)
-    temps = ("_sw_size_members", "_sw_size_frames", "_sw_size_sk", "_sw_size_keys",
+    temps = ("_sw_size_members", "_sw_size_frames", "_sw_size_src", "_sw_size_sk",
              "_sw_framed_conv")  # fmt: skip
     try:
         con.execute(
             "CREATE OR REPLACE TEMP TABLE _sw_size_members AS "
             f"SELECT account_id, c FROM _sw_members WHERE c IN ({chosen})"
         )
-        # a frame most of whose holders are campaign members (of any reported campaign): not
-        # a phrase of the language, nor a template popular with ordinary customers
+        # a frame at least half of whose holders are campaign members (of any reported
+        # campaign): not a phrase of the language, nor a template popular with ordinary
+        # customers
         con.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE _sw_size_frames AS
@@ -239,19 +240,26 @@ def framed_exchanges(store: Store, campaigns: list[int]) -> dict[int, int]:
             """
         )
         conversation = "coalesce(e.conversation_id, 'exchange:' || e.event_id)"
-        # only the members holding a frame of their campaign can have a framed conversation
-        source = (
-            f"(SELECT e.account_id, e.prompt, {conversation} AS conversation FROM exchanges e "
-            f"JOIN _sw_size_members m USING (account_id) "
-            f"WHERE e.prompt IS NOT NULL AND m.c IN (SELECT c FROM _sw_size_frames))"
-        )
-        frames.skeleton_table(con, source, "_sw_size_sk", ("conversation",), text=False)
-        frames.keys_table(con, "_sw_size_sk", "_sw_size_keys")
+        # every prompt of the members of a campaign with frames (the holders above were read
+        # from a sample of each account's prompts: any member may hold them), numbered as read
         con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE _sw_size_src AS
+            SELECT e.account_id, e.prompt, {conversation} AS conversation,
+                   row_number() OVER () AS rid
+            FROM exchanges e JOIN _sw_size_members m USING (account_id)
+            WHERE e.prompt IS NOT NULL AND m.c IN (SELECT c FROM _sw_size_frames)
             """
+        )
+        frames.skeleton_table(con, "_sw_size_src", "_sw_size_sk", ("conversation",),
+                              rid="rid", text=False)  # fmt: skip
+        con.execute("DROP TABLE _sw_size_src")
+        # each prompt's keys matched as they are made (a member prompt has four or so)
+        con.execute(
+            f"""
             CREATE OR REPLACE TEMP TABLE _sw_framed_conv AS
             SELECT DISTINCT s.account_id, s.conversation
-            FROM _sw_size_keys k JOIN _sw_size_sk s USING (rid)
+            FROM ({frames.frame_keys_select("_sw_size_sk")}) k JOIN _sw_size_sk s USING (rid)
             JOIN _sw_size_members m USING (account_id)
             SEMI JOIN _sw_size_frames f ON f.c = m.c AND f.kind = k.kind AND f.frame = k.frame
             """
@@ -259,8 +267,10 @@ def framed_exchanges(store: Store, campaigns: list[int]) -> dict[int, int]:
         con.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE _sw_framed AS
-            SELECT e.event_id FROM exchanges e
-            JOIN _sw_framed_conv f
+            SELECT e.event_id FROM (
+                SELECT event_id, account_id, conversation_id FROM exchanges
+                SEMI JOIN _sw_size_members USING (account_id)
+            ) e JOIN _sw_framed_conv f
               ON f.account_id = e.account_id AND f.conversation = {conversation}
             """
         )

@@ -38,8 +38,8 @@ from stillwatch.detectors.base import (
 )
 from stillwatch.detectors.pairs import holder_pair_codes, ring_positions, top_k_mask
 from stillwatch.detectors.prompts import (
+    FRAME_HOLDERS,
     classified_table,
-    keep_frame_holders,
     sample_counts,
     sample_table,
     skeleton_table,
@@ -97,6 +97,7 @@ class SharedFrames(_ContentDetector):
             connection(ctx),
             skeleton_table(ctx, self.per_account),
             texts=sample_table(ctx, self.per_account),
+            holders=FRAME_HOLDERS,
         )
         # only the accounts with a frame share come to Python (a large store has a million)
         accounts = stats.accounts
@@ -114,7 +115,6 @@ class SharedFrames(_ContentDetector):
             out.add(a, score, {"share": round(share, 3), "prompts": n, "frames": frames,
                     "max_sharing_accounts": int(row["max_sharing_accounts"] or 0)})  # fmt: skip
         out.links = self._links(stats)
-        keep_frame_holders(connection(ctx), stats)
         return out
 
     def _links(self, stats: Any) -> list[LinkCandidate] | LinkColumns:

@@ -205,24 +205,9 @@ def keep_verdicts(ctx: ScanContext) -> None:
 # never a link, but a campaign larger than ``common_share`` of the accounts makes its own
 # frames common). Kept by ``content.shared-frames`` for the size stage, which marks the member
 # conversations holding their campaign's own frames (``campaigns.size``); dropped with the
-# verdicts.
+# verdicts. Left by frame mining itself (``frames.mine_frames_skeletons(holders=...)``): the
+# common frames' holders are many, and never pass through Python.
 FRAME_HOLDERS = "_sw_frame_holders"
-
-
-def keep_frame_holders(con: Any, stats: Any) -> None:
-    """``FRAME_HOLDERS`` from a frame mining's ``FrameStats``."""
-    incidence = stats.incidence.select(["account_id", "frame_id"])
-    if stats.common_incidence is not None:
-        incidence = pa.concat_tables(
-            [incidence, stats.common_incidence.select(["account_id", "frame_id"])]
-        )
-    query_arrow(con, stats.frames.select(["frame_id", "kind", "frame", "common"]), "_sw_frames_df",
-                "CREATE OR REPLACE TEMP TABLE _sw_kept_frames AS SELECT * FROM _sw_frames_df")  # fmt: skip
-    query_arrow(con, incidence, "_sw_incidence_df",
-                f"CREATE OR REPLACE TEMP TABLE {FRAME_HOLDERS} AS "
-                "SELECT DISTINCT i.account_id, f.kind, f.frame, f.common FROM _sw_incidence_df i "
-                "JOIN _sw_kept_frames f USING (frame_id)")  # fmt: skip
-    con.execute("DROP TABLE IF EXISTS _sw_kept_frames")
 
 
 def drop_verdicts(con: Any) -> None:

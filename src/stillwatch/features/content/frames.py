@@ -93,15 +93,11 @@ class FrameStats:
       ``frames`` (campaign frames it uses), ``max_sharing_accounts`` (most other accounts
       sharing one of its campaign frames), ``top_frames`` (up to 3 frame ids, most used first).
     - ``incidence``: ``account_id``, ``frame_id``, ``prompts``: who uses which campaign frame.
-    - ``common_incidence``: the same for the common frames (not evidence of a link, but the
-      size stage asks who holds them: a campaign more than ``common_share`` of the accounts
-      makes its own frames common).
     """
 
     frames: pa.Table
     accounts: pa.Table
     incidence: pa.Table
-    common_incidence: pa.Table | None = None
 
 
 def mine_frames(
@@ -112,8 +108,10 @@ def mine_frames(
     min_accounts: int = MIN_ACCOUNTS,
     common_share: float = COMMON_SHARE,
     con: Any = None,
+    holders: str | None = None,
 ) -> FrameStats:
-    """Mine frames from prompts ``texts`` sent by ``account_ids`` (aligned sequences)."""
+    """Mine frames from prompts ``texts`` sent by ``account_ids`` (aligned sequences);
+    ``holders`` (with ``con``): see :func:`_mine`."""
     if len(account_ids) != len(texts):
         raise ValueError(
             f"mine_frames: account_ids has {len(account_ids)} rows but texts has {len(texts)}"
@@ -133,8 +131,8 @@ def mine_frames(
     db = scratch_connection() if own else con
     try:
         db.register("_sw_prompts", prompts)
-        return mine_frames_sql(db, "_sw_prompts", key_tokens=key_tokens,
-                               min_accounts=min_accounts, common_share=common_share)  # fmt: skip
+        return mine_frames_sql(db, "_sw_prompts", key_tokens=key_tokens, min_accounts=min_accounts,
+                               common_share=common_share, holders=holders)  # fmt: skip
     finally:
         db.unregister("_sw_prompts")
         if own:
@@ -148,12 +146,13 @@ def mine_frames_sql(
     key_tokens: int = KEY_TOKENS,
     min_accounts: int = MIN_ACCOUNTS,
     common_share: float = COMMON_SHARE,
+    holders: str | None = None,
 ) -> FrameStats:
     """Mine frames from ``source`` (a table or parenthesised query with columns
     ``account_id`` and ``prompt``) on an open DuckDB connection, e.g. the store's."""
     table = skeleton_table(con, source, "_sw_src")
     try:
-        return _mine(con, table, key_tokens, min_accounts, common_share)
+        return _mine(con, table, key_tokens, min_accounts, common_share, holders=holders)
     finally:
         con.execute(f"DROP TABLE IF EXISTS {table}")
 
@@ -409,18 +408,17 @@ def skeleton_table(
     return name
 
 
-def keys_table(con: Any, skeletons: str, name: str, key_tokens: int = KEY_TOKENS) -> str:
-    """Temp table ``name`` (``rid``, ``kind``, ``frame``): every frame candidate of each
-    prompt of :func:`skeleton_table` ``skeletons`` that frame mining would count (both ends,
-    every key length, at least ``MIN_FRAME_WORDS`` words unmasked), to match prompts against
-    frames mined before. Returns ``name``."""
+def frame_keys_select(skeletons: str, key_tokens: int = KEY_TOKENS) -> str:
+    """A query (``rid``, ``kind``, ``frame``): every frame candidate of each prompt of
+    :func:`skeleton_table` ``skeletons`` that frame mining would count (both ends, every key
+    length, at least ``MIN_FRAME_WORDS`` words unmasked), to match prompts against frames
+    mined before."""
     k = int(key_tokens)
     lengths = sorted({k, *(x for x in SHORT_KEYS if x < k)}, reverse=True)
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT rid, kind, frame "
-        f"FROM ({_keys_select(skeletons, lengths)}) WHERE words >= {MIN_FRAME_WORDS}"
+    return (
+        f"SELECT rid, kind, frame FROM ({_keys_select(skeletons, lengths)}) "
+        f"WHERE words >= {MIN_FRAME_WORDS}"
     )
-    return name
 
 
 def mine_frames_skeletons(
@@ -431,12 +429,13 @@ def mine_frames_skeletons(
     key_tokens: int = KEY_TOKENS,
     min_accounts: int = MIN_ACCOUNTS,
     common_share: float = COMMON_SHARE,
+    holders: str | None = None,
 ) -> FrameStats:
     """Mine frames from a :func:`skeleton_table` on ``con`` (without its prompt text when
     ``texts`` holds it by ``rid``): all the work stays in DuckDB (on the store's connection,
     its memory limit and spill directory). ``rid`` must be unique: a prompt's account is read
-    by it."""
-    return _mine(con, table, key_tokens, min_accounts, common_share, texts)
+    by it. ``holders``: see :func:`_mine`."""
+    return _mine(con, table, key_tokens, min_accounts, common_share, texts, holders)
 
 
 def _template_sets(con: Any, source: str) -> None:
@@ -471,10 +470,12 @@ def _template_sets(con: Any, source: str) -> None:
 
 def _mine(
     con: Any, source: str, key_tokens: int, min_accounts: int, common_share: float,
-    texts: str | None = None,
+    texts: str | None = None, holders: str | None = None,
 ) -> FrameStats:  # fmt: skip
     """Mine frames from ``source``, a :func:`skeleton_table`; each frame's example prompt is
-    read from ``texts`` (``rid``, ``prompt``; default ``source`` itself)."""
+    read from ``texts`` (``rid``, ``prompt``; default ``source`` itself). ``holders`` names a
+    temp table to leave behind: which recurring frames each account holds, common ones too
+    (``account_id``, ``kind``, ``frame``, ``common``)."""
     k = int(key_tokens)
     lengths = sorted({k, *(x for x in SHORT_KEYS if x < k)}, reverse=True)
     _frame_keys(con, source, lengths)
@@ -548,16 +549,13 @@ def _mine(
         ORDER BY f.common, f.accounts DESC, f.frame_id
         """
     ).to_arrow_table()
-    incidence, common_incidence = (
-        con.sql(
-            f"""
-            SELECT k.account_id, f.frame_id, count(*) AS prompts
-            FROM _sw_hits k JOIN _sw_frames f USING (fh)
-            WHERE {"" if common else "NOT"} f.common GROUP BY ALL ORDER BY k.account_id, f.frame_id
-            """
-        ).to_arrow_table()
-        for common in (False, True)
-    )
+    incidence = con.sql(
+        """
+        SELECT k.account_id, f.frame_id, count(*) AS prompts
+        FROM _sw_hits k JOIN _sw_frames f USING (fh)
+        WHERE NOT f.common GROUP BY ALL ORDER BY k.account_id, f.frame_id
+        """
+    ).to_arrow_table()
     accounts = con.sql(
         f"""
         WITH base AS (
@@ -590,7 +588,11 @@ def _mine(
         ORDER BY b.account_id
         """
     ).to_arrow_table()
+    if holders:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {holders} AS SELECT DISTINCT h.account_id, f.kind, "
+            "f.frame, f.common FROM _sw_hits h JOIN _sw_frames f USING (fh)"
+        )
     for table in ("_sw_keys", "_sw_hits", "_sw_frames", "_sw_examples"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
-    return FrameStats(frames=frames, accounts=accounts, incidence=incidence,
-                      common_incidence=common_incidence)  # fmt: skip
+    return FrameStats(frames=frames, accounts=accounts, incidence=incidence)
