@@ -58,8 +58,8 @@ from stillwatch.campaigns.judge import (
 from stillwatch.campaigns.null import null_threshold
 from stillwatch.campaigns.size import (
     MIN_FRAMED_SHARE,
-    MixtureEstimate,
     bootstrap_exchanges,
+    counted,
     exchange_cells,
     framed_exchanges,
     framed_split,
@@ -544,11 +544,7 @@ def _sizes(
         "USING (account_id) GROUP BY ALL"
     )
     per = store.con.execute(count_sql).df()
-    matrices = {
-        c: per[per.c == c].pivot_table(index="account_id", columns="cell", values="n",
-                                       aggfunc="sum", fill_value=0)
-        for c in reported
-    }  # fmt: skip
+    matrices = {c: _matrix(per, c) for c in reported}
     mixtures = {c: mixture(matrices[c].sum(axis=0), legit) for c in reported}
     # where the members carry legitimate traffic, their campaign's frames say which is which
     resold = [c for c in reported if mixtures[c].legit_share > 0]
@@ -556,7 +552,7 @@ def _sizes(
     by_frames = [
         c for c in resold
         if framed.get(c, 0) > 0
-        and framed[c] >= MIN_FRAMED_SHARE * _campaign_share(mixtures[c], matrices[c])
+        and framed[c] >= MIN_FRAMED_SHARE * counted(mixtures[c], matrices[c].sum(axis=0))
     ]  # fmt: skip
     if by_frames:
         mark_cells(store, by_frames)
@@ -565,8 +561,7 @@ def _sizes(
     out: dict[int, CampaignSize] = {}
     for c in reported:
         if c in by_frames:
-            matrix = per[per.c == c].pivot_table(index="account_id", columns="cell", values="n",
-                                                 aggfunc="sum", fill_value=0)  # fmt: skip
+            matrix = _matrix(per, c)
             est = framed_split(matrix)
             point = lo = hi = float(framed[c])
         else:
@@ -596,11 +591,10 @@ def _sizes(
     return out
 
 
-def _campaign_share(est: MixtureEstimate, matrix: pd.DataFrame) -> float:
-    """The exchanges the mixture ``est`` counts as the campaign's among ``matrix``'s."""
-    total = matrix.sum(axis=0)
-    conf = pd.Series(est.confidence).reindex(total.index, fill_value=1.0)
-    return float((total * conf).sum())
+def _matrix(per: pd.DataFrame, c: int) -> pd.DataFrame:
+    """Campaign ``c``'s exchanges per member account × cell, from ``per`` (c, account, cell, n)."""
+    return per[per.c == c].pivot_table(index="account_id", columns="cell", values="n",
+                                       aggfunc="sum", fill_value=0)  # fmt: skip
 
 
 def _json(x: Any) -> str:

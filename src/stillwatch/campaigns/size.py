@@ -186,7 +186,11 @@ def bootstrap_exchanges(
 
 def _estimate(sample: pd.Series, total: pd.Series, legit: pd.Series) -> float:
     """The classifier fitted on ``sample``'s cell counts, applied to ``total``'s."""
-    est = mixture(sample, legit)
+    return counted(mixture(sample, legit), total)
+
+
+def counted(est: MixtureEstimate, total: pd.Series) -> float:
+    """The exchanges among ``total`` (counts per cell) that ``est`` counts as the campaign's."""
     conf = pd.Series(est.confidence).reindex(total.index, fill_value=1.0)
     return float((total * conf).sum())
 
