@@ -60,7 +60,7 @@ import numpy as np
 import pandas as pd
 
 from stillwatch.detectors.content import content_module
-from stillwatch.detectors.prompts import FRAME_HOLDERS
+from stillwatch.detectors.prompts import FRAME_HOLDERS, is_kept
 from stillwatch.engine.store import Store
 
 MIN_LEGIT_MASS = 0.1
@@ -214,10 +214,7 @@ def framed_exchanges(store: Store, campaigns: list[int]) -> dict[int, int]:
     content analysis not installed or the frames detector not run)."""
     con = store.con
     frames = content_module("frames")
-    kept = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND temporary", [FRAME_HOLDERS]
-    ).fetchall()[0][0]
-    if not campaigns or frames is None or not kept:
+    if not campaigns or frames is None or not is_kept(con, FRAME_HOLDERS):
         return {}
     chosen = ", ".join(str(int(c)) for c in campaigns)
     temps = ("_sw_size_members", "_sw_size_frames", "_sw_size_src", "_sw_size_sk",

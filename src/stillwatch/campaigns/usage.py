@@ -29,7 +29,7 @@ from typing import Any
 import pandas as pd
 
 from stillwatch.detectors.content import TARGETED, content_module
-from stillwatch.detectors.prompts import VERDICTS, classify_into
+from stillwatch.detectors.prompts import VERDICTS, classify_into, is_kept
 from stillwatch.engine.store import Store
 
 # Conversations sampled per account (by a hash of their id: deterministic, as the content
@@ -104,10 +104,7 @@ def _verdicts(con: Any) -> None:
     where it classified the same exchange (``prompts.VERDICTS``; a classifier's verdict depends
     on the prompt alone, so they are the same), the rest classified in batches inside DuckDB
     (a large store's sample never sits in Python)."""
-    kept = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND temporary", [VERDICTS]
-    ).fetchall()[0][0]
-    if not kept:
+    if not is_kept(con, VERDICTS):
         classify_into(con, "_sw_usage", "_sw_usage_verdicts")
         return
     con.execute(

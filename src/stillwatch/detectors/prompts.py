@@ -210,6 +210,16 @@ def keep_verdicts(ctx: ScanContext) -> None:
 FRAME_HOLDERS = "_sw_frame_holders"
 
 
+def is_kept(con: Any, name: str) -> bool:
+    """Whether the signals stage left temp table ``name`` (``VERDICTS``, ``FRAME_HOLDERS``) on
+    this connection."""
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND temporary", [name]
+        ).fetchall()[0][0]
+    )
+
+
 def drop_verdicts(con: Any) -> None:
     """Drop what the signals stage kept for the campaign stage (verdicts, frame holders)."""
     con.execute(f"DROP TABLE IF EXISTS {VERDICTS}")
