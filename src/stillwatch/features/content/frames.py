@@ -408,15 +408,20 @@ def skeleton_table(
     return name
 
 
+def _key_lengths(key_tokens: int) -> list[int]:
+    """The key lengths tried at each end of a prompt: ``key_tokens`` and the shorter
+    ``SHORT_KEYS``, longest first."""
+    k = int(key_tokens)
+    return sorted({k, *(x for x in SHORT_KEYS if x < k)}, reverse=True)
+
+
 def frame_keys_select(skeletons: str, key_tokens: int = KEY_TOKENS) -> str:
     """A query (``rid``, ``kind``, ``frame``): every frame candidate of each prompt of
     :func:`skeleton_table` ``skeletons`` that frame mining would count (both ends, every key
     length, at least ``MIN_FRAME_WORDS`` words unmasked), to match prompts against frames
     mined before."""
-    k = int(key_tokens)
-    lengths = sorted({k, *(x for x in SHORT_KEYS if x < k)}, reverse=True)
     return (
-        f"SELECT rid, kind, frame FROM ({_keys_select(skeletons, lengths)}) "
+        f"SELECT rid, kind, frame FROM ({_keys_select(skeletons, _key_lengths(key_tokens))}) "
         f"WHERE words >= {MIN_FRAME_WORDS}"
     )
 
@@ -475,9 +480,8 @@ def _mine(
     """Mine frames from ``source``, a :func:`skeleton_table`; each frame's example prompt is
     read from ``texts`` (``rid``, ``prompt``; default ``source`` itself). ``holders`` names a
     temp table to leave behind: which recurring frames each account holds, common ones too
-    (``account_id``, ``kind``, ``frame``, ``common``)."""
-    k = int(key_tokens)
-    lengths = sorted({k, *(x for x in SHORT_KEYS if x < k)}, reverse=True)
+    (``account_id``, ``kind``, ``frame``)."""
+    lengths = _key_lengths(key_tokens)
     _frame_keys(con, source, lengths)
     con.execute(
         f"""
@@ -591,7 +595,7 @@ def _mine(
     if holders:
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {holders} AS SELECT DISTINCT h.account_id, f.kind, "
-            "f.frame, f.common FROM _sw_hits h JOIN _sw_frames f USING (fh)"
+            "f.frame FROM _sw_hits h JOIN _sw_frames f USING (fh)"
         )
     for table in ("_sw_keys", "_sw_hits", "_sw_frames", "_sw_examples"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
