@@ -541,9 +541,9 @@ def _sizes(
     legit = exchange_cells(store, "_sw_members", DESCRIBED)
     count_sql = (
         "SELECT m.c, x.account_id, x.cell, count(*) AS n FROM _sw_cells x JOIN _sw_members m "
-        "USING (account_id) GROUP BY ALL"
+        "USING (account_id) {} GROUP BY ALL"
     )
-    per = store.con.execute(count_sql).df()
+    per = store.con.execute(count_sql.format("")).df()
     matrices = {c: _matrix(per, c) for c in reported}
     mixtures = {c: mixture(matrices[c].sum(axis=0), legit) for c in reported}
     # where the members carry legitimate traffic, their campaign's frames say which is which
@@ -554,9 +554,10 @@ def _sizes(
         if framed.get(c, 0) > 0
         and framed[c] >= MIN_FRAMED_SHARE * counted(mixtures[c], matrices[c].sum(axis=0))
     ]  # fmt: skip
-    if by_frames:
+    if by_frames:  # their cells marked, counted again (theirs only)
         mark_cells(store, by_frames)
-        per = store.con.execute(count_sql).df()
+        chosen = ", ".join(str(int(c)) for c in by_frames)
+        per = store.con.execute(count_sql.format(f"WHERE m.c IN ({chosen})")).df()
     store.con.execute("DROP TABLE IF EXISTS _sw_framed")
     out: dict[int, CampaignSize] = {}
     for c in reported:
