@@ -561,6 +561,31 @@ def test_a_ring_that_harvests_nothing_scores_below_one_that_does() -> None:
     assert table.score[1] / accounts_weight(5) > 0.75 > table.score[0] / accounts_weight(5)
 
 
+def test_a_network_the_provider_already_bans_is_not_organic_however_its_accounts_look() -> None:
+    """Bought accounts: aged and verified, each with no fact of its own that says operator
+    (account 0), tied by the same frames and harvesting. Half of one cluster's accounts are
+    banned or suspended already: that cluster is not organic, the other (none banned) still
+    is. A reinstated account is not enforced (``enforced`` False), unknown counts as not."""
+    n = 40
+    members = pd.DataFrame({
+        "account": [0.0] * n, "harvest": [0.5] * n, "content": [0.0] * n,
+        "verified": [True] * n, "org_name": [None] * n,
+        "enforced": [True, False] * 10 + [False] * 19 + [None],
+        "thinking_share": [0.9] * n, "max_cap_share": [0.0] * n,
+        "elicitation_share": [0.5] * n, "targeted_share": [0.9] * n,
+    })  # fmt: skip
+    base = {"thinking_share": 0.3, "max_cap_share": 0.05, "elicitation_share": 0.05,
+            "targeted_share": 0.45}  # fmt: skip
+    table = cluster_scores(np.repeat([0, 1], 20), members, np.ones(n), 2, base)
+    assert table.enforced_share.tolist() == [0.5, 0.0]
+    assert table.account[0] == pytest.approx(0.5) and table.account[1] == 0.0
+    assert table.score[0] > 0.45 > table.score[1]  # over the default floor; the other nil
+    # without an enforcements column: as before, nothing enforced
+    bare = cluster_scores(np.repeat([0, 1], 20), members.drop(columns="enforced"), np.ones(n),
+                          2, base)  # fmt: skip
+    assert bare.account.tolist() == [0.0, 0.0]
+
+
 def test_few_accounts_alike_say_less_than_many() -> None:
     # The same member facts over 3 and over 30 accounts: the handful keeps 3/5 of the score.
     n = 33

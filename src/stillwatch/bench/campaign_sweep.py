@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> None:
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--scenarios", default="hydra-loud,low-and-slow,proxy-mixed,release-pivot,"
-                   "multi-operator,evasive,look-alikes-only")  # fmt: skip
+                   "multi-operator,evasive,look-alikes-only,bought-accounts")  # fmt: skip
     p.add_argument("--seeds", default="1-3")
     p.add_argument("--scale", default="small", choices=("small", "medium"))
     p.add_argument("--grid", nargs="*", default=[], help="setting=v1,v2 (repeat per setting)")

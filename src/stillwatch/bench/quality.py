@@ -34,6 +34,7 @@ SCENARIOS = (
     "release-pivot",
     "look-alikes-only",
     "multi-operator",
+    "bought-accounts",
 )
 SCALES = ("small", "medium", "large")
 DEFAULT_SEEDS = (1000, 1001, 1002)

@@ -144,8 +144,13 @@ def render_campaign(c: dict[str, Any]) -> list[str]:
             "of members"
             + (
                 f"; a federation of organizations, each with its own cards and sign-ups: "
-                f"{_pct(ev.get('federated_share'))} of members in one of two or more)"
+                f"{_pct(ev.get('federated_share'))} of members in one of two or more"
                 if ev.get("federated_share")
+                else ""
+            )
+            + (
+                f"; already banned or suspended: {_pct(ev.get('enforced_share'))} of members)"
+                if ev.get("enforced_share")
                 else ")"
             )
             if measured

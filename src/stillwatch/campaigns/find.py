@@ -210,12 +210,13 @@ def account_group_measured(store: Store, scan_id: str) -> bool:
 
 
 def _population(store: Store, scan_id: str, accounts: pd.DataFrame) -> pd.DataFrame:
-    """Every scored account: its facts (``account_table``), whether it is verified and its
-    organization, and the shares the harvest lift reads (``judge.LIFT_SHARES``: token shapes
-    from its features, prompt shares from ``usage.prompt_shares``)."""
+    """Every scored account: its facts (``account_table``), whether it is verified, whether it
+    is enforced (banned or suspended, not reinstated), its organization, and the shares the
+    harvest lift reads (``judge.LIFT_SHARES``: token shapes from its features, prompt shares
+    from ``usage.prompt_shares``)."""
     features = store.con.execute(
-        "SELECT f.account_id, f.verified, a.org_name, exchanges, thinking_share, max_cap_share, "
-        "epoch(f.created_at) / 3600.0 AS registered_hour "
+        "SELECT f.account_id, f.verified, f.enforced, a.org_name, exchanges, thinking_share, "
+        "max_cap_share, epoch(f.created_at) / 3600.0 AS registered_hour "
         "FROM account_features f LEFT JOIN accounts a USING (account_id) "
         "WHERE f.scan_id = ? ORDER BY f.account_id",
         [scan_id],
@@ -635,6 +636,7 @@ def _write(
             "verified_share": round(float(row.verified_share), 4),
             "top_org_share": round(float(row.top_org_share), 4),
             "federated_share": round(float(row.federated_share), 4),
+            "enforced_share": round(float(row.enforced_share), 4),
             "member_harvest": round(float(row.member_harvest), 4),
             "content_harvest": round(float(row.content_harvest), 4),
             "lift": {

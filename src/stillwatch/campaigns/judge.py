@@ -761,7 +761,8 @@ def cluster_scores(
     left out, as for account scores (``docs/scoring.md``), never counted as 0.
 
     ``members``: one row per graph node (aligned with ``labels``) with ``account``,
-    ``harvest``, ``content``, ``verified``, ``org_name`` and the ``LIFT_SHARES``;
+    ``harvest``, ``content``, ``verified``, ``org_name``, ``enforced`` (optional) and the
+    ``LIFT_SHARES``;
     ``federated``: per cluster, :func:`federated_share` (none: 0, as in the null model)."""
     inside = labels >= 0
     lab = labels[inside]
@@ -777,7 +778,14 @@ def cluster_scores(
     top_org = _top_share(lab, org[inside], size, n_clusters)
     fed = np.zeros(n_clusters) if federated is None else np.asarray(federated, dtype=float)
     organic = np.maximum(np.maximum(verified, top_org), fed)
-    acc = mean(members.account.to_numpy(dtype=float)) * (1 - organic)
+    # Members the provider has already banned or suspended (and not reinstated): an operator's
+    # network loses accounts to bans and replaces them. Not discounted by the members being
+    # verified (bought accounts, aged and verified, look organic by every other fact of their
+    # own), only by their being one organization's or a federation's, whose accounts are
+    # enforced together when it is (``docs/campaigns.md`` §3).
+    enforced = mean(_flags(members, "enforced"))
+    by_bans = enforced * (1 - np.maximum(top_org, fed))
+    acc = 1 - (1 - mean(members.account.to_numpy(dtype=float)) * (1 - organic)) * (1 - by_bans)
     har = mean(members.harvest.to_numpy(dtype=float))
     content = mean(members.content.to_numpy(dtype=float))
     excess = harvest_lift(lab, members[inside], n_clusters, baseline)
@@ -788,6 +796,7 @@ def cluster_scores(
     return pd.DataFrame(
         {"size": size.astype(int), "account": acc, "harvest": harvest, "coordination": coo,
          "verified_share": verified, "top_org_share": top_org, "federated_share": fed,
+         "enforced_share": enforced,
          "member_harvest": har, "content_harvest": content,
          **{f"lift_{k}": v for k, v in excess.items()}, "score": score}
     )  # fmt: skip
@@ -845,6 +854,13 @@ def harvest_lift(
             continue
         out[col.removesuffix("_share")] = np.where(n > 0, np.clip((c - p) / (1 - p), 0, 1), 0.0)
     return out
+
+
+def _flags(members: pd.DataFrame, column: str) -> np.ndarray:
+    """``members[column]`` as 0/1 floats, unknown (or no such column) 0."""
+    if column not in members:
+        return np.zeros(len(members))
+    return pd.array(list(members[column]), dtype="boolean").fillna(False).to_numpy(dtype=float)
 
 
 def _top_share(lab: np.ndarray, values: np.ndarray, size: np.ndarray, k: int) -> np.ndarray:

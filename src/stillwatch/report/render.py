@@ -256,7 +256,8 @@ def render_markdown(content: dict[str, Any], out: Path) -> tuple[str, list[Path]
             [
                 ["not organic", f"{ev.get('account', 0):.2f}",
                  f"verified {100 * (ev.get('verified_share') or 0):.0f}%, most common org "
-                 f"{100 * (ev.get('top_org_share') or 0):.0f}% of members"],
+                 f"{100 * (ev.get('top_org_share') or 0):.0f}% of members, already banned or "
+                 f"suspended {100 * (ev.get('enforced_share') or 0):.0f}%"],
                 ["coordinated", f"{ev.get('coordination', 0):.2f}",
                  ", ".join(f"{n} {t.replace('_', ' ')}" for t, n in c["edges_by_type"].items())],
                 ["harvesting", f"{ev.get('harvest', 0):.2f}",
