@@ -220,3 +220,41 @@ def test_data_sets_are_reused_only_when_current(data_root, monkeypatch):
     (current / "bench-simulator-source.txt").write_text("an older simulator\n")
     ensure_dataset(data_root, "hydra-loud", "small", 1000)
     assert simulated == [stale, current]
+
+
+def test_a_users_scenario_file_is_simulated_under_its_name_and_again_when_edited(
+    tmp_path, monkeypatch
+):
+    import stillwatch.sim
+
+    calls: list[tuple[Path, Path]] = []
+
+    def fake_simulate(scale: str, seed: int, out: Path, scenario_file: Path) -> dict:
+        calls.append((Path(scenario_file), Path(out)))
+        Path(out).mkdir(parents=True)
+        (Path(out) / "manifest.json").write_text(json.dumps(_current_versions(str(file))))
+        return {}
+
+    monkeypatch.setattr(stillwatch.sim, "simulate", fake_simulate)
+    shipped = Path(stillwatch.sim.__file__).parent / "scenarios" / "tiny-ring.yaml"
+    assert not shipped.exists()  # not a shipped name: only the file says what it plants
+    file = tmp_path / "tiny-ring.yaml"
+    file.write_text(
+        Path(__file__).parents[2].joinpath("docs", "scenarios", "tiny-ring.yaml").read_text()
+    )
+    folder = ensure_dataset(tmp_path / "data", str(file), "small", 3)
+    assert folder == tmp_path / "data" / "tiny-ring" / "small" / "seed-3"
+    assert calls == [(file, folder)]
+    assert ensure_dataset(tmp_path / "data", str(file), "small", 3) == folder
+    assert len(calls) == 1  # the same file: reused
+    file.write_text(file.read_text().replace("accounts: [12, 20]", "accounts: [12, 24]"))
+    ensure_dataset(tmp_path / "data", str(file), "small", 3)
+    assert len(calls) == 2  # edited, its version unchanged: simulated again
+
+
+def test_cli_names_a_missing_scenario_file(tmp_path):
+    result = CliRunner().invoke(
+        app, ["bench", "quality", "--scenario", str(tmp_path / "nope.yaml"), "--seeds", "1000"]
+    )
+    assert isinstance(result.exception, UsageError)
+    assert "nope.yaml: no such scenario file" in str(result.exception)

@@ -144,8 +144,16 @@ class ScenarioResult:
         }
 
 
+def scenario_file(scenario: str) -> Path | None:
+    """The scenario file ``scenario`` names (a path ending in ``.yaml`` or ``.yml``: a user's
+    own scenario), or None for a shipped scenario's name."""
+    return Path(scenario) if scenario.endswith((".yaml", ".yml")) else None
+
+
 def dataset_folder(root: Path, scenario: str, scale: str, seed: int) -> Path:
-    return root / scenario / scale / f"seed-{seed}"
+    """Where (scenario, scale, seed)'s data set is kept: a scenario file's under its stem."""
+    file = scenario_file(scenario)
+    return root / (file.stem if file else scenario) / scale / f"seed-{seed}"
 
 
 SOURCE_MARK = "bench-simulator-source.txt"
@@ -154,23 +162,27 @@ SOURCE_MARK = "bench-simulator-source.txt"
 def _current_versions(scenario: str) -> dict[str, str]:
     """The simulator's and the scenario file's versions as they stand now."""
     from stillwatch.sim import run
-    from stillwatch.sim import scenario as scenario_file
+    from stillwatch.sim import scenario as scenarios
 
+    file = scenario_file(scenario)
+    loaded = scenarios.load(file=file) if file else scenarios.load(scenario)
     return {
         "simulator_version": str(run.SIMULATOR_VERSION),
-        "scenario_version": str(scenario_file.load(scenario).version),
+        "scenario_version": str(loaded.version),
     }
 
 
-def simulator_source_digest() -> str:
-    """SHA-256 over the simulator's code and scenario files: changes even when a version
-    number was not bumped."""
+def simulator_source_digest(file: Path | None = None) -> str:
+    """SHA-256 over the simulator's code and scenario files (and a user's scenario ``file``):
+    changes even when a version number was not bumped."""
     import stillwatch.sim
 
     package = Path(stillwatch.sim.__file__).parent
     digest = hashlib.sha256()
     for path in sorted(p for p in package.rglob("*") if p.suffix in {".py", ".yaml"}):
         digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
+    if file is not None:
+        digest.update(b"scenario file\0" + file.read_bytes())
     return digest.hexdigest()
 
 
@@ -181,7 +193,9 @@ def _is_current(folder: Path, scenario: str) -> bool:
         return False
     # Data sets this bench simulated carry the source digest; others are taken on versions.
     mark = folder / SOURCE_MARK
-    return not mark.is_file() or mark.read_text().strip() == simulator_source_digest()
+    return not mark.is_file() or mark.read_text().strip() == simulator_source_digest(
+        scenario_file(scenario)
+    )
 
 
 def ensure_dataset(root: Path, scenario: str, scale: str, seed: int) -> Path:
@@ -203,8 +217,12 @@ def ensure_dataset(root: Path, scenario: str, scale: str, seed: int) -> Path:
             return folder
         shutil.rmtree(folder)  # written by an older simulator or scenario file
     folder.parent.mkdir(parents=True, exist_ok=True)
-    simulate(scenario=scenario, scale=scale, seed=seed, out=folder)
-    (folder / SOURCE_MARK).write_text(simulator_source_digest() + "\n")
+    file = scenario_file(scenario)
+    if file:
+        simulate(scenario_file=file, scale=scale, seed=seed, out=folder)
+    else:
+        simulate(scenario=scenario, scale=scale, seed=seed, out=folder)
+    (folder / SOURCE_MARK).write_text(simulator_source_digest(file) + "\n")
     return folder
 
 

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from stillwatch.bench.methods import METHODS, RAW_INTERVALS
-from stillwatch.bench.quality import DEFAULT_SEEDS, SCALES, SCENARIOS, QualityBench
+from stillwatch.bench.quality import DEFAULT_SEEDS, SCALES, SCENARIOS, QualityBench, scenario_file
 from stillwatch.bench.report import scenario_rows, scenario_title
 from stillwatch.cli.app import bench_app
 from stillwatch.cli.output import Format, console, emit, err_console, rows_table
@@ -46,16 +46,29 @@ def _choices(
     if not names or names == ["all"]:
         return list(allowed)
     allowed = (*allowed, *also)
-    unknown = [n for n in names if n not in allowed]
+    unknown = [n for n in names if n not in allowed and not _own_file(flag, n)]
     if unknown:
         raise UsageError(f"{flag}: unknown {', '.join(unknown)}; choose from {', '.join(allowed)}")
     return list(dict.fromkeys(names))
 
 
+def _own_file(flag: str, name: str) -> bool:
+    """Whether ``name`` is a scenario file of the user's (``--scenario`` only); a file named
+    that does not exist is an error."""
+    if flag != "--scenario" or scenario_file(name) is None:
+        return False
+    if not Path(name).is_file():
+        raise UsageError(f"{flag}: {name}: no such scenario file")
+    return True
+
+
 @bench_app.command("quality")
 def quality(
     scenario: list[str] | None = typer.Option(
-        None, "--scenario", help="Scenario(s), repeatable or comma-separated; default all."
+        None,
+        "--scenario",
+        help="Scenario(s), repeatable or comma-separated, or your own scenario file "
+        "(.yaml); default all shipped.",
     ),
     scale: str = typer.Option("small", "--scale", help=f"One of {', '.join(SCALES)}."),
     seeds: str = typer.Option(
