@@ -24,6 +24,7 @@ from stillwatch.campaigns.judge import (
     attach_outer,
     baseline_shares,
     cluster_scores,
+    enforced_excess,
     established,
     federated_share,
     harvest_lift,
@@ -578,12 +579,27 @@ def test_a_network_the_provider_already_bans_is_not_organic_however_its_accounts
             "targeted_share": 0.45}  # fmt: skip
     table = cluster_scores(np.repeat([0, 1], 20), members, np.ones(n), 2, base)
     assert table.enforced_share.tolist() == [0.5, 0.0]
-    assert table.account[0] == pytest.approx(0.5) and table.account[1] == 0.0
+    # counted as far as chance could not give it: the share's lower Wilson bound (0.30)
+    assert table.account[0] == pytest.approx(enforced_excess(np.array([0.5]), 20, 0.0)[0])
+    assert table.account[0] > 0.25 and table.account[1] == 0.0
     assert table.score[0] > 0.45 > table.score[1]  # over the default floor; the other nil
+    # the population's own rate is not evidence: at a rate of half, half enforced says nothing
+    assert cluster_scores(np.repeat([0, 1], 20), members, np.ones(n), 2,
+                          {**base, "enforced": 0.5}).account[0] == 0.0  # fmt: skip
     # without an enforcements column: as before, nothing enforced
     bare = cluster_scores(np.repeat([0, 1], 20), members.drop(columns="enforced"), np.ones(n),
                           2, base)  # fmt: skip
     assert bare.account.tolist() == [0.0, 0.0]
+
+
+def test_a_few_enforced_members_of_a_small_cluster_are_chance_many_of_a_large_one_are_not() -> None:
+    rate = 0.02  # about what ordinary accounts see
+    small, large = enforced_excess(np.array([2 / 6, 100 / 200]), np.array([6, 200]), rate)
+    assert small < 0.1 < 0.4 < large
+    assert enforced_excess(np.array([rate]), np.array([10_000]), rate)[0] == 0.0
+    # the larger the cluster, the nearer its share
+    shares = enforced_excess(np.full(3, 0.5), np.array([10, 100, 1000]), 0.0)
+    assert shares[0] < shares[1] < shares[2] < 0.5
 
 
 def test_few_accounts_alike_say_less_than_many() -> None:

@@ -779,17 +779,19 @@ def cluster_scores(
     fed = np.zeros(n_clusters) if federated is None else np.asarray(federated, dtype=float)
     organic = np.maximum(np.maximum(verified, top_org), fed)
     # Members the provider has already banned or suspended (and not reinstated): an operator's
-    # network loses accounts to bans and replaces them. Not discounted by the members being
-    # verified (bought accounts, aged and verified, look organic by every other fact of their
-    # own), only by their being one organization's or a federation's, whose accounts are
-    # enforced together when it is (``docs/campaigns.md`` §3).
+    # network loses accounts to bans and replaces them. Counted beyond what the population's
+    # rate gives a cluster of its size by chance (:func:`enforced_excess`), not discounted by
+    # the members being verified (bought accounts, aged and verified, look organic by every
+    # other fact of their own), only by their being one organization's or a federation's,
+    # whose accounts are enforced together when it is (``docs/campaigns.md`` §3).
     enforced = mean(_flags(members, "enforced"))
-    by_bans = enforced * (1 - np.maximum(top_org, fed))
+    excess = enforced_excess(enforced, size, baseline.get("enforced", 0.0))
+    by_bans = excess * (1 - np.maximum(top_org, fed))
     acc = 1 - (1 - mean(members.account.to_numpy(dtype=float)) * (1 - organic)) * (1 - by_bans)
     har = mean(members.harvest.to_numpy(dtype=float))
     content = mean(members.content.to_numpy(dtype=float))
-    excess = harvest_lift(lab, members[inside], n_clusters, baseline)
-    harvest = 1 - np.prod([1 - LIFT_WEIGHTS[k] * x for k, x in excess.items()], axis=0)
+    lift = harvest_lift(lab, members[inside], n_clusters, baseline)
+    harvest = 1 - np.prod([1 - LIFT_WEIGHTS[k] * x for k, x in lift.items()], axis=0)
     coo = mean(coordination)
     facts = (acc, coo, harvest) if account_measured else (coo, harvest)
     score = harmonic_mean(*facts) * accounts_weight(size)
@@ -798,7 +800,7 @@ def cluster_scores(
          "verified_share": verified, "top_org_share": top_org, "federated_share": fed,
          "enforced_share": enforced,
          "member_harvest": har, "content_harvest": content,
-         **{f"lift_{k}": v for k, v in excess.items()}, "score": score}
+         **{f"lift_{k}": v for k, v in lift.items()}, "score": score}
     )  # fmt: skip
 
 
@@ -828,12 +830,34 @@ def harmonic_mean(*facts: np.ndarray) -> np.ndarray:
 
 def baseline_shares(population: pd.DataFrame) -> dict[str, float]:
     """Every scored account's mean of each ``LIFT_SHARES`` column (accounts where it is
-    known); each account counts once, so a few heavy or harvesting accounts barely move it."""
+    known); each account counts once, so a few heavy or harvesting accounts barely move it.
+    ``enforced``: the share of every scored account banned or suspended (unknown: not)."""
     out = {}
     for col in LIFT_SHARES:
         x = population[col].astype(float) if col in population else pd.Series(dtype=float)
         out[col] = float(x.mean()) if x.notna().any() else float("nan")
+    out["enforced"] = float(_flags(population, "enforced").mean()) if len(population) else 0.0
     return out
+
+
+# How sure a cluster's enforced share must be before it counts: the lower end of its Wilson
+# interval at this many standard errors (two of six ordinary customers enforced is chance
+# among a thousand clusters; half of two hundred is not).
+ENFORCED_Z = 2.0
+
+
+def enforced_excess(share: np.ndarray, size: np.ndarray, rate: float) -> np.ndarray:
+    """Per cluster, how far its enforced ``share`` of ``size`` members lies beyond the
+    population's ``rate``: the lower end of the share's Wilson score interval at
+    ``ENFORCED_Z``, as an excess ``max(0, (low − rate) / (1 − rate))`` in [0, 1]."""
+    n = np.maximum(np.asarray(size, dtype=float), 1.0)
+    p = np.clip(np.asarray(share, dtype=float), 0.0, 1.0)
+    z2 = ENFORCED_Z**2
+    centre = p + z2 / (2 * n)
+    spread = ENFORCED_Z * np.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
+    low = (centre - spread) / (1 + z2 / n)
+    rate = min(max(float(rate), 0.0), 0.999)
+    return np.clip((low - rate) / (1 - rate), 0.0, 1.0)
 
 
 def harvest_lift(
