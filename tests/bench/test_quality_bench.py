@@ -243,13 +243,24 @@ def test_a_users_scenario_file_is_simulated_under_its_name_and_again_when_edited
         Path(__file__).parents[2].joinpath("docs", "scenarios", "tiny-ring.yaml").read_text()
     )
     folder = ensure_dataset(tmp_path / "data", str(file), "small", 3)
-    assert folder == tmp_path / "data" / "tiny-ring" / "small" / "seed-3"
+    assert folder.parent.parent.name.startswith("tiny-ring-")
+    assert folder.parents[2] == tmp_path / "data" / "files"  # apart from shipped names
     assert calls == [(file, folder)]
     assert ensure_dataset(tmp_path / "data", str(file), "small", 3) == folder
     assert len(calls) == 1  # the same file: reused
     file.write_text(file.read_text().replace("accounts: [12, 20]", "accounts: [12, 24]"))
     ensure_dataset(tmp_path / "data", str(file), "small", 3)
     assert len(calls) == 2  # edited, its version unchanged: simulated again
+    # a file of the same name elsewhere (an edited copy) gets a data set of its own
+    other = tmp_path / "copy" / "tiny-ring.yaml"
+    other.parent.mkdir()
+    other.write_text(file.read_text())
+    assert ensure_dataset(tmp_path / "data", str(other), "small", 3) != folder
+    assert len(calls) == 3
+    # a file's data set without the bench's mark (written by hand) is not trusted
+    (folder / "bench-simulator-source.txt").unlink()
+    ensure_dataset(tmp_path / "data", str(file), "small", 3)
+    assert len(calls) == 4
 
 
 def test_cli_names_a_missing_scenario_file(tmp_path):

@@ -147,13 +147,18 @@ class ScenarioResult:
 def scenario_file(scenario: str) -> Path | None:
     """The scenario file ``scenario`` names (a path ending in ``.yaml`` or ``.yml``: a user's
     own scenario), or None for a shipped scenario's name."""
-    return Path(scenario) if scenario.endswith((".yaml", ".yml")) else None
+    return Path(scenario) if scenario.lower().endswith((".yaml", ".yml")) else None
 
 
 def dataset_folder(root: Path, scenario: str, scale: str, seed: int) -> Path:
-    """Where (scenario, scale, seed)'s data set is kept: a scenario file's under its stem."""
+    """Where (scenario, scale, seed)'s data set is kept: a scenario file's under ``files/``,
+    by its stem and where it lives (a copy of a shipped scenario, or two files of one name,
+    never share a data set)."""
     file = scenario_file(scenario)
-    return root / (file.stem if file else scenario) / scale / f"seed-{seed}"
+    if file is None:
+        return root / scenario / scale / f"seed-{seed}"
+    where = hashlib.sha256(str(file.resolve()).encode()).hexdigest()[:8]
+    return root / "files" / f"{file.stem}-{where}" / scale / f"seed-{seed}"
 
 
 SOURCE_MARK = "bench-simulator-source.txt"
@@ -191,11 +196,13 @@ def _is_current(folder: Path, scenario: str) -> bool:
     current = _current_versions(scenario)
     if any(str(recorded.get(k)) != v for k, v in current.items()):
         return False
-    # Data sets this bench simulated carry the source digest; others are taken on versions.
+    # Data sets this bench simulated carry the source digest; others are taken on versions
+    # (never a scenario file's: its version is whatever its author left it at).
     mark = folder / SOURCE_MARK
-    return not mark.is_file() or mark.read_text().strip() == simulator_source_digest(
-        scenario_file(scenario)
-    )
+    file = scenario_file(scenario)
+    if not mark.is_file():
+        return file is None
+    return mark.read_text().strip() == simulator_source_digest(file)
 
 
 def ensure_dataset(root: Path, scenario: str, scale: str, seed: int) -> Path:

@@ -137,7 +137,7 @@ def render_campaign(c: dict[str, Any]) -> list[str]:
     else:
         lines.append(f"accounts {c['accounts']:,}")
     lines += [
-        "why it scores what it does (each a mean over its members):",
+        "why it scores what it does (each over its members):",
         (
             f"  not organic  {ev.get('account', 0):.2f}  (verified "
             f"{_pct(ev.get('verified_share'))}, most common org {_pct(ev.get('top_org_share'))} "

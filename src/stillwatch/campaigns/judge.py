@@ -13,6 +13,9 @@ not sink a campaign; one member's strong signal does not make a cluster one):
   verified accounts of one org, even where some keys were provisioned yesterday) and its
   federated share (:func:`federated_share`: organizations that each keep their own cards and
   sign-ups, tied to each other only by what they send — labs running one public harness);
+  and, on top, the members the provider has already banned or suspended, as far as chance
+  could not give them (:func:`enforced_excess`), discounted only by one organization's or a
+  federation's share: bought accounts, aged and verified, are organic by every other fact;
 - ``coordination``: how tightly each member is tied inside the cluster (its internal edge
   weight, ``ramp`` from ``trim_strength`` to ``full_strength``), times a factor for how many
   kinds of tie hold it together (``TIE_KINDS``: shared account attributes, timing, content,
@@ -36,9 +39,10 @@ weighed by how many accounts say it, ``n / (n + PRIOR_MEMBERS)``: each fact is a
 members plus two imaginary members that show none of it. A handful of unrelated accounts that
 happen to share a card, a pasted error message or a few phrases, and happen to be new and to
 ask for long answers, is a chance a large population offers many times; thirty accounts that
-all do so is not (3 members keep 3/5 of their score, 10 keep 83%, 30 keep 94%). Known misses: a campaign on aged, verified
-accounts scores low on ``account``; known false positives: a class of new students sharing one
-lab's templates that ask for step-by-step reasoning fills all three.
+all do so is not (3 members keep 3/5 of their score, 10 keep 83%, 30 keep 94%). Known misses: a
+campaign on aged, verified accounts that the provider does not ban scores low on ``account``;
+known false positives: a class of new students sharing one lab's templates that ask for
+step-by-step reasoning fills all three.
 """
 
 from __future__ import annotations
@@ -753,7 +757,8 @@ def cluster_scores(
     account_measured: bool = True,
     federated: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """Per cluster (0..n_clusters-1): size, ``account`` (mean of members'), ``harvest`` (its
+    """Per cluster (0..n_clusters-1): size, ``account`` (members' mean, discounted by how
+    organic the cluster is, with its enforced members on top), ``harvest`` (its
     lift over ``baseline``, :func:`harvest_lift`), ``coordination`` (mean), and the campaign
     score; the members' own mean harvest and content scores beside them, for explanation.
     ``account_measured`` False (no account-group detector could run: logs without an accounts
@@ -856,7 +861,7 @@ def enforced_excess(share: np.ndarray, size: np.ndarray, rate: float) -> np.ndar
     centre = p + z2 / (2 * n)
     spread = ENFORCED_Z * np.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
     low = (centre - spread) / (1 + z2 / n)
-    rate = min(max(float(rate), 0.0), 0.999)
+    rate = min(max(float(rate), 0.0), 0.999) if np.isfinite(rate) else 0.0
     return np.clip((low - rate) / (1 - rate), 0.0, 1.0)
 
 

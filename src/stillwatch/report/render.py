@@ -252,12 +252,13 @@ def render_markdown(content: dict[str, Any], out: Path) -> tuple[str, list[Path]
             "",
         ]
         lines += _md_table(
-            ["fact (mean over members)", "value", "what it says"],
+            ["fact (over members)", "value", "what it says"],
             [
                 ["not organic", f"{ev.get('account', 0):.2f}",
                  f"verified {100 * (ev.get('verified_share') or 0):.0f}%, most common org "
-                 f"{100 * (ev.get('top_org_share') or 0):.0f}% of members, already banned or "
-                 f"suspended {100 * (ev.get('enforced_share') or 0):.0f}%"],
+                 f"{100 * (ev.get('top_org_share') or 0):.0f}% of members"
+                 + (f", already banned or suspended {100 * ev['enforced_share']:.0f}%"
+                    if ev.get("enforced_share") else "")],
                 ["coordinated", f"{ev.get('coordination', 0):.2f}",
                  ", ".join(f"{n} {t.replace('_', ' ')}" for t, n in c["edges_by_type"].items())],
                 ["harvesting", f"{ev.get('harvest', 0):.2f}",
