@@ -778,7 +778,7 @@ def cluster_scores(
         return np.bincount(lab, np.nan_to_num(col[inside]), n_clusters) / safe
 
     # Organic organizations: verified accounts, one org name for most members.
-    verified = mean(members.verified.fillna(False).to_numpy(dtype=float))
+    verified = mean(_flags(members, "verified"))
     org = members.org_name.where(members.org_name.notna(), None).to_numpy(dtype=object)
     top_org = _top_share(lab, org[inside], size, n_clusters)
     fed = np.zeros(n_clusters) if federated is None else np.asarray(federated, dtype=float)
@@ -889,7 +889,7 @@ def _flags(members: pd.DataFrame, column: str) -> np.ndarray:
     """``members[column]`` as 0/1 floats, unknown (or no such column) 0."""
     if column not in members:
         return np.zeros(len(members))
-    return pd.array(list(members[column]), dtype="boolean").fillna(False).to_numpy(dtype=float)
+    return members[column].fillna(False).to_numpy(dtype=float)
 
 
 def _top_share(lab: np.ndarray, values: np.ndarray, size: np.ndarray, k: int) -> np.ndarray:

@@ -202,7 +202,8 @@ def keep_verdicts(ctx: ScanContext) -> None:
 
 # Which recurring frames each account's sampled prompts hold: ``account_id``, ``kind``,
 # ``frame`` (the masked words, as frame mining keys them); common frames too (never a link,
-# but a campaign larger than ``common_share`` of the accounts makes its own frames common). Kept by ``content.shared-frames`` for the size stage, which marks the member
+# but a campaign larger than ``common_share`` of the accounts makes its own frames common).
+# Kept by ``content.shared-frames`` for the size stage, which marks the member
 # conversations holding their campaign's own frames (``campaigns.size``); dropped with the
 # verdicts. Left by frame mining itself (``frames.mine_frames_skeletons(holders=...)``): the
 # common frames' holders are many, and never pass through Python.
